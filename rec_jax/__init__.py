@@ -1,0 +1,1 @@
+"""rec_jax: JAX/Flax (nnx) research code for recommender models."""

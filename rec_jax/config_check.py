@@ -1,0 +1,65 @@
+"""Checks `--config.a.b=v` overrides before absl parses them, so a typo is one clear line naming close keys."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import sys
+from typing import List
+
+
+def _config_file(argv: List[str]):
+  for i, a in enumerate(argv):
+    if a.startswith("--config="):
+      return a.split("=", 1)[1]
+    if a == "--config" and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
+def _leaf_keys(cfg, prefix="") -> List[str]:
+  keys = []
+  for k, v in cfg.items():
+    path = f"{prefix}{k}"
+    keys += _leaf_keys(v, path + ".") if hasattr(v, "items") else [path]
+  return keys
+
+
+def load_config(spec: str):
+  path, _, arg = spec.partition(":")
+  if not os.path.exists(path):
+    sys.exit(f"error: config file {path!r} does not exist")
+  module_spec = importlib.util.spec_from_file_location("_rec_jax_config", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg or None)
+
+
+def unknown_overrides(cfg, argv: List[str]) -> List[str]:
+  """Messages for every override whose key is not a leaf of `cfg`."""
+  valid = _leaf_keys(cfg)
+  messages = []
+  for a in argv:
+    if not a.startswith("--config.") or a.startswith("--config.-"):
+      continue
+    key = a[len("--config."):].split("=", 1)[0]
+    if key in valid:
+      continue
+    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else f"valid keys include {', '.join(valid[:12])}, ..."
+    messages.append(f"unknown config key {key!r}: {hint}")
+  return messages
+
+
+def check_overrides(argv: List[str]) -> None:
+  spec = _config_file(argv)
+  if spec is None:
+    return
+  try:
+    cfg = load_config(spec)
+  except ValueError as e:
+    sys.exit(f"error: {spec}: {e}")
+  messages = unknown_overrides(cfg, argv)
+  if messages:
+    sys.exit("error: " + "\nerror: ".join(messages))

@@ -1,0 +1,138 @@
+"""Feature processing: turns clean columns into the model's arrays (the batch contract of DESIGN.md §3).
+
+Fitted on the train split only (vocabularies with OOV, numeric statistics), saved as JSON in the workdir and reused
+on resume and evaluation. Output per split is a `FeatureArrays`: per-row arrays plus a table of tokenised item texts
+that rows index into (so each distinct text is tokenised and stored once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from rec_jax.data.text_tokenizer import WordPieceTokenizer
+from rec_jax.data.vocab import PAD, Vocabulary
+
+Columns = Dict[str, np.ndarray]
+
+
+@dataclasses.dataclass
+class FeatureArrays:
+  """rows: name -> [n, ...] arrays; texts: name -> [num_texts, max_len] arrays indexed by rows["text_index"]."""
+  rows: Dict[str, np.ndarray]
+  texts: Dict[str, np.ndarray]
+
+  def __len__(self) -> int:
+    return len(self.rows["label"])
+
+
+class FeatureProcessor:
+  """Fits vocabularies and statistics on train; transforms any split the same way."""
+
+  def __init__(self, cfg, vocabs: Optional[Dict[str, Vocabulary]] = None,
+               numeric_stats: Optional[Dict[str, List[float]]] = None, tokenizer_sha256: str = ""):
+    self.cfg = cfg
+    self.vocabs = vocabs or {}
+    self.numeric_stats = numeric_stats or {}
+    self.tokenizer_sha256 = tokenizer_sha256
+    self._tokenizer = None
+
+  # --- fitting -------------------------------------------------------------------------------------------------
+  def fit(self, train: Columns) -> "FeatureProcessor":
+    cfg = self.cfg
+    for name in cfg.categorical:
+      self.vocabs[name] = Vocabulary.fit(train[name], cfg.min_count)
+    self.vocabs["user_id"] = Vocabulary.fit(train[cfg.user_id], cfg.min_count)
+    # Items of the behaviour histories share the item vocabulary; only items seen in train get an id.
+    self.vocabs["item_id"] = Vocabulary.fit(train[cfg.item_id], cfg.min_count)
+    for name in cfg.numeric:
+      x = self._numeric_transform(train[name])
+      self.numeric_stats[name] = [float(x.mean()), float(x.std() + 1e-6)]
+    if cfg.text:
+      self.tokenizer_sha256 = self.tokenizer.sha256
+    return self
+
+  @property
+  def tokenizer(self) -> WordPieceTokenizer:
+    if self._tokenizer is None:
+      self._tokenizer = WordPieceTokenizer(self.cfg.tokenizer)
+      if self.tokenizer_sha256 and self._tokenizer.sha256 != self.tokenizer_sha256:
+        raise ValueError(f"tokenizer {self.cfg.tokenizer!r} differs from the one this processor was fitted with "
+                         f"(sha256 {self._tokenizer.sha256[:12]} != {self.tokenizer_sha256[:12]})")
+    return self._tokenizer
+
+  def _numeric_transform(self, x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    return np.log1p(np.maximum(x, 0)) if self.cfg.numeric_transform == "log1p" else x
+
+  # --- transforming ------------------------------------------------------------------------------------------
+  def transform(self, cols: Columns) -> FeatureArrays:
+    cfg = self.cfg
+    rows = {f"cat/{name}": self.vocabs[name].lookup(cols[name]) for name in cfg.categorical}
+    for name in cfg.numeric:
+      mean, std = self.numeric_stats[name]
+      rows[f"num/{name}"] = ((self._numeric_transform(cols[name]) - mean) / std).astype(np.float32)
+    rows["user_id"] = self.vocabs["user_id"].lookup(cols[cfg.user_id])
+    rows["item_id"] = self.vocabs["item_id"].lookup(cols[cfg.item_id])
+    rows["history"] = self._histories(cols[cfg.history])
+    rows["label"] = cols[cfg.label].astype(np.float32)
+    # Evaluation-only columns: the item's warm/cold status, the raw user for per-user metrics, the oracle.
+    rows["item_is_cold"] = ~self.vocabs["item_id"].contains(cols[cfg.item_id])
+    rows["user_group"] = np.unique(cols[cfg.user_id].astype(str), return_inverse=True)[1].astype(np.int32)
+    if cfg.oracle and cfg.oracle in cols:
+      rows["oracle"] = cols[cfg.oracle].astype(np.float32)
+    texts = {}
+    if cfg.text:
+      rows["text_index"], texts = self._texts(cols)
+    return FeatureArrays(rows, texts)
+
+  def _histories(self, histories: np.ndarray) -> np.ndarray:
+    length = self.cfg.history_length
+    out = np.full((len(histories), length), PAD, dtype=np.int32)
+    vocab = self.vocabs["item_id"]
+    for r, seq in enumerate(histories):
+      recent = list(seq)[-length:]
+      if recent:
+        # Left-aligned, most recent last; positions after the history are padding.
+        out[r, :len(recent)] = vocab.lookup(np.asarray(recent, dtype=object))
+    return out
+
+  def _texts(self, cols: Columns):
+    first, second = (list(self.cfg.text) + [None])[:2]
+    pairs = np.char.add(np.char.add(cols[first].astype(str), "\x1f"),
+                        cols[second].astype(str) if second else np.array([""] * len(cols[first])))
+    unique, index = np.unique(pairs, return_inverse=True)
+    a, _, b = np.char.partition(unique.astype(str), "\x1f").T
+    ids, mask, types = self.tokenizer.encode_pairs(a, b, self.cfg.text_max_length)
+    return index.astype(np.int32), {"text_ids": ids, "text_mask": mask, "text_types": types}
+
+  # --- persistence ---------------------------------------------------------------------------------------------
+  def state(self) -> dict:
+    return {"vocabs": {k: v.to_json() for k, v in self.vocabs.items()},
+            "numeric_stats": self.numeric_stats, "tokenizer_sha256": self.tokenizer_sha256,
+            "features_config": self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else dict(self.cfg)}
+
+  def save(self, path: str) -> None:
+    with open(path, "w") as f:
+      json.dump(self.state(), f)
+
+  @classmethod
+  def load(cls, path: str, cfg) -> "FeatureProcessor":
+    with open(path) as f:
+      state = json.load(f)
+    saved = state["features_config"]
+    current = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+    if json.loads(json.dumps(current)) != saved:
+      raise ValueError(f"{path} was fitted with other feature settings than the current config: "
+                       f"saved {saved} vs now {current}")
+    return cls(cfg, {k: Vocabulary(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
+               state["tokenizer_sha256"])
+
+  def vocab_sizes(self) -> Dict[str, int]:
+    sizes = {name: len(v) for name, v in self.vocabs.items()}
+    if self.cfg.text:
+      sizes["text"] = self.tokenizer.vocab_size
+    return sizes

@@ -1,0 +1,29 @@
+"""The synthetic shop's governance schema: what a valid impression row is and what happens to an invalid one."""
+
+from __future__ import annotations
+
+from rec_jax.data.governance import FieldRule, Schema
+
+SCHEMA = Schema(
+    dedup_key="impression_id",
+    rules=(
+        FieldRule("user_id", "id", pattern=r"u\d+"),
+        FieldRule("item_id", "id", pattern=r"i\d+"),
+        FieldRule("label", "label", allowed=(0, 1)),
+        # A negative price is a corrupted record, not a discount: drop it. A missing price is imputed with the
+        # train median; extreme prices are capped at the train 99.9th percentile.
+        FieldRule("price", "number", on_missing="impute", low=0.0, clip_quantile=0.999),
+        FieldRule("category", "category"),
+        FieldRule("brand", "category", on_missing="impute", fill="unknown"),
+        FieldRule("age_bucket", "category", on_missing="impute", fill="unknown"),
+        FieldRule("gender", "category", on_missing="impute", fill="unknown"),
+        FieldRule("region", "category", on_missing="impute", fill="unknown"),
+        FieldRule("device", "category", on_missing="impute", fill="unknown"),
+        FieldRule("title", "text", on_missing="impute", fill=""),
+        FieldRule("description", "text", on_missing="impute", fill=""),
+        FieldRule("hour", "integer", low=0, high=23),
+        FieldRule("weekday", "integer", low=0, high=6),
+        FieldRule("timestamp", "integer", low=0),
+        FieldRule("history", "id_list", pattern=r"i\d+"),
+    ),
+)

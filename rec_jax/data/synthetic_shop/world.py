@@ -1,0 +1,190 @@
+"""The synthetic shop's world: users, items, impressions and a planted click model, all drawn from one seed.
+
+The click probability of an impression is sigmoid of a sum of parts that the model families of rec_jax can each
+learn: CF latent factors (user · item), a cross effect (user attribute × item category), text semantics (user taste
+vs the style words of the item text), price sensitivity, item popularity and a small time-of-day effect. The true
+probability is stored on every row so that evaluation can report the oracle AUC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List
+
+import numpy as np
+
+from rec_jax.data.synthetic_shop import text_bank
+
+AGE_BUCKETS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
+GENDERS = ["f", "m", "x"]
+DEVICES = ["mobile", "desktop", "tablet"]
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShopSpec:
+  """Sizes and planted effect strengths of one synthetic shop."""
+  num_users: int = 5000
+  num_items: int = 2000
+  num_impressions: int = 300_000
+  num_regions: int = 12
+  brands_per_category: int = 6
+  cf_rank: int = 4
+  history_length: int = 20
+  cold_item_fraction: float = 0.1
+  cold_impression_share: float = 0.2   # share of test impressions that show a cold (new) item
+  validation_fraction: float = 0.1
+  test_fraction: float = 0.1
+  dirty_rate: float = 0.01
+  seed: int = 0
+  # Planted effect scales (logit units).
+  base_logit: float = -1.6
+  cf_scale: float = 0.35
+  cross_scale: float = 0.9
+  taste_scale: float = 1.2
+  taste_personal_std: float = 0.15
+  price_scale: float = 0.5
+  item_bias_scale: float = 0.5
+  hour_scale: float = 0.15
+
+
+def _brand_names(rng: np.random.Generator, count: int) -> List[str]:
+  names = set()
+  syl = text_bank.BRAND_SYLLABLES
+  while len(names) < count:
+    names.add("".join(rng.choice(syl, size=rng.integers(2, 4))))
+  return sorted(names)
+
+
+def _item_text(rng, category: str, style: str, brand: str, colour: str, material: str):
+  nouns, phrases = text_bank.CATEGORIES[category]
+  words = text_bank.TASTES[style]
+  w1, w2 = rng.choice(words, size=2, replace=False)
+  noun = nouns[rng.integers(len(nouns))]
+  title = f"{brand} {w1} {colour} {noun}"
+  extra = rng.choice(phrases, size=rng.integers(1, len(phrases) + 1), replace=False)
+  description = (f"A {w2} {noun} in {material} {' and '.join(extra)}, "
+                 f"{text_bank.TASTE_PHRASES[style]}.")
+  return title, description
+
+
+def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+  """Item catalogue: attributes, text, style, latent factors; the last `cold` items are new arrivals."""
+  n = spec.num_items
+  categories = list(text_bank.CATEGORIES)
+  styles = list(text_bank.TASTES)
+  brands = _brand_names(rng, len(categories) * spec.brands_per_category)
+  cat = rng.integers(len(categories), size=n)
+  style = rng.integers(len(styles), size=n)
+  brand = cat * spec.brands_per_category + rng.integers(spec.brands_per_category, size=n)
+  cat_price = rng.uniform(np.log(8.0), np.log(300.0), size=len(categories))
+  log_price = cat_price[cat] + rng.normal(0, 0.45, size=n)
+  titles, descriptions = [], []
+  for i in range(n):
+    t, d = _item_text(rng, categories[cat[i]], styles[style[i]], brands[brand[i]],
+                      rng.choice(text_bank.COLOURS), rng.choice(text_bank.MATERIALS))
+    titles.append(t)
+    descriptions.append(d)
+  return dict(
+      item_id=np.array([f"i{i:05d}" for i in range(n)]), category=np.array(categories)[cat],
+      category_index=cat, style=style, brand=np.array(brands)[brand], brand_index=brand,
+      price=np.round(np.exp(log_price), 2).astype(np.float32), log_price=log_price,
+      title=np.array(titles), description=np.array(descriptions),
+      latent=rng.normal(0, 1 / np.sqrt(spec.cf_rank), size=(n, spec.cf_rank)),
+      bias=rng.normal(0, spec.item_bias_scale, size=n),
+      popularity=rng.lognormal(0, 0.6, size=n),
+      is_cold=np.arange(n) >= n - int(round(spec.cold_item_fraction * n)))
+
+
+def make_users(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+  """Users: demographics, device, a sparse latent taste over styles, CF factors and price sensitivity."""
+  n = spec.num_users
+  n_styles = len(text_bank.TASTES)
+  age = rng.integers(len(AGE_BUCKETS), size=n)
+  # Taste is shaped by where a user lives (each region likes two styles) plus a personal deviation: a user
+  # attribute x text semantics cross that transfers to new items, and a per-user part only behaviour reveals.
+  region = rng.integers(spec.num_regions, size=n)
+  region_taste = np.full((spec.num_regions, n_styles), -0.35)
+  liked = np.argsort(rng.random((spec.num_regions, n_styles)), axis=1)[:, :2]
+  np.put_along_axis(region_taste, liked, 1.0, axis=1)
+  taste = region_taste[region] + rng.normal(0, spec.taste_personal_std, size=(n, n_styles))
+  # Younger users and mobile users are more price sensitive: a cross of attributes with price.
+  device = rng.choice(len(DEVICES), p=[0.6, 0.3, 0.1], size=n)
+  sensitivity = (1.2 - 0.3 * age + 0.6 * (device == 0)) / 1.5 + rng.normal(0, 0.2, size=n)
+  return dict(
+      user_id=np.array([f"u{u:05d}" for u in range(n)]), age_index=age,
+      age_bucket=np.array(AGE_BUCKETS)[age], gender_index=rng.integers(len(GENDERS), size=n),
+      region=np.array([f"r{r:02d}" for r in region]),
+      device=np.array(DEVICES)[device], taste=taste, sensitivity=sensitivity,
+      latent=rng.normal(0, 1 / np.sqrt(spec.cf_rank), size=(n, spec.cf_rank)),
+      activity=rng.lognormal(0, 0.5, size=n))
+
+
+def click_logits(spec, users, items, u, i, hour, tables) -> np.ndarray:
+  """The planted click model: the sum of the learnable parts, in logit units."""
+  cf = spec.cf_scale * np.sum(users["latent"][u] * items["latent"][i], axis=1) * np.sqrt(spec.cf_rank)
+  cross = spec.cross_scale * (tables["age_x_category"][users["age_index"][u], items["category_index"][i]]
+                              + tables["gender_x_category"][users["gender_index"][u], items["category_index"][i]])
+  taste = spec.taste_scale * users["taste"][u, items["style"][i]]
+  price_z = (items["log_price"][i] - tables["log_price_mean"]) / tables["log_price_std"]
+  price = -spec.price_scale * users["sensitivity"][u] * price_z
+  return (spec.base_logit + cf + cross + taste + price + items["bias"][i]
+          + spec.hour_scale * tables["hour"][hour])
+
+
+def _sample_impressions(spec, rng, users, items):
+  """Users, items, timestamps of all impressions, in chronological order; new items only in the test period."""
+  n = spec.num_impressions
+  timestamps = np.sort(rng.integers(0, 30 * 86400, size=n))
+  test_start = int(n * (1 - spec.test_fraction))
+  u = rng.choice(spec.num_users, size=n, p=users["activity"] / users["activity"].sum())
+  warm = np.flatnonzero(~items["is_cold"])
+  cold = np.flatnonzero(items["is_cold"])
+  pop = items["popularity"]
+  i = rng.choice(warm, size=n, p=pop[warm] / pop[warm].sum())
+  if len(cold):
+    shows_cold = (np.arange(n) >= test_start) & (rng.random(n) < spec.cold_impression_share)
+    i[shows_cold] = rng.choice(cold, size=shows_cold.sum(), p=pop[cold] / pop[cold].sum())
+  return timestamps, u, i
+
+
+def _histories(u: np.ndarray, i: np.ndarray, clicks: np.ndarray, length: int) -> List[List[int]]:
+  """For each impression (chronological), the item indices the same user clicked before it, most recent last."""
+  past: Dict[int, List[int]] = {}
+  out = []
+  for uu, ii, c in zip(u.tolist(), i.tolist(), clicks.tolist()):
+    h = past.setdefault(uu, [])
+    out.append(h[-length:])
+    if c:
+      h.append(ii)
+  return out
+
+
+def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
+  """All clean impressions of the shop as raw columns per split (before dirty rows are injected)."""
+  rng = np.random.default_rng(spec.seed)
+  items = make_items(spec, rng)
+  users = make_users(spec, rng)
+  n_cat = len(text_bank.CATEGORIES)
+  tables = dict(age_x_category=rng.normal(0, 0.7, size=(len(AGE_BUCKETS), n_cat)),
+                gender_x_category=rng.normal(0, 0.5, size=(len(GENDERS), n_cat)),
+                hour=np.sin(np.arange(24) / 24 * 2 * np.pi),
+                log_price_mean=items["log_price"].mean(), log_price_std=items["log_price"].std())
+  ts, u, i = _sample_impressions(spec, rng, users, items)
+  hour = (ts // 3600) % 24
+  p = 1 / (1 + np.exp(-click_logits(spec, users, items, u, i, hour, tables)))
+  clicks = (rng.random(len(p)) < p).astype(np.int64)
+  hist = _histories(u, i, clicks, spec.history_length)
+  columns = dict(
+      impression_id=np.arange(len(u), dtype=np.int64), timestamp=ts.astype(np.int64),
+      user_id=users["user_id"][u], age_bucket=users["age_bucket"][u],
+      gender=np.array(GENDERS)[users["gender_index"][u]], region=users["region"][u], device=users["device"][u],
+      item_id=items["item_id"][i], category=items["category"][i], brand=items["brand"][i],
+      price=items["price"][i], title=items["title"][i], description=items["description"][i],
+      hour=hour.astype(np.int64), weekday=((ts // 86400) % 7).astype(np.int64),
+      history=np.array([items["item_id"][h].tolist() for h in hist], dtype=object),
+      label=clicks, p_true=p.astype(np.float32))
+  n = len(u)
+  bounds = [0, int(n * (1 - spec.test_fraction - spec.validation_fraction)), int(n * (1 - spec.test_fraction)), n]
+  return {name: {k: v[bounds[s]:bounds[s + 1]] for k, v in columns.items()}
+          for s, name in enumerate(SPLITS)}

@@ -1,0 +1,1 @@
+"""Evaluation: metrics and the protocols that compute them on slices of a split."""

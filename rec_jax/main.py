@@ -1,0 +1,38 @@
+"""Command line: `python -m rec_jax.main --config=configs/x.py[:preset] --workdir=DIR [--config.a.b=v ...]`.
+
+Kept short on purpose (as the Flax examples' main.py): all logic lives in `train.py` and the modules it calls.
+Config files are Python and are executed: only run configs you trust.
+"""
+
+import logging as py_logging
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from rec_jax.config_check import check_overrides
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py[:preset]).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for config.json, metrics, checkpoints and results.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+class _QuietLibraries(py_logging.Filter):
+  """Orbax logs every checkpoint step at INFO; keep its warnings, drop the chatter."""
+
+  def filter(self, record):
+    return record.levelno >= py_logging.WARNING or "orbax" not in record.pathname
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
+  logging.info("workdir %s", _WORKDIR.value)
+  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  check_overrides(sys.argv)
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Model building blocks: MLPs, feature-cross modules and the BERT item text tower."""

@@ -1,0 +1,1 @@
+"""Collaborative-filtering tower: id embeddings and behaviour-history encoders."""

@@ -1,0 +1,35 @@
+"""The CF tower: user and item id embeddings, item popularity bias, and an encoded behaviour history."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import jax.numpy as jnp
+from flax import nnx
+
+from rec_jax.data.vocab import PAD
+from rec_jax.models.cf.history import HISTORY
+
+_INIT = nnx.initializers.normal(stddev=0.05)
+
+
+class CFTower(nnx.Module):
+  """batch -> user vector, item vector, history vector ([batch, dim] each) and item bias ([batch]).
+
+  History items share the item table, so an item's id embedding is trained both as a target and as evidence of
+  the interests of the users who clicked it. Unseen ids (cold items, new users) all map to the OOV row.
+  """
+
+  def __init__(self, num_users: int, num_items: int, dim: int, history: str, *, rngs: nnx.Rngs):
+    self.users = nnx.Embed(num_users, dim, embedding_init=_INIT, rngs=rngs)
+    self.items = nnx.Embed(num_items, dim, embedding_init=_INIT, rngs=rngs)
+    self.item_bias = nnx.Embed(num_items, 1, embedding_init=nnx.initializers.zeros, rngs=rngs)
+    self.history = HISTORY.get(history)(dim, rngs=rngs) if history != "none" else None
+
+  def __call__(self, batch) -> Dict[str, jnp.ndarray]:
+    out = {"user": self.users(batch["user_id"]), "item": self.items(batch["item_id"]),
+           "item_bias": self.item_bias(batch["item_id"])[:, 0]}
+    if self.history is not None:
+      hist = batch["history"]
+      out["history"] = self.history(self.items(hist), hist != PAD)
+    return out

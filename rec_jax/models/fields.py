@@ -1,0 +1,28 @@
+"""Field embeddings: every categorical and numeric feature becomes one field vector for the cross layers."""
+
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+import jax.numpy as jnp
+from flax import nnx
+
+_INIT = nnx.initializers.normal(stddev=0.05)
+
+
+class FieldEmbedding(nnx.Module):
+  """batch -> [batch, fields, dim]: one table per categorical feature, one learned vector per numeric feature
+  scaled by its (standardised) value."""
+
+  def __init__(self, vocab_sizes: Dict[str, int], numeric: Sequence[str], dim: int, *, rngs: nnx.Rngs):
+    self.categorical = tuple(sorted(vocab_sizes))
+    self.numeric = tuple(numeric)
+    self.tables = nnx.Dict({name: nnx.Embed(vocab_sizes[name], dim, embedding_init=_INIT, rngs=rngs)
+                            for name in self.categorical})
+    self.numeric_vectors = nnx.Param(_INIT(rngs.params(), (max(len(self.numeric), 1), dim)))
+    self.num_fields = len(self.categorical) + len(self.numeric)
+
+  def __call__(self, batch) -> jnp.ndarray:
+    fields = [self.tables[name](batch[f"cat/{name}"]) for name in self.categorical]
+    fields += [batch[f"num/{name}"][:, None] * self.numeric_vectors[k] for k, name in enumerate(self.numeric)]
+    return jnp.stack(fields, axis=1)

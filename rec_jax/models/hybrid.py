@@ -1,0 +1,73 @@
+"""The hybrid model: feature crosses + CF tower + BERT text tower, fused into one CTR logit.
+
+logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item>   where
+- fields: [batch, F, dim] = embedded categorical/numeric features, plus the text vector and the CF user, item and
+  history vectors as extra fields when those towers are on (so the cross layer can cross them with features);
+- cross + deep: the `model.cross` block (registry `CROSSES`) in parallel with an MLP (`model.mlp`), as in DCN-v2;
+  `model.cross=none` removes both, leaving features to act only linearly;
+- <user, item>: the two-tower match, user = CF user + history vectors, item = CF item vector + text vector (the text
+  vector is what gives a cold item, whose id is OOV, a meaningful place in this space); only with `model.use_cf`.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import jax.numpy as jnp
+from flax import nnx
+
+from rec_jax.models.cf.cf_tower import CFTower
+from rec_jax.models.crosses import CROSSES
+from rec_jax.models.fields import FieldEmbedding
+from rec_jax.models.mlp import MLP
+from rec_jax.models.registry import MODELS
+from rec_jax.models.text_tower import BertConfig, ItemTextTower
+
+
+@MODELS.register("hybrid")
+class HybridRecModel(nnx.Module):
+  """batch (DESIGN.md §3) -> logits [batch]."""
+
+  def __init__(self, model_cfg, feature_cfg, vocab_sizes: Dict[str, int], *, rngs: nnx.Rngs):
+    dim = model_cfg.embed_dim
+    self.fields = FieldEmbedding({k: vocab_sizes[k] for k in feature_cfg.categorical}, feature_cfg.numeric,
+                                 dim, rngs=rngs)
+    self.text = self.cf = None
+    num_fields = self.fields.num_fields
+    if model_cfg.use_text:
+      bert = BertConfig(vocab_size=vocab_sizes["text"], max_position=feature_cfg.text_max_length,
+                        **model_cfg.text.bert.to_dict())
+      self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, rngs=rngs))
+      num_fields += 1
+    if model_cfg.use_cf:
+      self.cf = nnx.data(CFTower(vocab_sizes["user_id"], vocab_sizes["item_id"], dim, model_cfg.history,
+                                 rngs=rngs))
+      num_fields += 3 if model_cfg.history != "none" else 2
+    self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
+    self.cross = self.deep = self.head = None
+    if model_cfg.cross != "none":
+      self.cross = nnx.data(CROSSES.get(model_cfg.cross)(num_fields, dim, model_cfg.cross_options, rngs=rngs))
+      self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
+      self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
+    self.num_fields = num_fields
+
+  def __call__(self, batch) -> jnp.ndarray:
+    fields = [self.fields(batch)]
+    match = jnp.zeros(batch["label"].shape, jnp.float32)
+    text_vec = None
+    if self.text is not None:
+      # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
+      text_vec = self.text(batch["text_ids"], batch["text_mask"], batch["text_types"])[batch["text_slot"]]
+      fields.append(text_vec[:, None])
+    if self.cf is not None:
+      cf = self.cf(batch)
+      user = cf["user"] + cf.get("history", 0.0)
+      item = cf["item"] + (text_vec if text_vec is not None else 0.0)
+      match = jnp.sum(user * item, axis=-1) + cf["item_bias"]
+      fields.append(jnp.stack([cf[k] for k in ("user", "item", "history") if k in cf], axis=1))
+    fields = jnp.concatenate(fields, axis=1)
+    flat = fields.reshape(fields.shape[0], -1)
+    logit = self.first_order(flat)[:, 0] + match
+    if self.cross is not None:
+      logit += self.head(jnp.concatenate([self.cross(fields), self.deep(flat)], axis=-1))[:, 0]
+    return logit

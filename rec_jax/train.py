@@ -1,0 +1,113 @@
+"""train_and_evaluate(config, workdir): prepare data, build the model, run the jitted training loop with periodic
+evaluation and Orbax checkpoints, resume from the workdir, and write the final test metrics to results.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Optional
+
+import jax
+import numpy as np
+from absl import logging
+from flax import nnx
+
+from rec_jax import parallel
+from rec_jax.checkpoint import Checkpointer
+from rec_jax.data.pipeline import train_batch
+from rec_jax.data.prepare import prepare_data
+from rec_jax.evaluation.evaluator import evaluate
+from rec_jax.models import hybrid  # noqa: F401  (registers the "hybrid" model)
+from rec_jax.models.registry import MODELS
+from rec_jax.models.tasks import TASKS
+from rec_jax.optim import learning_rate_schedule, make_optimizer
+from rec_jax.progress import Progress
+from rec_jax.run_files import RunFiles
+from rec_jax.train_step import device_inputs, make_predict, make_train_step
+
+
+def build_model(config, vocab_sizes):
+  if config.model.text.pretrained:
+    raise ValueError(f"model.text.pretrained={config.model.text.pretrained!r}: loading pretrained text "
+                     "checkpoints is not available yet (issue 3); leave it empty for a random-init text tower")
+  return MODELS.get(config.model.name)(config.model, config.features, vocab_sizes, rngs=nnx.Rngs(config.seed))
+
+
+def _evaluator(predict, mesh, batch_size: int, ndcg_k: int):
+  def run(params, arrays):
+    fn = lambda b: predict(params, parallel.shard_batch(device_inputs(b), mesh))  # noqa: E731
+    return evaluate(fn, arrays, batch_size, ndcg_k)
+  return run
+
+
+def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] = None) -> Optional[dict]:
+  """Runs (or resumes, or just reports) the experiment in `workdir`; returns the final results.
+
+  `stop_after_step` simulates a preemption: the loop stops once a checkpoint at or after that step is written.
+  """
+  files = RunFiles(workdir)
+  files.write_or_check_config(config)
+  if files.finished():
+    logging.info("%s already holds a finished run; not retraining", workdir)
+    return files.read_results()
+  t_start = time.perf_counter()
+  data = prepare_data(config, workdir)
+  train, val, test = (data.splits[s] for s in ("train", config.eval.split, config.eval.final_split))
+  mesh = parallel.make_mesh(config.parallel.num_devices)
+  for size in (config.train.batch_size, config.eval.batch_size):
+    parallel.check_batch_size(size, mesh)
+  model = build_model(config, data.processor.vocab_sizes())
+  graphdef, params = nnx.split(model)
+  logging.info("model: %d parameters; mesh %s", sum(x.size for x in jax.tree.leaves(params)), dict(mesh.shape))
+  tx = make_optimizer(config.train)
+  state = {"params": params, "opt_state": tx.init(params), "step": np.asarray(0, np.int64)}
+  ckpt = Checkpointer(workdir, config.checkpoint.every_steps, config.checkpoint.keep, config.checkpoint.keep_best,
+                      config.checkpoint.best_metric, config.checkpoint.best_mode)
+  if ckpt.latest_step() is not None:
+    state = ckpt.restore_latest(state)
+    files.truncate_metrics(int(state["step"]))
+    ckpt.forget_best_after(int(state["step"]))
+    logging.info("resumed from step %d", int(state["step"]))
+  params, opt_state = parallel.replicate((state["params"], state["opt_state"]), mesh)
+  task = TASKS.get(config.task)
+  train_step = make_train_step(graphdef, tx, task, mesh)
+  run_eval = _evaluator(make_predict(graphdef, task, mesh), mesh, config.eval.batch_size, config.eval.ndcg_k)
+  schedule = learning_rate_schedule(config.train)
+  step, num_steps = int(state["step"]), config.train.num_steps
+  progress = Progress(num_steps, step, config.train.log_every)
+  while step < num_steps:
+    batch = train_batch(train, step, config.train.batch_size, config.seed)
+    params, opt_state, train_metrics = train_step(params, opt_state, parallel.shard_batch(device_inputs(batch), mesh))
+    step += 1
+    state = {"params": params, "opt_state": opt_state, "step": np.asarray(step, np.int64)}
+    if step % config.eval.every_steps == 0 or step == num_steps:
+      metrics = run_eval(params, val)
+      files.append_metrics(step, {**metrics, **{f"train/{k}": float(v) for k, v in train_metrics.items()},
+                                  "train/learning_rate": float(schedule(step - 1))})
+      ckpt.save_best(step, state, metrics)
+      progress.latest_eval = metrics
+    progress.step(step, train_metrics)
+    saved = False
+    if step % config.checkpoint.every_steps == 0 or step == num_steps:
+      saved = ckpt.save_latest(step, state, force=True)
+    if stop_after_step is not None and step >= stop_after_step and saved:
+      ckpt.wait()
+      ckpt.close()
+      logging.info("stopping after the checkpoint at step %d (stop_after_step)", step)
+      return None
+  ckpt.wait()
+  final_step = step
+  if config.eval.final_from_best and ckpt.best_step() is not None:
+    final_step = ckpt.best_step()
+    params = parallel.replicate(ckpt.restore_best(state)["params"], mesh)
+  results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
+             "metrics": run_eval(params, test), "wall_time_s": time.perf_counter() - t_start,
+             "validation": files.metrics_at(final_step)}
+  ckpt.close()
+  files.write_results(results)
+  m = results["metrics"]
+  logging.info("final %s at step %d: %s", config.eval.final_split, final_step,
+               " ".join(f"{k}={m[k]:.4f}" for k in ("auc", "oracle_auc", "auc/warm", "auc/cold", "logloss")
+                        if k in m))
+  return results

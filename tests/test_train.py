@@ -1,0 +1,68 @@
+"""End-to-end training on the `:smoke` shop: data parallel equality, exact resume, no retraining when finished."""
+
+import json
+import os
+
+import jax
+import pytest
+
+from rec_jax import train
+from rec_jax.run_files import RunFiles
+
+
+def _metrics(workdir):
+  return RunFiles(str(workdir)).read_metrics()
+
+
+def test_four_devices_match_one_device(smoke_config, tmp_path):
+  assert jax.device_count() == 4, "conftest forces 4 host devices"
+  runs = {}
+  for n in (1, 4):
+    cfg = smoke_config.copy_and_resolve_references()
+    cfg.parallel.num_devices = n
+    cfg.train.num_steps = 20
+    cfg.eval.final_from_best = False
+    runs[n] = train.train_and_evaluate(cfg, str(tmp_path / f"dev{n}"))
+  m1, m4 = _metrics(tmp_path / "dev1"), _metrics(tmp_path / "dev4")
+  assert [m["step"] for m in m1] == [m["step"] for m in m4] == [20]
+  assert m1[-1]["train/loss"] == pytest.approx(m4[-1]["train/loss"], abs=1e-5)
+  assert m1[-1]["auc"] == pytest.approx(m4[-1]["auc"], abs=1e-4)
+  assert runs[1]["metrics"]["logloss"] == pytest.approx(runs[4]["metrics"]["logloss"], abs=1e-5)
+
+
+def test_resume_after_preemption_equals_uninterrupted_run(smoke_config, tmp_path):
+  full = train.train_and_evaluate(smoke_config, str(tmp_path / "full"))
+  workdir = str(tmp_path / "resumed")
+  assert train.train_and_evaluate(smoke_config, workdir, stop_after_step=20) is None
+  assert not os.path.exists(os.path.join(workdir, "results.json"))
+  assert [m["step"] for m in _metrics(workdir)] == [20]
+  resumed = train.train_and_evaluate(smoke_config, workdir)
+  assert resumed["metrics"] == full["metrics"]
+  assert _metrics(workdir) == _metrics(tmp_path / "full")
+
+
+def test_finished_run_is_not_retrained(smoke_config, tmp_path):
+  workdir = str(tmp_path / "run")
+  first = train.train_and_evaluate(smoke_config, workdir)
+  mtime = os.path.getmtime(os.path.join(workdir, "results.json"))
+  again = train.train_and_evaluate(smoke_config, workdir)
+  assert again == json.loads(json.dumps(first))
+  assert os.path.getmtime(os.path.join(workdir, "results.json")) == mtime
+  assert {"config.json", "data_report.json", "metrics.jsonl", "results.json", "checkpoints",
+          "feature_processor.json"} <= set(os.listdir(workdir))
+  report = json.load(open(os.path.join(workdir, "data_report.json")))
+  for r in report["splits"].values():
+    assert r["rows_read"] == r["rows_kept"] + r["rows_dropped"]
+  m = first["metrics"]
+  for key in ("auc", "auc/warm", "auc/cold", "oracle_auc", "logloss", "ndcg@10"):
+    assert 0.0 <= m[key] <= 1.0 or key == "logloss"
+  assert m["num_rows"] == m["num_rows/warm"] + m["num_rows/cold"] == report["splits"]["test"]["rows_kept"]
+
+
+def test_workdir_with_other_config_is_refused(smoke_config, tmp_path):
+  workdir = str(tmp_path / "run")
+  RunFiles(workdir).write_or_check_config(smoke_config)
+  other = smoke_config.copy_and_resolve_references()
+  other.train.learning_rate = 0.5
+  with pytest.raises(ValueError, match="train.learning_rate"):
+    train.train_and_evaluate(other, workdir)
