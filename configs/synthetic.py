@@ -1,6 +1,6 @@
-r"""The three-tower hybrid (BERT text + DCN-v2 crosses + CF) on the synthetic shop, CTR task.
+r"""python -m rec_jax.main --config=configs/synthetic.py --workdir=/tmp/rec_jax/synthetic
 
-  python -m rec_jax.main --config=configs/synthetic.py --workdir=/tmp/rec_jax/synthetic
+The three-tower hybrid (BERT text + DCN-v2 crosses + CF) on the synthetic shop, CTR task. The tiny preset:
   python -m rec_jax.main --config=configs/synthetic.py:smoke --workdir=/tmp/rec_jax/smoke
 
 Presets after the colon, comma-separated (big_vision style): `smoke` (tiny, < 1 minute), `seed=N`.
@@ -63,6 +63,9 @@ def get_config(arg=None):
   c.model.cross = "dcnv2"
   c.model.cross_options = dict(num_layers=2)
   c.model.history = "mean"
+  # Tower vectors that also join the cross layer as fields (any of text, user, item, history). The text vector
+  # crosses with user attributes; CF id vectors as fields let the deep net memorise user x item pairs and overfit.
+  c.model.field_towers = ("text",)
   c.model.mlp = (256, 128)
   c.model.text = dict(pretrained="", pooling="mean",
                       bert=dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=256))
@@ -74,6 +77,7 @@ def get_config(arg=None):
   c.train.warmup_steps = 100
   c.train.final_lr_fraction = 0.05
   c.train.weight_decay = 1e-4
+  c.train.embedding_decay = 0.0
   c.train.beta1 = 0.9
   c.train.beta2 = 0.999
   c.train.grad_clip_norm = 1.0

@@ -13,14 +13,18 @@ def learning_rate_schedule(train_cfg) -> optax.Schedule:
       end_value=train_cfg.learning_rate * train_cfg.final_lr_fraction)
 
 
-def _decay_mask(params):
-  """Weight decay on dense kernels only: not on biases, LayerNorm scales or embedding tables."""
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path), params)
+def _leaf_named(name: str):
+  """A mask function: True for parameters whose path contains `name` (e.g. "kernel", "embedding")."""
+  return lambda params: jax.tree_util.tree_map_with_path(
+      lambda path, _: any(getattr(k, "key", None) == name for k in path), params)
 
 
 def make_optimizer(train_cfg) -> optax.GradientTransformation:
+  """AdamW with decoupled weight decay `weight_decay` on dense kernels and `embedding_decay` on embedding tables
+  (id tables overfit first in CTR models); biases and LayerNorm scales are not decayed."""
   return optax.chain(
       optax.clip_by_global_norm(train_cfg.grad_clip_norm),
-      optax.adamw(learning_rate_schedule(train_cfg), b1=train_cfg.beta1, b2=train_cfg.beta2,
-                  weight_decay=train_cfg.weight_decay, mask=_decay_mask))
+      optax.scale_by_adam(b1=train_cfg.beta1, b2=train_cfg.beta2),
+      optax.add_decayed_weights(train_cfg.weight_decay, mask=_leaf_named("kernel")),
+      optax.add_decayed_weights(train_cfg.embedding_decay, mask=_leaf_named("embedding")),
+      optax.scale_by_learning_rate(learning_rate_schedule(train_cfg)))

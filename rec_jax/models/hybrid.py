@@ -24,6 +24,9 @@ from rec_jax.models.registry import MODELS
 from rec_jax.models.text_tower import BertConfig, ItemTextTower
 
 
+TOWER_VECTORS = ("text", "user", "item", "history")
+
+
 @MODELS.register("hybrid")
 class HybridRecModel(nnx.Module):
   """batch (DESIGN.md §3) -> logits [batch]."""
@@ -38,33 +41,41 @@ class HybridRecModel(nnx.Module):
       bert = BertConfig(vocab_size=vocab_sizes["text"], max_position=feature_cfg.text_max_length,
                         **model_cfg.text.bert.to_dict())
       self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, rngs=rngs))
-      num_fields += 1
     if model_cfg.use_cf:
       self.cf = nnx.data(CFTower(vocab_sizes["user_id"], vocab_sizes["item_id"], dim, model_cfg.history,
                                  rngs=rngs))
-      num_fields += 3 if model_cfg.history != "none" else 2
+    unknown = set(model_cfg.field_towers) - set(TOWER_VECTORS)
+    if unknown:
+      raise ValueError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
+    # The tower vectors that also join the cross layer as fields (only those whose tower is on).
+    available = {"text": model_cfg.use_text, "user": model_cfg.use_cf, "item": model_cfg.use_cf,
+                 "history": model_cfg.use_cf and model_cfg.history != "none"}
+    self.field_towers = tuple(t for t in TOWER_VECTORS if t in model_cfg.field_towers and available[t])
+    num_fields += len(self.field_towers)
+    self.num_fields = num_fields
     self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
     self.cross = self.deep = self.head = None
     if model_cfg.cross != "none":
       self.cross = nnx.data(CROSSES.get(model_cfg.cross)(num_fields, dim, model_cfg.cross_options, rngs=rngs))
       self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
       self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
-    self.num_fields = num_fields
 
   def __call__(self, batch) -> jnp.ndarray:
     fields = [self.fields(batch)]
+    towers = {}
     match = jnp.zeros(batch["label"].shape, jnp.float32)
     text_vec = None
     if self.text is not None:
       # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
       text_vec = self.text(batch["text_ids"], batch["text_mask"], batch["text_types"])[batch["text_slot"]]
-      fields.append(text_vec[:, None])
+      towers["text"] = text_vec
     if self.cf is not None:
       cf = self.cf(batch)
       user = cf["user"] + cf.get("history", 0.0)
       item = cf["item"] + (text_vec if text_vec is not None else 0.0)
       match = jnp.sum(user * item, axis=-1) + cf["item_bias"]
-      fields.append(jnp.stack([cf[k] for k in ("user", "item", "history") if k in cf], axis=1))
+      towers.update(cf)
+    fields += [towers[t][:, None] for t in self.field_towers]
     fields = jnp.concatenate(fields, axis=1)
     flat = fields.reshape(fields.shape[0], -1)
     logit = self.first_order(flat)[:, 0] + match

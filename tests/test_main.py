@@ -1,0 +1,44 @@
+"""The command line, exercised as a user runs it (subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*args, env_extra=None):
+  env = {**os.environ, **(env_extra or {})}
+  return subprocess.run([sys.executable, "-m", "rec_jax.main", *args], cwd=ROOT, capture_output=True, text=True,
+                        env=env, timeout=600)
+
+
+def test_unknown_config_key_is_one_clear_error_naming_close_keys(tmp_path):
+  r = _run("--config=configs/synthetic.py:smoke", f"--workdir={tmp_path}", "--config.train.learning_rat=0.1")
+  assert r.returncode != 0
+  assert "unknown config key 'train.learning_rat'" in r.stderr and "train.learning_rate" in r.stderr
+  assert "Traceback" not in r.stderr
+
+
+def test_unknown_preset_and_missing_config_file(tmp_path):
+  r = _run("--config=configs/synthetic.py:tiny", f"--workdir={tmp_path}")
+  assert r.returncode != 0 and "unknown preset" in r.stderr and "Traceback" not in r.stderr
+  r = _run("--config=configs/nope.py", f"--workdir={tmp_path}")
+  assert r.returncode != 0 and "does not exist" in r.stderr
+
+
+def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
+  workdir = tmp_path / "smoke"
+  r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}",
+           "--config.model.cross=fm")
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert "steps/s" in r.stderr and "ETA" in r.stderr
+  config = json.load(open(workdir / "config.json"))
+  assert config["model"]["cross"] == "fm"
+  results = json.load(open(workdir / "results.json"))
+  assert results["step"] == config["train"]["num_steps"]
+  assert {"auc", "auc/warm", "auc/cold", "oracle_auc", "logloss", "ndcg@10"} <= set(results["metrics"])
+  lines = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  assert [l["step"] for l in lines] == list(range(config["eval"]["every_steps"], config["train"]["num_steps"] + 1,
+                                                   config["eval"]["every_steps"]))
