@@ -5,6 +5,7 @@ Config files are Python and are executed: only run configs you trust.
 """
 
 import logging as py_logging
+import os
 import sys
 
 from absl import app, flags, logging
@@ -30,7 +31,14 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
   logging.info("workdir %s", _WORKDIR.value)
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  try:
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except (ValueError, KeyError, FileNotFoundError) as e:
+    # Bad configs, data, files and checkpoints raise these with a message naming the problem; a user needs the
+    # message, not our stack. Set RECJAX_TRACEBACK=1 to see the stack.
+    if os.environ.get("RECJAX_TRACEBACK"):
+      raise
+    sys.exit(f"error: {e.args[0] if len(e.args) == 1 else e}")
 
 
 if __name__ == "__main__":

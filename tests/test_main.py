@@ -42,3 +42,12 @@ def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
   lines = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
   assert [l["step"] for l in lines] == list(range(config["eval"]["every_steps"], config["train"]["num_steps"] + 1,
                                                    config["eval"]["every_steps"]))
+
+
+def test_workdir_of_another_config_is_a_clear_error(tmp_path):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  (workdir / "config.json").write_text(json.dumps({"seed": 5}))
+  r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}")
+  assert r.returncode != 0 and "different config" in r.stderr and "seed" in r.stderr
+  assert "Traceback" not in r.stderr
