@@ -66,6 +66,8 @@ def get_config(arg=None):
   # Tower vectors that also join the cross layer as fields (any of text, user, item, history). The text vector
   # crosses with user attributes; CF id vectors as fields let the deep net memorise user x item pairs and overfit.
   c.model.field_towers = ("text",)
+  # Whether the text vector joins the item side of the CF match <user + history, item>.
+  c.model.match_text = False
   c.model.mlp = (256, 128)
   c.model.text = dict(pretrained="", pooling="mean",
                       bert=dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=256))

@@ -33,6 +33,7 @@ class RunFiles:
       diff = sorted(k for k in set(saved) | set(now) if saved.get(k, "<absent>") != now.get(k, "<absent>"))
       if diff:
         details = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in diff[:8])
+        details += f", and {len(diff) - 8} more" if len(diff) > 8 else ""
         raise ValueError(f"{self.workdir} holds a run with a different config ({details}); "
                          "use a new --workdir or the same config to resume")
       return

@@ -45,9 +45,10 @@ def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
 
 
 def test_workdir_of_another_config_is_a_clear_error(tmp_path):
+  from rec_jax.config_check import load_config
+  from rec_jax.run_files import RunFiles
   workdir = tmp_path / "run"
-  workdir.mkdir()
-  (workdir / "config.json").write_text(json.dumps({"seed": 5}))
+  RunFiles(str(workdir)).write_or_check_config(load_config(os.path.join(ROOT, "configs/synthetic.py:smoke,seed=5")))
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}")
-  assert r.returncode != 0 and "different config" in r.stderr and "seed" in r.stderr
+  assert r.returncode != 0 and "different config (seed: 5 -> 0)" in r.stderr
   assert "Traceback" not in r.stderr

@@ -18,7 +18,7 @@ VOCAB = {"age": 5, "category": 7, "user_id": 11, "item_id": 13, "text": 50}
 
 def _model_cfg(**kw):
   cfg = dict(name="hybrid", embed_dim=4, use_text=True, use_cf=True, cross="dcnv2", cross_options=dict(num_layers=1),
-             history="mean", field_towers=("text", "user", "item", "history"), mlp=(8,), text=dict(pretrained="", pooling="mean",
+             history="mean", match_text=True, field_towers=("text", "user", "item", "history"), mlp=(8,), text=dict(pretrained="", pooling="mean",
                                                   bert=dict(hidden_size=8, num_layers=1, num_heads=2,
                                                             intermediate_size=16)))
   cfg.update(kw)
