@@ -3,8 +3,6 @@ evaluation and Orbax checkpoints, resume from the workdir, and write the final t
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from typing import Optional
 

@@ -1,6 +1,5 @@
 """The hybrid model: every tower switch builds and runs, and cold items are told apart by their text."""
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
