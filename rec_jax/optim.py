@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Mapping
+
 import jax
 import optax
 
@@ -19,6 +22,29 @@ def _leaf_named(name: str):
       lambda path, _: any(getattr(k, "key", None) == name for k in path), params)
 
 
+def _path_str(path) -> str:
+  return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+
+
+def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformation:
+  """Multiplies the update of every parameter whose path ("cf/users/embedding", "text/bert/...") matches a
+  regular expression key of `multipliers` (first match wins) by its value; other parameters are unchanged.
+
+  Used for per-tower learning rates, e.g. {"^cf/": 0.1} for sparse id tables or {"^text/": 0.1} for BERT.
+  """
+  patterns = [(re.compile(k), float(v)) for k, v in multipliers.items()]
+
+  def factor(path) -> float:
+    name = _path_str(path)
+    return next((v for p, v in patterns if p.search(name)), 1.0)
+
+  def update_fn(updates, state, params=None):
+    del params
+    return jax.tree_util.tree_map_with_path(lambda path, u: u * factor(path), updates), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+
+
 def make_optimizer(train_cfg) -> optax.GradientTransformation:
   """AdamW with decoupled weight decay `weight_decay` on dense kernels and `embedding_decay` on embedding tables
   (id tables overfit first in CTR models); biases and LayerNorm scales are not decayed."""
@@ -27,4 +53,5 @@ def make_optimizer(train_cfg) -> optax.GradientTransformation:
       optax.scale_by_adam(b1=train_cfg.beta1, b2=train_cfg.beta2),
       optax.add_decayed_weights(train_cfg.weight_decay, mask=_leaf_named("kernel")),
       optax.add_decayed_weights(train_cfg.embedding_decay, mask=_leaf_named("embedding")),
+      scale_by_path(dict(train_cfg.get("lr_multipliers", {}))),
       optax.scale_by_learning_rate(learning_rate_schedule(train_cfg)))

@@ -5,10 +5,11 @@ logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item>
   history vectors as extra fields when those towers are on (so the cross layer can cross them with features);
 - cross + deep: the `model.cross` block (registry `CROSSES`) in parallel with an MLP (`model.mlp`), as in DCN-v2;
   `model.cross=none` removes both, leaving features to act only linearly;
-- <user, item>: the CF match, user = CF user + history vectors, item = CF item vector, plus the text vector when
-  `model.match_text` (off by default: on the synthetic shop, per-user embeddings dotted with the text vector
-  memorise and overfit, -0.016 test AUC); only with `model.use_cf`. Cold items get their meaning from the text
-  vector as a field of the cross layer.
+- <user, item>: the CF match (width `model.cf_dim`, 0 = embed_dim), user = CF user id vector
+  (`model.cf_user_embedding`) + history vector, item = CF item id vector, plus the text vector when
+  `model.match_text` (off by default: on the synthetic shop, per-user vectors dotted with the text vector memorise
+  and overfit, -0.016 test AUC); only with `model.use_cf`, which also adds a per-item bias. Cold items get their
+  meaning from the text vector as a field of the cross layer.
 """
 
 from __future__ import annotations
@@ -43,19 +44,28 @@ class HybridRecModel(nnx.Module):
       bert = BertConfig(vocab_size=vocab_sizes["text"], max_position=feature_cfg.text_max_length,
                         **model_cfg.text.bert.to_dict())
       self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, rngs=rngs))
+    user_embedding = model_cfg.use_cf and model_cfg.cf_user_embedding
+    cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
-      self.cf = nnx.data(CFTower(vocab_sizes["user_id"], vocab_sizes["item_id"], dim, model_cfg.history,
-                                 rngs=rngs))
+      self.cf = nnx.data(CFTower(vocab_sizes["user_id"], vocab_sizes["item_id"], cf_dim, model_cfg.history,
+                                 user_embedding=user_embedding, rngs=rngs))
     unknown = set(model_cfg.field_towers) - set(TOWER_VECTORS)
     if unknown:
       raise ValueError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
     # The tower vectors that also join the cross layer as fields (only those whose tower is on).
-    available = {"text": model_cfg.use_text, "user": model_cfg.use_cf, "item": model_cfg.use_cf,
+    available = {"text": model_cfg.use_text, "user": user_embedding, "item": model_cfg.use_cf,
                  "history": model_cfg.use_cf and model_cfg.history != "none"}
     self.field_towers = tuple(t for t in TOWER_VECTORS if t in model_cfg.field_towers and available[t])
+    cf_fields = [t for t in self.field_towers if t != "text"]
+    if cf_fields and cf_dim != dim:
+      raise ValueError(f"model.field_towers has CF vectors {cf_fields}, which need model.cf_dim ({cf_dim}) equal "
+                       f"to model.embed_dim ({dim}); set model.cf_dim=0 or drop them from field_towers")
     num_fields += len(self.field_towers)
     self.num_fields = num_fields
-    self.match_text = bool(model_cfg.match_text)
+    self.match_text = bool(model_cfg.match_text) and self.text is not None and self.cf is not None
+    if self.match_text and cf_dim != dim:
+      raise ValueError(f"model.match_text adds the text vector ({dim}) to the CF item vector, which needs "
+                       f"model.cf_dim ({cf_dim}) equal to model.embed_dim; set model.cf_dim=0 or match_text=False")
     self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
     self.cross = self.deep = self.head = None
     if model_cfg.cross != "none":
@@ -74,8 +84,8 @@ class HybridRecModel(nnx.Module):
       towers["text"] = text_vec
     if self.cf is not None:
       cf = self.cf(batch)
-      user = cf["user"] + cf.get("history", 0.0)
-      item = cf["item"] + (text_vec if text_vec is not None and self.match_text else 0.0)
+      user = cf.get("user", 0.0) + cf.get("history", 0.0)
+      item = cf["item"] + (text_vec if self.match_text else 0.0)
       match = jnp.sum(user * item, axis=-1) + cf["item_bias"]
       towers.update(cf)
     fields += [towers[t][:, None] for t in self.field_towers]

@@ -17,9 +17,10 @@ VOCAB = {"age": 5, "category": 7, "user_id": 11, "item_id": 13, "text": 50}
 
 def _model_cfg(**kw):
   cfg = dict(name="hybrid", embed_dim=4, use_text=True, use_cf=True, cross="dcnv2", cross_options=dict(num_layers=1),
-             history="mean", match_text=True, field_towers=("text", "user", "item", "history"), mlp=(8,), text=dict(pretrained="", pooling="mean",
-                                                  bert=dict(hidden_size=8, num_layers=1, num_heads=2,
-                                                            intermediate_size=16)))
+             history="mean", cf_user_embedding=True, cf_dim=0, match_text=True,
+             field_towers=("text", "user", "item", "history"), mlp=(8,),
+             text=dict(pretrained="", pooling="mean",
+                       bert=dict(hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16)))
   cfg.update(kw)
   return ml_collections.ConfigDict(cfg)
 
@@ -36,13 +37,16 @@ def _batch(n=6, slots=3):
 
 @pytest.mark.parametrize("overrides, fields", [
     ({}, 2 + 1 + 1 + 3), ({"use_text": False}, 6), ({"use_cf": False}, 4), ({"cross": "none"}, 7),
-    ({"cross": "fm"}, 7), ({"history": "none"}, 6), ({"field_towers": ()}, 3), ({"field_towers": ("text",)}, 4)])
+    ({"cross": "fm"}, 7), ({"history": "none"}, 6), ({"field_towers": ()}, 3), ({"field_towers": ("text",)}, 4),
+    ({"cf_user_embedding": False}, 6)])
 def test_tower_switches_build_and_run(overrides, fields):
   model = MODELS.get("hybrid")(_model_cfg(**overrides), FEATURES, VOCAB, rngs=nnx.Rngs(0))
   assert model.num_fields == fields
   assert (model.cross is None) == (overrides.get("cross") == "none")
   logits = model(_batch())
   assert logits.shape == (6,) and bool(jnp.all(jnp.isfinite(logits)))
+  if model.cf is not None:
+    assert (model.cf.users is None) == (overrides.get("cf_user_embedding") is False)
 
 
 def test_cold_items_with_different_text_get_different_scores():

@@ -1,7 +1,7 @@
 """The synthetic shop's world: users, items, impressions and a planted click model, all drawn from one seed.
 
 The click probability of an impression is sigmoid of a sum of parts that the model families of rec_jax can each
-learn: CF latent factors (user · item), a cross effect (user attribute × item category), text semantics (user taste
+learn: CF latent factors (user · item; users cluster in taste communities that only behaviour reveals), a cross effect (user attribute × item category), text semantics (user taste
 vs the style words of the item text), price sensitivity, item popularity and a small time-of-day effect. The true
 probability is stored on every row so that evaluation can report the oracle AUC.
 """
@@ -30,6 +30,8 @@ class ShopSpec:
   num_regions: int = 12
   brands_per_category: int = 6
   cf_rank: int = 4
+  cf_communities: int = 12   # users' CF factors cluster around this many community centres
+  cf_personal_std: float = 0.3   # share (std) of a user's CF factor that is personal rather than communal
   history_length: int = 20
   cold_item_fraction: float = 0.1
   cold_impression_share: float = 0.2   # share of test impressions that show a cold (new) item
@@ -97,7 +99,7 @@ def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray
 
 
 def make_users(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray]:
-  """Users: demographics, device, a sparse latent taste over styles, CF factors and price sensitivity."""
+  """Users: demographics, device, a latent taste over styles, community CF factors and price sensitivity."""
   n = spec.num_users
   n_styles = len(text_bank.TASTES)
   age = rng.integers(len(AGE_BUCKETS), size=n)
@@ -111,13 +113,19 @@ def make_users(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray
   # Younger users and mobile users are more price sensitive: a cross of attributes with price.
   device = rng.choice(len(DEVICES), p=[0.6, 0.3, 0.1], size=n)
   sensitivity = (1.2 - 0.3 * age + 0.6 * (device == 0)) / 1.5 + rng.normal(0, 0.2, size=n)
+  # CF factors: users fall into taste communities that no attribute reveals, only behaviour (what they and
+  # similar users clicked); a small personal part on top. Unit variance per factor in total, as for items.
+  scale = 1 / np.sqrt(spec.cf_rank)
+  centres = rng.normal(0, scale, size=(spec.cf_communities, spec.cf_rank))
+  community = rng.integers(spec.cf_communities, size=n)
+  latent = (np.sqrt(1 - spec.cf_personal_std ** 2) * centres[community]
+            + spec.cf_personal_std * rng.normal(0, scale, size=(n, spec.cf_rank)))
   return dict(
       user_id=np.array([f"u{u:05d}" for u in range(n)]), age_index=age,
       age_bucket=np.array(AGE_BUCKETS)[age], gender_index=rng.integers(len(GENDERS), size=n),
       region=np.array([f"r{r:02d}" for r in region]),
       device=np.array(DEVICES)[device], taste=taste, sensitivity=sensitivity,
-      latent=rng.normal(0, 1 / np.sqrt(spec.cf_rank), size=(n, spec.cf_rank)),
-      activity=rng.lognormal(0, 0.5, size=n))
+      latent=latent, community=community, activity=rng.lognormal(0, 0.5, size=n))
 
 
 def click_logits(spec, users, items, u, i, hour, tables) -> np.ndarray:

@@ -20,15 +20,17 @@ class CFTower(nnx.Module):
   the interests of the users who clicked it. Unseen ids (cold items, new users) all map to the OOV row.
   """
 
-  def __init__(self, num_users: int, num_items: int, dim: int, history: str, *, rngs: nnx.Rngs):
-    self.users = nnx.Embed(num_users, dim, embedding_init=_INIT, rngs=rngs)
+  def __init__(self, num_users: int, num_items: int, dim: int, history: str, *, user_embedding: bool = True,
+               rngs: nnx.Rngs):
+    self.users = nnx.Embed(num_users, dim, embedding_init=_INIT, rngs=rngs) if user_embedding else None
     self.items = nnx.Embed(num_items, dim, embedding_init=_INIT, rngs=rngs)
     self.item_bias = nnx.Embed(num_items, 1, embedding_init=nnx.initializers.zeros, rngs=rngs)
     self.history = HISTORY.get(history)(dim, rngs=rngs) if history != "none" else None
 
   def __call__(self, batch) -> Dict[str, jnp.ndarray]:
-    out = {"user": self.users(batch["user_id"]), "item": self.items(batch["item_id"]),
-           "item_bias": self.item_bias(batch["item_id"])[:, 0]}
+    out = {"item": self.items(batch["item_id"]), "item_bias": self.item_bias(batch["item_id"])[:, 0]}
+    if self.users is not None:
+      out["user"] = self.users(batch["user_id"])
     if self.history is not None:
       hist = batch["history"]
       out["history"] = self.history(self.items(hist), hist != PAD)
