@@ -57,3 +57,11 @@ class WordPieceTokenizer:
     mask = np.array([e.attention_mask for e in encodings], dtype=np.int32).reshape(-1, max_length)
     types = np.array([e.type_ids for e in encodings], dtype=np.int32).reshape(-1, max_length)
     return ids, mask, types
+
+  def encode(self, texts: Sequence[str], max_length: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> ids, mask, token types, each [n, max_length] int32; [CLS] text [SEP] per single text, truncated."""
+    self._tok.enable_truncation(max_length)
+    self._tok.enable_padding(length=max_length)
+    encodings = self._tok.encode_batch(list(map(str, texts)))
+    return tuple(np.array([getattr(e, field) for e in encodings], dtype=np.int32).reshape(-1, max_length)
+                 for field in ("ids", "attention_mask", "type_ids"))
