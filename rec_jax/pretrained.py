@@ -15,6 +15,7 @@ loaded unless everything fits.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -219,3 +220,21 @@ def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, 
   report = load_into_encoder(encoder, tensors)
   logging.info("pretrained BERT %r: %s", source, report.summary())
   return encoder, cfg
+
+
+def check_tokenizer_matches(source: str, tokenizer_source: str) -> None:
+  """Refuses token ids from one vocabulary fed to a checkpoint trained on another.
+
+  Compares the checkpoint's `tokenizer.json` with the one the features were tokenised with (`features.tokenizer`);
+  a checkpoint without `tokenizer.json` cannot be checked and is accepted (its vocab size is still checked).
+  """
+  model_dir, tok_dir = resolve_model_dir(source), resolve_model_dir(tokenizer_source)
+  ours, theirs = os.path.join(tok_dir, "tokenizer.json"), os.path.join(model_dir, "tokenizer.json")
+  if os.path.isfile(theirs) and _sha256(ours) != _sha256(theirs):
+    raise ValueError(f"model.text.pretrained {source!r} ships a different tokenizer.json than features.tokenizer "
+                     f"{tokenizer_source!r}: set features.tokenizer to {source!r} so token ids match its vocabulary")
+
+
+def _sha256(path: str) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()

@@ -26,9 +26,6 @@ from rec_jax.train_step import device_inputs, make_predict, make_train_step
 
 
 def build_model(config, vocab_sizes):
-  if config.model.text.pretrained:
-    raise ValueError(f"model.text.pretrained={config.model.text.pretrained!r}: loading pretrained text "
-                     "checkpoints is not available yet (issue 3); leave it empty for a random-init text tower")
   return MODELS.get(config.model.name)(config.model, config.features, vocab_sizes, rngs=nnx.Rngs(config.seed))
 
 

@@ -19,6 +19,7 @@ from typing import Dict
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax import pretrained
 from rec_jax.models.cf.cf_tower import CFTower
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.fields import FieldEmbedding
@@ -41,9 +42,8 @@ class HybridRecModel(nnx.Module):
     self.text = self.cf = None
     num_fields = self.fields.num_fields
     if model_cfg.use_text:
-      bert = BertConfig(vocab_size=vocab_sizes["text"], max_position=feature_cfg.text_max_length,
-                        **model_cfg.text.bert.to_dict())
-      self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, rngs=rngs))
+      bert, encoder = self._text_encoder(model_cfg, feature_cfg, vocab_sizes["text"])
+      self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, encoder=encoder, rngs=rngs))
     user_embedding = model_cfg.use_cf and model_cfg.cf_user_embedding
     cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
@@ -72,6 +72,21 @@ class HybridRecModel(nnx.Module):
       self.cross = nnx.data(CROSSES.get(model_cfg.cross)(num_fields, dim, model_cfg.cross_options, rngs=rngs))
       self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
       self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
+
+  @staticmethod
+  def _text_encoder(model_cfg, feature_cfg, vocab_size: int):
+    """(BertConfig, encoder or None): a checkpoint's when `model.text.pretrained` is set (then `model.text.bert`
+    is ignored: the architecture is the checkpoint's), else `model.text.bert` for a random-init encoder."""
+    source = model_cfg.text.pretrained
+    if not source:
+      return BertConfig(vocab_size=vocab_size, max_position=feature_cfg.text_max_length,
+                        **model_cfg.text.bert.to_dict()), None
+    pretrained.check_tokenizer_matches(source, feature_cfg.tokenizer)
+    encoder, bert = pretrained.load_pretrained_encoder(source, max_position=feature_cfg.text_max_length)
+    if bert.vocab_size != vocab_size:
+      raise ValueError(f"model.text.pretrained {source!r} has a vocabulary of {bert.vocab_size} tokens but "
+                       f"features.tokenizer {feature_cfg.tokenizer!r} produces {vocab_size}")
+    return bert, encoder
 
   def __call__(self, batch) -> jnp.ndarray:
     fields = [self.fields(batch)]

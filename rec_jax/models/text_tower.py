@@ -274,8 +274,11 @@ class ItemTextTower(nnx.Module):
   """Encodes item text with BERT, pools it and projects to the recommender's embedding size."""
 
   def __init__(self, bert: BertConfig, out_dim: int, pooling: str = "mean", *,
-               dtype: Optional[Dtype] = None, rngs: nnx.Rngs):
-    self.bert = BertEncoder(bert, dtype=dtype, rngs=rngs)
+               dtype: Optional[Dtype] = None, encoder: Optional[BertEncoder] = None, rngs: nnx.Rngs):
+    """`encoder`: an already built (e.g. pretrained, see rec_jax.pretrained) encoder for `bert`; else random init."""
+    if encoder is not None and encoder.config != bert:
+      raise ValueError(f"the given encoder's config {encoder.config} differs from {bert}")
+    self.bert = encoder if encoder is not None else BertEncoder(bert, dtype=dtype, rngs=rngs)
     self.pool = POOLINGS.get(pooling)
     # Initialised like BERT's own dense layers, as HF's `_init_weights` does for heads on BERT.
     self.projection = _dense(bert.hidden_size, out_dim, bert, dtype, rngs)

