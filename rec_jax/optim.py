@@ -7,6 +7,7 @@ from typing import Mapping
 
 import jax
 import optax
+from absl import logging
 
 
 def learning_rate_schedule(train_cfg) -> optax.Schedule:
@@ -32,17 +33,30 @@ def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformat
 
   Used for per-tower learning rates, e.g. {"^cf/": 0.1} for sparse id tables or {"^text/": 0.1} for BERT.
   """
-  patterns = [(re.compile(k), float(v)) for k, v in multipliers.items()]
+  patterns = []
+  for key, value in multipliers.items():
+    try:
+      patterns.append((re.compile(key), float(value)))
+    except (re.error, TypeError, ValueError) as e:
+      raise ValueError(f"train.lr_multipliers[{key!r}] = {value!r}: needs a regular expression and a number ({e})")
 
   def factor(path) -> float:
     name = _path_str(path)
     return next((v for p, v in patterns if p.search(name)), 1.0)
 
+  def init_fn(params):
+    names = [_path_str(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    unused = [p.pattern for p, _ in patterns if not any(p.search(n) for n in names)]
+    if unused:  # A warning, not an error: ablations switch towers off under the same multipliers.
+      logging.warning("train.lr_multipliers: %s match no parameter path (paths look like %s, ...)", unused,
+                      ", ".join(names[:3]))
+    return optax.EmptyState()
+
   def update_fn(updates, state, params=None):
     del params
     return jax.tree_util.tree_map_with_path(lambda path, u: u * factor(path), updates), state
 
-  return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+  return optax.GradientTransformation(init_fn, update_fn)
 
 
 def make_optimizer(train_cfg) -> optax.GradientTransformation:

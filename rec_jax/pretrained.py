@@ -15,7 +15,6 @@ loaded unless everything fits.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -26,7 +25,7 @@ import safetensors.numpy
 from absl import logging
 from flax import nnx
 
-from rec_jax.data.text_tokenizer import resolve_model_dir
+from rec_jax.data.text_tokenizer import file_sha256, resolve_model_dir
 from rec_jax.models.text_tower import BertConfig, BertEncoder, Dtype
 
 CONFIG_FILE = "config.json"
@@ -230,11 +229,6 @@ def check_tokenizer_matches(source: str, tokenizer_source: str) -> None:
   """
   model_dir, tok_dir = resolve_model_dir(source), resolve_model_dir(tokenizer_source)
   ours, theirs = os.path.join(tok_dir, "tokenizer.json"), os.path.join(model_dir, "tokenizer.json")
-  if os.path.isfile(theirs) and _sha256(ours) != _sha256(theirs):
+  if os.path.isfile(theirs) and file_sha256(ours) != file_sha256(theirs):
     raise ValueError(f"model.text.pretrained {source!r} ships a different tokenizer.json than features.tokenizer "
                      f"{tokenizer_source!r}: set features.tokenizer to {source!r} so token ids match its vocabulary")
-
-
-def _sha256(path: str) -> str:
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()

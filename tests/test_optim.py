@@ -1,9 +1,12 @@
 """The optimizer: per-path learning-rate multipliers and which parameters are decayed."""
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 
 from rec_jax.optim import make_optimizer, scale_by_path
 
@@ -34,3 +37,14 @@ def test_optimizer_step_with_multiplier_is_scaled_sgd_like_first_adam_step():
   # Adam's first step moves every parameter by lr * sign(grad); the multiplier scales the text tower's.
   np.testing.assert_allclose(updates["cf"]["users"]["embedding"], -0.1, rtol=1e-4)
   np.testing.assert_allclose(updates["text"]["dense"]["kernel"], -0.025, rtol=1e-4)
+
+
+def test_bad_multiplier_is_a_named_error_and_an_unmatched_one_a_warning(caplog):
+  with pytest.raises(ValueError, match=r"train.lr_multipliers\['\(unclosed'\]"):
+    scale_by_path({"(unclosed": 0.1})
+  with pytest.raises(ValueError, match=r"train.lr_multipliers\['\^cf/'\] = 'fast'"):
+    scale_by_path({"^cf/": "fast"})
+  tx = scale_by_path({"^nothing/": 0.1})
+  with caplog.at_level(logging.WARNING):
+    tx.init(_params())
+  assert "match no parameter path" in caplog.text and "^nothing/" in caplog.text

@@ -32,6 +32,12 @@ def resolve_model_dir(source: str) -> str:
       f"text model {source!r} is neither a directory nor a known package ({', '.join(PACKAGED_MODELS)})")
 
 
+def file_sha256(path: str) -> str:
+  """Hex SHA-256 of a file: identifies a tokenizer.json (vocabulary + normalisation) by content."""
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
 class WordPieceTokenizer:
   """Encodes (title, description) pairs as BERT inputs of a fixed length: ids, attention mask, token types."""
 
@@ -41,8 +47,7 @@ class WordPieceTokenizer:
     path = os.path.join(model_dir, "tokenizer.json")
     if not os.path.exists(path):
       raise FileNotFoundError(f"{model_dir} has no tokenizer.json (expected a Hugging Face tokenizer file)")
-    with open(path, "rb") as f:
-      self.sha256 = hashlib.sha256(f.read()).hexdigest()
+    self.sha256 = file_sha256(path)
     self.source = source
     self._tok = Tokenizer.from_file(path)
     self.vocab_size = self._tok.get_vocab_size()
