@@ -26,7 +26,7 @@ from absl import logging
 from flax import nnx
 
 from rec_jax.data.text_tokenizer import file_sha256, resolve_model_dir
-from rec_jax.models.text_tower import BertConfig, BertEncoder, Dtype
+from rec_jax.models.text_tower import HF_CONFIG_KEYS, BertConfig, BertEncoder, Dtype
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -96,6 +96,11 @@ def _weights_path(model_dir: str) -> str:
         f"which writes {WEIGHTS_FILE}")
   raise FileNotFoundError(f"no {WEIGHTS_FILE} in {model_dir} (it holds {files}); expected the checkpoint's weights "
                           f"there in safetensors format")
+
+
+def read_bert_config(source: str) -> BertConfig:
+  """A checkpoint's architecture from its config.json alone (no weights are read)."""
+  return BertConfig.from_hf_dict(_read_config(resolve_model_dir(source)))
 
 
 def load_bert_checkpoint(source: str) -> Tuple[BertConfig, Dict[str, np.ndarray]]:
@@ -219,6 +224,30 @@ def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, 
   report = load_into_encoder(encoder, tensors)
   logging.info("pretrained BERT %r: %s", source, report.summary())
   return encoder, cfg
+
+
+def export_hf_checkpoint(encoder: BertEncoder, directory: str) -> str:
+  """Writes `encoder` as a Hugging Face BERT checkpoint (config.json + model.safetensors) that `BertModel` and
+  `load_pretrained_encoder` read back; trainable and frozen weights alike. LoRA adapters must be merged first
+  (`rec_jax.models.lora.merge_lora`). Returns the weights' path."""
+  tensors = {}
+  for path, var in nnx.to_flat_state(nnx.state(encoder)):
+    *module, leaf = map(str, path)
+    if leaf not in _HF_LEAF:
+      raise ValueError(f"{'.'.join(map(str, path))} has no Hugging Face counterpart (an unmerged LoRA adapter? "
+                       f"call rec_jax.models.lora.merge_lora first)")
+    value = np.asarray(var[...], np.float32)
+    # safetensors writes an array's raw buffer: a transposed view must be made contiguous or it is scrambled.
+    tensors[f"{'.'.join(module)}.{_HF_LEAF[leaf]}"] = np.ascontiguousarray(value.T if leaf == "kernel" else value)
+  cfg = encoder.config
+  hf_config = {"model_type": "bert", "architectures": ["BertModel"],
+               **{theirs: getattr(cfg, ours) for theirs, ours in HF_CONFIG_KEYS.items()}}
+  os.makedirs(directory, exist_ok=True)
+  with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
+    json.dump(hf_config, f, indent=1)
+  path = os.path.join(directory, WEIGHTS_FILE)
+  safetensors.numpy.save_file(tensors, path)
+  return path
 
 
 def check_tokenizer_matches(source: str, tokenizer_source: str) -> None:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from rec_jax.models.text_tower import BertEncoder, mean_pool
+from rec_jax.models.text_tower import POOLINGS, BertEncoder
 
 
 class TextTokenizer(Protocol):
@@ -26,10 +26,11 @@ class TextTokenizer(Protocol):
     """-> ids, attention mask, token types, each [n, max_length] int32, truncated and padded to max_length."""
 
 
-@nnx.jit(static_argnames=("normalize",))
-def _embed(encoder: BertEncoder, ids: jax.Array, mask: jax.Array, types: jax.Array, normalize: bool) -> jax.Array:
-  """Encoder forward + mask-aware mean pool (+ L2 normalisation) for one [batch, seq] block -> [batch, hidden]."""
-  pooled = mean_pool(encoder(ids, mask, types), mask).astype(jnp.float32)
+@nnx.jit(static_argnames=("pooling", "normalize"))
+def _embed(encoder: BertEncoder, ids: jax.Array, mask: jax.Array, types: jax.Array, pooling: str,
+           normalize: bool) -> jax.Array:
+  """Encoder forward + mask-aware pooling (+ L2 normalisation) for one [batch, seq] block -> [batch, hidden]."""
+  pooled = POOLINGS.get(pooling)(encoder(ids, mask, types), mask).astype(jnp.float32)
   if normalize:
     # The floor keeps an all-padding row (zero vector) at zero instead of NaN; same rule as sentence-transformers.
     pooled = pooled / jnp.maximum(jnp.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
@@ -46,17 +47,32 @@ def encode_texts(encoder: BertEncoder, tokenizer: TextTokenizer, texts: Sequence
                  max_length: int = 256, bucket_multiple: int = 16, normalize: bool = True) -> np.ndarray:
   """Mean-pooled (by default L2-normalised) embeddings [n, hidden] float32 of `texts`, in their original order.
 
-  Texts are tokenised once at `max_length` (longer ones truncated), sorted by real length and encoded `batch_size`
-  at a time at the batch's bucketed length (see `bucket_length`). The last, smaller batch is padded with empty rows
-  to `batch_size`, so the number of compiled shapes stays at most ceil(max_length / bucket_multiple).
+  Texts are tokenised once at `max_length` (longer ones truncated), then encoded by `encode_tokens`.
+  """
+  if len(texts) == 0:
+    return np.zeros((0, encoder.config.hidden_size), np.float32)
+  ids, mask, types = tokenizer.encode(list(texts), max_length)
+  return encode_tokens(encoder, ids, mask, types, batch_size=batch_size, bucket_multiple=bucket_multiple,
+                       normalize=normalize)
+
+
+def encode_tokens(encoder: BertEncoder, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, *,
+                  batch_size: int = 64, bucket_multiple: int = 16, pooling: str = "mean",
+                  normalize: bool = True) -> np.ndarray:
+  """Pooled embeddings [n, hidden] float32 of already tokenised texts (ids, mask, types [n, max_length]), in order.
+
+  Rows are sorted by real length and encoded `batch_size` at a time at the batch's bucketed length (see
+  `bucket_length`). The last, smaller batch is padded with empty rows to `batch_size`, so the number of compiled
+  shapes stays at most ceil(max_length / bucket_multiple).
   """
   if batch_size < 1 or bucket_multiple < 1:
     raise ValueError(f"batch_size {batch_size} and bucket_multiple {bucket_multiple} must be positive")
-  n = len(texts)
+  POOLINGS.get(pooling)
+  ids, mask, types = (np.asarray(a, np.int32) for a in (ids, mask, types))
+  n, max_length = ids.shape
   hidden = encoder.config.hidden_size
   if n == 0:
     return np.zeros((0, hidden), np.float32)
-  ids, mask, types = (np.asarray(a, np.int32) for a in tokenizer.encode(list(texts), max_length))
   lengths = mask.sum(axis=1)
   order = np.argsort(lengths, kind="stable")
   rows = min(batch_size, n)  # Never pad a small input up to a large batch.
@@ -68,8 +84,7 @@ def encode_texts(encoder: BertEncoder, tokenizer: TextTokenizer, texts: Sequence
     block = [np.zeros((rows, seq), np.int32) for _ in range(3)]
     for dst, src in zip(block, (ids, mask, types)):
       dst[:len(idx)] = src[idx, :seq]
-    pending.append((idx, _embed(encoder, *block, normalize=normalize)))
+    pending.append((idx, _embed(encoder, *block, pooling=pooling, normalize=normalize)))
   for idx, result in pending:
     out[idx] = np.asarray(result)[:len(idx)]
   return out
-

@@ -3,10 +3,10 @@ evaluation and Orbax checkpoints, resume from the workdir, and write the final t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Optional
 
-import jax
 import numpy as np
 from absl import logging
 from flax import nnx
@@ -17,21 +17,33 @@ from rec_jax.data.pipeline import train_batch
 from rec_jax.data.prepare import prepare_data
 from rec_jax.evaluation.evaluator import evaluate
 from rec_jax.models import hybrid  # noqa: F401  (registers the "hybrid" model)
+from rec_jax.models.frozen import count_parameters, fingerprint
 from rec_jax.models.registry import MODELS
+from rec_jax.models.text_modes import TEXT_MODES
 from rec_jax.models.tasks import TASKS
 from rec_jax.optim import learning_rate_schedule, make_optimizer
 from rec_jax.progress import Progress
 from rec_jax.run_files import RunFiles
+from rec_jax.text_cache import attach_text_embeddings
 from rec_jax.train_step import device_inputs, make_predict, make_train_step
+
+
+def _check_frozen(restored, frozen_sha: np.ndarray) -> None:
+  """A checkpoint holds only trainable parameters; the frozen ones are rebuilt from the config, so they must be
+  the very weights the checkpoint was trained with."""
+  if not np.array_equal(np.asarray(restored["frozen_sha256"]), frozen_sha):
+    raise ValueError("the frozen weights built from this config (e.g. model.text.pretrained's checkpoint) differ "
+                     "from those this run's checkpoints were trained with: restore the original checkpoint files "
+                     "or start a new workdir")
 
 
 def build_model(config, vocab_sizes):
   return MODELS.get(config.model.name)(config.model, config.features, vocab_sizes, rngs=nnx.Rngs(config.seed))
 
 
-def _evaluator(predict, mesh, batch_size: int, ndcg_k: int):
+def _evaluator(predict, frozen, mesh, batch_size: int, ndcg_k: int):
   def run(params, arrays):
-    fn = lambda b: predict(params, parallel.shard_batch(device_inputs(b), mesh))  # noqa: E731
+    fn = lambda b: predict(params, frozen, parallel.shard_batch(device_inputs(b), mesh))  # noqa: E731
     return evaluate(fn, arrays, batch_size, ndcg_k)
   return run
 
@@ -48,34 +60,45 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     return files.read_results()
   t_start = time.perf_counter()
   data = prepare_data(config, workdir)
+  vocab_sizes = data.processor.vocab_sizes()
+  text_cache = None
+  if config.model.use_text and TEXT_MODES.get(config.model.text.mode).cached:
+    data.splits, text_cache = attach_text_embeddings(config, workdir, data.splits, vocab_sizes["text"])
   train, val, test = (data.splits[s] for s in ("train", config.eval.split, config.eval.final_split))
   mesh = parallel.make_mesh(config.parallel.num_devices)
   for size in (config.train.batch_size, config.eval.batch_size):
     parallel.check_batch_size(size, mesh)
-  model = build_model(config, data.processor.vocab_sizes())
-  graphdef, params = nnx.split(model)
-  logging.info("model: %d parameters; mesh %s", sum(x.size for x in jax.tree.leaves(params)), dict(mesh.shape))
+  model = build_model(config, vocab_sizes)
+  # Trainable nnx.Params vs everything else (frozen BERT weights); only the former are differentiated and saved.
+  graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
+  counts = {"trainable": count_parameters(params), "frozen": count_parameters(frozen)}
+  logging.info("model: %d trainable parameters, %d frozen; mesh %s", counts["trainable"], counts["frozen"],
+               dict(mesh.shape))
   tx = make_optimizer(config.train)
-  state = {"params": params, "opt_state": tx.init(params), "step": np.asarray(0, np.int64)}
+  frozen_sha = np.frombuffer(bytes.fromhex(fingerprint(frozen)), np.uint8)
+  state = {"params": params, "opt_state": tx.init(params), "step": np.asarray(0, np.int64),
+           "frozen_sha256": frozen_sha}
   ckpt = Checkpointer(workdir, config.checkpoint.every_steps, config.checkpoint.keep, config.checkpoint.keep_best,
                       config.checkpoint.best_metric, config.checkpoint.best_mode)
   if ckpt.latest_step() is not None:
     state = ckpt.restore_latest(state)
+    _check_frozen(state, frozen_sha)
     files.truncate_metrics(int(state["step"]))
     ckpt.forget_best_after(int(state["step"]))
     logging.info("resumed from step %d", int(state["step"]))
-  params, opt_state = parallel.replicate((state["params"], state["opt_state"]), mesh)
+  params, frozen, opt_state = parallel.replicate((state["params"], frozen, state["opt_state"]), mesh)
   task = TASKS.get(config.task)
   train_step = make_train_step(graphdef, tx, task, mesh)
-  run_eval = _evaluator(make_predict(graphdef, task, mesh), mesh, config.eval.batch_size, config.eval.ndcg_k)
+  run_eval = _evaluator(make_predict(graphdef, task, mesh), frozen, mesh, config.eval.batch_size, config.eval.ndcg_k)
   schedule = learning_rate_schedule(config.train)
   step, num_steps = int(state["step"]), config.train.num_steps
   progress = Progress(num_steps, step, config.train.log_every)
   while step < num_steps:
     batch = train_batch(train, step, config.train.batch_size, config.seed)
-    params, opt_state, train_metrics = train_step(params, opt_state, parallel.shard_batch(device_inputs(batch), mesh))
+    params, opt_state, train_metrics = train_step(params, frozen, opt_state,
+                                                  parallel.shard_batch(device_inputs(batch), mesh))
     step += 1
-    state = {"params": params, "opt_state": opt_state, "step": np.asarray(step, np.int64)}
+    state = {"params": params, "opt_state": opt_state, "step": np.asarray(step, np.int64), "frozen_sha256": frozen_sha}
     if step % config.eval.every_steps == 0 or step == num_steps:
       metrics = run_eval(params, val)
       files.append_metrics(step, {**metrics, **{f"train/{k}": float(v) for k, v in train_metrics.items()},
@@ -95,10 +118,14 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
   final_step = step
   if config.eval.final_from_best and ckpt.best_step() is not None:
     final_step = ckpt.best_step()
-    params = parallel.replicate(ckpt.restore_best(state)["params"], mesh)
+    best = ckpt.restore_best(state)
+    _check_frozen(best, frozen_sha)
+    params = parallel.replicate(best["params"], mesh)
   results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
              "metrics": run_eval(params, test), "wall_time_s": time.perf_counter() - t_start,
-             "validation": files.metrics_at(final_step)}
+             "validation": files.metrics_at(final_step), "parameters": counts}
+  if text_cache is not None:
+    results["text_cache"] = dataclasses.asdict(text_cache)
   ckpt.close()
   files.write_results(results)
   m = results["metrics"]

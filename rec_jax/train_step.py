@@ -1,4 +1,8 @@
-"""The jitted SPMD train and predict steps: parameters replicated, batch sharded over the mesh's data axis."""
+"""The jitted SPMD train and predict steps: parameters replicated, batch sharded over the mesh's data axis.
+
+The model's state comes in two parts (see models/frozen.py): `params` (nnx.Param, differentiated and optimised) and
+`frozen` (every other variable, e.g. a frozen BERT's weights), which is read but never updated or donated.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ def device_inputs(batch):
 
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh):
-  """(params, opt_state, batch) -> (params, opt_state, {loss, grad_norm}); donates the old state."""
+  """(params, frozen, opt_state, batch) -> (params, opt_state, {loss, grad_norm}); donates the old params and
+  optimizer state."""
 
-  def train_step(params, opt_state, batch):
+  def train_step(params, frozen, opt_state, batch):
     def loss_fn(p):
-      logits = nnx.merge(graphdef, p)(batch)
+      logits = nnx.merge(graphdef, p, frozen)(batch)
       return task.loss(logits, batch["label"], batch["weight"])
 
     loss, grads = jax.value_and_grad(loss_fn)(params)
@@ -30,13 +35,14 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh):
     return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
   rep, dat = replicated(mesh), data_sharding(mesh)
-  return jax.jit(train_step, in_shardings=(rep, rep, dat), out_shardings=(rep, rep, rep), donate_argnums=(0, 1))
+  return jax.jit(train_step, in_shardings=(rep, rep, rep, dat), out_shardings=(rep, rep, rep), donate_argnums=(0, 2))
 
 
 def make_predict(graphdef, task, mesh):
-  """(params, batch) -> predictions [batch], sharded like the batch."""
+  """(params, frozen, batch) -> predictions [batch], sharded like the batch."""
 
-  def predict(params, batch):
-    return task.predict(nnx.merge(graphdef, params)(batch))
+  def predict(params, frozen, batch):
+    return task.predict(nnx.merge(graphdef, params, frozen)(batch))
 
-  return jax.jit(predict, in_shardings=(replicated(mesh), data_sharding(mesh)))
+  rep = replicated(mesh)
+  return jax.jit(predict, in_shardings=(rep, rep, data_sharding(mesh)))

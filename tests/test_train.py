@@ -66,3 +66,44 @@ def test_workdir_with_other_config_is_refused(smoke_config, tmp_path):
   other.train.learning_rate = 0.5
   with pytest.raises(ValueError, match="train.learning_rate"):
     train.train_and_evaluate(other, workdir)
+
+
+def test_frozen_text_mode_trains_from_a_cache_that_later_runs_reuse(smoke_config, tmp_path):
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.model.text.mode = "frozen"
+  cfg.model.text.cache_dir = str(tmp_path / "cache")
+  first = train.train_and_evaluate(cfg, str(tmp_path / "a"))
+  second = train.train_and_evaluate(cfg, str(tmp_path / "b"))
+  assert not first["text_cache"]["reused"] and second["text_cache"]["reused"]
+  assert first["text_cache"]["path"] == second["text_cache"]["path"]
+  assert first["metrics"] == second["metrics"]
+  assert first["parameters"]["frozen"] == 0 and first["parameters"]["trainable"] > 0
+  assert not os.path.exists(tmp_path / "a" / "text_cache")
+
+
+def _tiny_checkpoint(directory, seed):
+  from flax import nnx  # pylint: disable=import-outside-toplevel
+  from rec_jax.models.text_tower import BertConfig, BertEncoder  # pylint: disable=import-outside-toplevel
+  from rec_jax.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
+  cfg = BertConfig(vocab_size=30522, hidden_size=8, num_layers=2, num_heads=2, intermediate_size=16, max_position=32)
+  export_hf_checkpoint(BertEncoder(cfg, rngs=nnx.Rngs(seed)), str(directory))
+
+
+def test_lora_run_resumes_exactly_and_refuses_other_frozen_weights(smoke_config, tmp_path):
+  _tiny_checkpoint(tmp_path / "bert", seed=0)
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.model.text.update(pretrained=str(tmp_path / "bert"), mode="lora")
+  full = train.train_and_evaluate(cfg, str(tmp_path / "full"))
+  rank, hidden, layers = cfg.model.text.lora.rank, 8, 2
+  text_trainable = layers * 2 * rank * (hidden + hidden) + hidden * cfg.model.embed_dim + cfg.model.embed_dim
+  assert full["parameters"]["frozen"] > 30522 * hidden  # The whole pretrained encoder.
+  assert full["parameters"]["trainable"] > text_trainable
+  workdir = str(tmp_path / "resumed")
+  assert train.train_and_evaluate(cfg, workdir, stop_after_step=20) is None
+  assert train.train_and_evaluate(cfg, workdir)["metrics"] == full["metrics"]
+  # The checkpoints hold only trainable weights; resuming on top of other pretrained weights is refused.
+  other = str(tmp_path / "other")
+  assert train.train_and_evaluate(cfg, other, stop_after_step=20) is None
+  _tiny_checkpoint(tmp_path / "bert", seed=1)
+  with pytest.raises(ValueError, match="frozen weights"):
+    train.train_and_evaluate(cfg, other)

@@ -19,13 +19,12 @@ from typing import Dict
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax import pretrained
 from rec_jax.models.cf.cf_tower import CFTower
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_tower import BertConfig, ItemTextTower
+from rec_jax.models.text_modes import TEXT_MODES, build_text_tower
 
 
 TOWER_VECTORS = ("text", "user", "item", "history")
@@ -41,9 +40,10 @@ class HybridRecModel(nnx.Module):
                                  dim, rngs=rngs)
     self.text = self.cf = None
     num_fields = self.fields.num_fields
+    self.text_cached = False
     if model_cfg.use_text:
-      bert, encoder = self._text_encoder(model_cfg, feature_cfg, vocab_sizes["text"])
-      self.text = nnx.data(ItemTextTower(bert, dim, model_cfg.text.pooling, encoder=encoder, rngs=rngs))
+      self.text = nnx.data(build_text_tower(model_cfg.text, feature_cfg, vocab_sizes["text"], dim, rngs=rngs))
+      self.text_cached = TEXT_MODES.get(model_cfg.text.mode).cached
     user_embedding = model_cfg.use_cf and model_cfg.cf_user_embedding
     cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
@@ -73,21 +73,6 @@ class HybridRecModel(nnx.Module):
       self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
       self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
 
-  @staticmethod
-  def _text_encoder(model_cfg, feature_cfg, vocab_size: int):
-    """(BertConfig, encoder or None): a checkpoint's when `model.text.pretrained` is set (then `model.text.bert`
-    is ignored: the architecture is the checkpoint's), else `model.text.bert` for a random-init encoder."""
-    source = model_cfg.text.pretrained
-    if not source:
-      return BertConfig(vocab_size=vocab_size, max_position=feature_cfg.text_max_length,
-                        **model_cfg.text.bert.to_dict()), None
-    pretrained.check_tokenizer_matches(source, feature_cfg.tokenizer)
-    encoder, bert = pretrained.load_pretrained_encoder(source, max_position=feature_cfg.text_max_length)
-    if bert.vocab_size != vocab_size:
-      raise ValueError(f"model.text.pretrained {source!r} has a vocabulary of {bert.vocab_size} tokens but "
-                       f"features.tokenizer {feature_cfg.tokenizer!r} produces {vocab_size}")
-    return bert, encoder
-
   def __call__(self, batch) -> jnp.ndarray:
     fields = [self.fields(batch)]
     towers = {}
@@ -95,7 +80,10 @@ class HybridRecModel(nnx.Module):
     text_vec = None
     if self.text is not None:
       # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
-      text_vec = self.text(batch["text_ids"], batch["text_mask"], batch["text_types"])[batch["text_slot"]]
+      if self.text_cached:  # Pooled vectors of a frozen encoder, computed before training (rec_jax/text_cache.py).
+        text_vec = self.text(batch["text_embedding"])[batch["text_slot"]]
+      else:
+        text_vec = self.text(batch["text_ids"], batch["text_mask"], batch["text_types"])[batch["text_slot"]]
       towers["text"] = text_vec
     if self.cf is not None:
       cf = self.cf(batch)

@@ -44,7 +44,7 @@ ACTIVATIONS.register("gelu_pytorch_tanh")(functools.partial(jax.nn.gelu, approxi
 ACTIVATIONS.register("relu")(jax.nn.relu)
 
 # HF config.json key -> BertConfig field.
-_HF_KEYS = {
+HF_CONFIG_KEYS = {
     "vocab_size": "vocab_size",
     "hidden_size": "hidden_size",
     "num_hidden_layers": "num_layers",
@@ -86,7 +86,7 @@ class BertConfig:
   @classmethod
   def from_hf_dict(cls, d: Mapping[str, Any]) -> BertConfig:
     """Builds a config from a HF `config.json` dict; unrelated HF keys are ignored."""
-    return cls(**{ours: d[theirs] for theirs, ours in _HF_KEYS.items() if theirs in d})
+    return cls(**{ours: d[theirs] for theirs, ours in HF_CONFIG_KEYS.items() if theirs in d})
 
 
 def _dense(in_features: int, out_features: int, cfg: BertConfig, dtype: Optional[Dtype],
@@ -289,3 +289,16 @@ class ItemTextTower(nnx.Module):
     """Maps input_ids, attention_mask (and optional token_type_ids) [batch, seq] to [batch, out_dim]."""
     hidden = self.bert(input_ids, attention_mask, token_type_ids)
     return self.projection(self.pool(hidden, attention_mask))
+
+
+class CachedTextTower(nnx.Module):
+  """The text tower of a frozen encoder whose pooled vectors were computed ahead (`rec_jax.text_cache`): only the
+  projection to the recommender's embedding size, named and initialised as in `ItemTextTower`."""
+
+  def __init__(self, bert: BertConfig, out_dim: int, *, rngs: nnx.Rngs):
+    self.projection = _dense(bert.hidden_size, out_dim, bert, None, rngs)
+    self.out_dim = out_dim
+
+  def __call__(self, pooled: jax.Array) -> jax.Array:
+    """Maps pooled text vectors [batch, hidden] to [batch, out_dim]."""
+    return self.projection(pooled)

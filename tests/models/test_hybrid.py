@@ -19,7 +19,8 @@ def _model_cfg(**kw):
   cfg = dict(name="hybrid", embed_dim=4, use_text=True, use_cf=True, cross="dcnv2", cross_options=dict(num_layers=1),
              history="mean", cf_user_embedding=True, cf_dim=0, match_text=True,
              field_towers=("text", "user", "item", "history"), mlp=(8,),
-             text=dict(pretrained="", pooling="mean",
+             text=dict(pretrained="", pooling="mean", mode="full", trainable_layers=1,
+                       lora=dict(rank=2, alpha=4.0, ffn=False), dtype="float32", cache_dir="",
                        bert=dict(hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16)))
   cfg.update(kw)
   return ml_collections.ConfigDict(cfg)
@@ -87,22 +88,10 @@ def test_unknown_cross_names_valid_ones():
 
 def _hf_checkpoint(directory, cfg, seed=0):
   """Writes a random BertEncoder as a Hugging Face checkpoint (config.json + model.safetensors); returns it."""
-  import json  # pylint: disable=import-outside-toplevel
-  from safetensors.numpy import save_file  # pylint: disable=import-outside-toplevel
   from rec_jax.models.text_tower import BertEncoder  # pylint: disable=import-outside-toplevel
+  from rec_jax.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
   encoder = BertEncoder(cfg, rngs=nnx.Rngs(seed))
-  tensors = {}
-  for path, var in nnx.to_flat_state(nnx.state(encoder, nnx.Param)):
-    *module, leaf = map(str, path)
-    value = np.asarray(var[...])
-    hf_value = value.T if leaf == "kernel" else value   # safetensors writes raw buffers: keep it C-ordered
-    tensors[".".join(module) + "." + ("bias" if leaf == "bias" else "weight")] = np.ascontiguousarray(hf_value)
-  directory.mkdir()
-  (directory / "config.json").write_text(json.dumps(dict(
-      model_type="bert", vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
-      num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
-      max_position_embeddings=cfg.max_position)))
-  save_file(tensors, str(directory / "model.safetensors"))
+  export_hf_checkpoint(encoder, str(directory))
   return encoder
 
 

