@@ -64,3 +64,26 @@ def test_tfds_builder_round_trip(tfds_dir):
 def test_unknown_dataset_name_suggests():
   with pytest.raises(KeyError, match="synthetic_shop"):
     DATASETS.get("synthetic_shopp")
+
+
+def test_paraphrased_cold_items_never_use_warm_taste_words():
+  from rec_jax.data.synthetic_shop import text_bank  # pylint: disable=import-outside-toplevel
+  same = world.make_items(SPEC, np.random.default_rng(0))
+  para = world.make_items(world.ShopSpec(**{**SPEC.__dict__, "cold_wording": "paraphrase"}), np.random.default_rng(0))
+  warm, cold = ~para["is_cold"], para["is_cold"]
+  assert cold.sum() == 8
+  # Warm items and every non-text attribute are unchanged: only cold items' wording differs.
+  np.testing.assert_array_equal(same["title"][warm], para["title"][warm])
+  np.testing.assert_array_equal(same["style"], para["style"])
+  styles = list(text_bank.TASTES)
+  # Taste words of warm items; "warm" also occurs in a category phrase ("with a warm lining"), which all items share.
+  category_words = {w for nouns, phrases in text_bank.CATEGORIES.values() for p in nouns + phrases for w in p.split()}
+  warm_words = {w for words in text_bank.TASTES.values() for w in words} - category_words
+  warm_phrases = set(text_bank.TASTE_PHRASES.values())
+  for title, description, style in zip(para["title"][cold], para["description"][cold], para["style"][cold]):
+    words = set(f"{title} {description}".replace(",", " ").replace(".", " ").split())
+    assert not words & warm_words and not any(p in description for p in warm_phrases)
+    assert words & set(text_bank.COLD_TASTES[styles[style]])
+    assert description.endswith(text_bank.COLD_TASTE_PHRASES[styles[style]] + ".")
+  with pytest.raises(ValueError, match="cold_wording='synonyms'"):
+    world.make_items(world.ShopSpec(**{**SPEC.__dict__, "cold_wording": "synonyms"}), np.random.default_rng(0))

@@ -73,6 +73,31 @@ TASTE_PHRASES = {
     "outdoor": "ready for wind and rain",
 }
 
+# Paraphrases for new arrivals (`ShopSpec.cold_wording="paraphrase"`): the same eight tastes in words and phrases that
+# no warm item uses, so only an encoder that already knows the language links a cold item to the taste it matches.
+# None of these words occurs anywhere else in this bank.
+COLD_TASTES = {
+    "vintage": ["nostalgic", "bygone", "traditional", "throwback", "old-fashioned", "historic"],
+    "sporty": ["energetic", "workout", "agile", "competitive", "speedy", "fitness-minded"],
+    "eco": ["biodegradable", "renewable", "ethical", "compostable", "earth-friendly", "plant-based"],
+    "luxury": ["opulent", "lavish", "exquisite", "upscale", "sumptuous", "refined"],
+    "tech": ["electronic", "high-tech", "computerised", "automated", "programmable", "networked"],
+    "cozy": ["comfy", "fluffy", "cuddly", "homely", "toasty", "velvety"],
+    "bold": ["flashy", "loud", "eye-catching", "dazzling", "vivid", "fluorescent"],
+    "outdoor": ["sturdy", "tough", "hardy", "wilderness", "all-weather", "expedition"],
+}
+
+COLD_TASTE_PHRASES = {
+    "vintage": "recalling the look of earlier decades",
+    "sporty": "meant for an energetic lifestyle",
+    "eco": "kind to the environment",
+    "luxury": "crafted to an exquisite standard",
+    "tech": "full of ingenious gadgetry",
+    "cozy": "perfect for lazy evenings indoors",
+    "bold": "made to grab attention",
+    "outdoor": "prepared for storms and mud",
+}
+
 # Attribute words carry no signal: they make texts differ and lengths vary, as in a real catalogue.
 COLOURS = ["black", "white", "grey", "navy", "red", "green", "beige", "blue", "pink", "olive", "brown", "silver"]
 MATERIALS = ["cotton", "steel", "leather", "wood", "plastic", "aluminium", "wool", "canvas", "glass", "nylon"]

@@ -35,6 +35,9 @@ class ShopSpec:
   history_length: int = 20
   cold_item_fraction: float = 0.1
   cold_impression_share: float = 0.2   # share of test impressions that show a cold (new) item
+  # How cold items word their style: "same" (the warm items' taste words) or "paraphrase" (synonyms and phrases no
+  # warm item uses; see text_bank.COLD_TASTES), which only a pretrained language model can link to a taste.
+  cold_wording: str = "same"
   validation_fraction: float = 0.1
   test_fraction: float = 0.1
   dirty_rate: float = 0.01
@@ -58,21 +61,28 @@ def _brand_names(rng: np.random.Generator, count: int) -> List[str]:
   return sorted(names)
 
 
-def _item_text(rng, category: str, style: str, brand: str, colour: str, material: str):
+COLD_WORDINGS = {"same": (text_bank.TASTES, text_bank.TASTE_PHRASES),
+                 "paraphrase": (text_bank.COLD_TASTES, text_bank.COLD_TASTE_PHRASES)}
+
+
+def _item_text(rng, category: str, style: str, brand: str, colour: str, material: str, wording: str = "same"):
   nouns, phrases = text_bank.CATEGORIES[category]
-  words = text_bank.TASTES[style]
+  tastes, taste_phrases = COLD_WORDINGS[wording]
+  words = tastes[style]
   w1, w2 = rng.choice(words, size=2, replace=False)
   noun = nouns[rng.integers(len(nouns))]
   title = f"{brand} {w1} {colour} {noun}"
   extra = rng.choice(phrases, size=rng.integers(1, len(phrases) + 1), replace=False)
   description = (f"A {w2} {noun} in {material} {' and '.join(extra)}, "
-                 f"{text_bank.TASTE_PHRASES[style]}.")
+                 f"{taste_phrases[style]}.")
   return title, description
 
 
 def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray]:
   """Item catalogue: attributes, text, style, latent factors; the last `cold` items are new arrivals."""
   n = spec.num_items
+  if spec.cold_wording not in COLD_WORDINGS:
+    raise ValueError(f"data.shop.cold_wording={spec.cold_wording!r}: valid are {', '.join(COLD_WORDINGS)}")
   categories = list(text_bank.CATEGORIES)
   styles = list(text_bank.TASTES)
   brands = _brand_names(rng, len(categories) * spec.brands_per_category)
@@ -81,10 +91,12 @@ def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray
   brand = cat * spec.brands_per_category + rng.integers(spec.brands_per_category, size=n)
   cat_price = rng.uniform(np.log(8.0), np.log(300.0), size=len(categories))
   log_price = cat_price[cat] + rng.normal(0, 0.45, size=n)
+  is_cold = np.arange(n) >= n - int(round(spec.cold_item_fraction * n))
   titles, descriptions = [], []
   for i in range(n):
+    wording = spec.cold_wording if is_cold[i] else "same"
     t, d = _item_text(rng, categories[cat[i]], styles[style[i]], brands[brand[i]],
-                      rng.choice(text_bank.COLOURS), rng.choice(text_bank.MATERIALS))
+                      rng.choice(text_bank.COLOURS), rng.choice(text_bank.MATERIALS), wording)
     titles.append(t)
     descriptions.append(d)
   return dict(
@@ -95,7 +107,7 @@ def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray
       latent=rng.normal(0, 1 / np.sqrt(spec.cf_rank), size=(n, spec.cf_rank)),
       bias=rng.normal(0, spec.item_bias_scale, size=n),
       popularity=rng.lognormal(0, 0.6, size=n),
-      is_cold=np.arange(n) >= n - int(round(spec.cold_item_fraction * n)))
+      is_cold=is_cold)
 
 
 def make_users(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray]:

