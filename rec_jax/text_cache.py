@@ -1,12 +1,16 @@
-"""The frozen text tower's embedding cache: every distinct item text encoded once per (encoder weights, texts).
+"""The text cache: what frozen BERT blocks compute for every distinct item text, computed once per (weights, texts).
 
-In a cached `model.text.mode` (`frozen`) BERT never runs during training. Before training, the distinct token rows
-of all splits are encoded with the frozen encoder (random-init from the seed, or pretrained) and pooled; each split's
-token tables are replaced by the pooled vectors (`text_embedding` [num_texts, hidden]), which batches then carry like
-any text table (see data/pipeline.py). The table is stored under `model.text.cache_dir` (default
-`<workdir>/text_cache`) in a file named by a hash of the encoder's weights, the pooling, the compute dtype and the
-token rows, so resuming, re-running and every sweep run pointed at the same cache_dir reuse it; anything that changes
-the vectors changes the name.
+Frozen blocks at the bottom of the encoder (see `text_modes.cached_blocks`) give the same output at every step, so
+before training the distinct token rows of all splits are run through them once:
+- a fully frozen encoder (`model.text.mode=frozen`): pooled vectors, `text_embedding` [num_texts, hidden]; BERT then
+  never runs during training;
+- frozen bottom blocks under trainable ones (`top_layers`, `lora` on the top blocks): their output,
+  `text_hidden` [num_texts, max_len, hidden] (zero at padding) with `text_mask`; training runs only the blocks above.
+Each split's token tables are replaced by these tables, which batches carry like any text table (data/pipeline.py).
+A table is stored under `model.text.cache_dir` (default `<workdir>/text_cache`) in a file named by a hash of the
+frozen weights it used, the pooling, the compute dtype, the number of blocks and the token rows, so resuming,
+re-running and every sweep run pointed at the same cache_dir reuse it; anything that changes the result changes
+the name.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from flax import nnx
 
 from rec_jax.data.features import FeatureArrays
 from rec_jax.models.frozen import fingerprint
-from rec_jax.models.text_modes import build_encoder
-from rec_jax.text_encode import encode_tokens
+from rec_jax.models.text_modes import build_encoder, cached_blocks
+from rec_jax.text_encode import encode_hidden, encode_tokens
 
 TOKEN_TABLES = ("text_ids", "text_mask", "text_types")
 FORMAT_VERSION = 1
@@ -36,6 +40,8 @@ class CacheInfo:
   path: str
   reused: bool
   num_texts: int
+  blocks: int  # Frozen blocks whose output is cached; all of them = pooled vectors.
+  megabytes: float
   build_seconds: float  # 0 when reused.
 
 
@@ -54,15 +60,16 @@ def _distinct_rows(splits: Dict[str, FeatureArrays]) -> Tuple[np.ndarray, Dict[s
   return unique, {s: inverse[bounds[i]:bounds[i + 1]] for i, s in enumerate(names)}
 
 
-def _cache_key(encoder_sha: str, text_cfg, rows: np.ndarray) -> str:
+def _cache_key(weights_sha: str, text_cfg, blocks: int, pooled: bool, rows: np.ndarray) -> str:
   digest = hashlib.sha256()
-  digest.update(json.dumps({"version": FORMAT_VERSION, "encoder": encoder_sha, "pooling": text_cfg.pooling,
+  digest.update(json.dumps({"version": FORMAT_VERSION, "weights": weights_sha, "blocks": blocks, "pooled": pooled,
+                            "pooling": text_cfg.pooling if pooled else None,
                             "dtype": text_cfg.get("dtype", "float32"), "rows": list(rows.shape)}).encode())
   digest.update(np.ascontiguousarray(rows).tobytes())
   return digest.hexdigest()[:32]
 
 
-def _load(path: str, rows: np.ndarray, hidden: int):
+def _load(path: str, rows: np.ndarray, shape):
   """The cached table if `path` holds one for exactly these rows, else None (a damaged file is rebuilt)."""
   if not os.path.exists(path):
     return None
@@ -72,36 +79,48 @@ def _load(path: str, rows: np.ndarray, hidden: int):
   except (OSError, ValueError, KeyError) as e:
     logging.warning("text cache %s is unreadable (%s); rebuilding it", path, e)
     return None
-  if not np.array_equal(stored_rows, rows) or table.shape != (len(rows), hidden):
+  if not np.array_equal(stored_rows, rows) or table.shape != shape:
     logging.warning("text cache %s does not hold these texts (hash collision or a damaged file); rebuilding", path)
     return None
   return table
 
 
-def attach_text_embeddings(config, workdir: str, splits: Dict[str, FeatureArrays],
-                           vocab_size: int) -> Tuple[Dict[str, FeatureArrays], CacheInfo]:
-  """Replaces each split's token tables by the frozen encoder's pooled vectors, from the cache or freshly encoded."""
+def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays],
+                      vocab_size: int) -> Tuple[Dict[str, FeatureArrays], CacheInfo]:
+  """Replaces each split's token tables by the frozen blocks' output, from the cache or freshly computed."""
   text_cfg = config.model.text
+  blocks = cached_blocks(text_cfg, config.features, vocab_size)
+  if not blocks:
+    raise ValueError(f"model.text.mode={text_cfg.mode!r} has no frozen blocks to cache")
   encoder = build_encoder(text_cfg, config.features, vocab_size, nnx.Rngs(config.seed))
+  pooled = blocks == encoder.config.num_layers
+  frozen_part = [nnx.state(encoder.embeddings)] + [nnx.state(b) for b in list(encoder.encoder.layer)[:blocks]]
   rows, inverse = _distinct_rows(splits)
-  max_len = rows.shape[1] // 3
-  hidden = encoder.config.hidden_size
+  max_len, hidden = rows.shape[1] // 3, encoder.config.hidden_size
+  ids, mask, types = rows[:, :max_len], rows[:, max_len:2 * max_len], rows[:, 2 * max_len:]
+  shape = (len(rows), hidden) if pooled else (len(rows), max_len, hidden)
   directory = cache_dir(text_cfg, workdir)
-  path = os.path.join(directory, f"{_cache_key(fingerprint(nnx.state(encoder)), text_cfg, rows)}.npz")
-  table = _load(path, rows, hidden)
-  info = CacheInfo(path, reused=table is not None, num_texts=len(rows), build_seconds=0.0)
+  path = os.path.join(directory, f"{_cache_key(fingerprint(frozen_part), text_cfg, blocks, pooled, rows)}.npz")
+  table = _load(path, rows, shape)
+  info = CacheInfo(path, reused=table is not None, num_texts=len(rows), blocks=blocks,
+                   megabytes=float(np.prod(shape)) * 4 / 2 ** 20, build_seconds=0.0)
   if table is None:
     start = time.perf_counter()
-    table = encode_tokens(encoder, rows[:, :max_len], rows[:, max_len:2 * max_len], rows[:, 2 * max_len:],
-                          batch_size=256, pooling=text_cfg.pooling, normalize=False)
+    if pooled:
+      table = encode_tokens(encoder, ids, mask, types, batch_size=256, pooling=text_cfg.pooling, normalize=False)
+    else:
+      table = encode_hidden(encoder, ids, mask, types, num_layers=blocks, batch_size=256)
     info.build_seconds = time.perf_counter() - start
     os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp.npz"  # Written aside and renamed: concurrent sweep runs never see half a file.
     np.savez(tmp, rows=rows, embeddings=table)
     os.replace(tmp, path)
-  logging.info("text cache %s: %d texts, %s", path, len(rows),
+  logging.info("text cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", path, len(rows), blocks,
+               " pooled" if pooled else "", info.megabytes,
                "reused" if info.reused else f"built in {info.build_seconds:.1f} s")
   out = {}
   for name, arrays in splits.items():
-    out[name] = FeatureArrays(arrays.rows, {"text_embedding": table[inverse[name]]})
+    index = inverse[name]
+    texts = {"text_embedding": table[index]} if pooled else {"text_hidden": table[index], "text_mask": mask[index]}
+    out[name] = FeatureArrays(arrays.rows, texts)
   return out, info

@@ -56,35 +56,57 @@ def encode_texts(encoder: BertEncoder, tokenizer: TextTokenizer, texts: Sequence
                        normalize=normalize)
 
 
-def encode_tokens(encoder: BertEncoder, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, *,
-                  batch_size: int = 64, bucket_multiple: int = 16, pooling: str = "mean",
-                  normalize: bool = True) -> np.ndarray:
-  """Pooled embeddings [n, hidden] float32 of already tokenised texts (ids, mask, types [n, max_length]), in order.
-
-  Rows are sorted by real length and encoded `batch_size` at a time at the batch's bucketed length (see
-  `bucket_length`). The last, smaller batch is padded with empty rows to `batch_size`, so the number of compiled
-  shapes stays at most ceil(max_length / bucket_multiple).
-  """
+def _dispatch_bucketed(fn, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, batch_size: int,
+                       bucket_multiple: int):
+  """Sorts rows by real length and calls fn(ids, mask, types) on `batch_size` rows at a time at the batch's bucketed
+  length; returns [(row indices, device result)], all dispatched before any is read back so host and device overlap.
+  The last, smaller batch is padded with empty rows, so at most ceil(max_length / bucket_multiple) shapes compile."""
   if batch_size < 1 or bucket_multiple < 1:
     raise ValueError(f"batch_size {batch_size} and bucket_multiple {bucket_multiple} must be positive")
-  POOLINGS.get(pooling)
   ids, mask, types = (np.asarray(a, np.int32) for a in (ids, mask, types))
   n, max_length = ids.shape
-  hidden = encoder.config.hidden_size
-  if n == 0:
-    return np.zeros((0, hidden), np.float32)
   lengths = mask.sum(axis=1)
   order = np.argsort(lengths, kind="stable")
   rows = min(batch_size, n)  # Never pad a small input up to a large batch.
-  out = np.empty((n, hidden), np.float32)
-  pending = []  # (indices, device result): dispatch all batches before reading any back, so host and device overlap.
+  pending = []
   for start in range(0, n, rows):
     idx = order[start:start + rows]
     seq = bucket_length(int(lengths[idx].max()), bucket_multiple, max_length)
     block = [np.zeros((rows, seq), np.int32) for _ in range(3)]
     for dst, src in zip(block, (ids, mask, types)):
       dst[:len(idx)] = src[idx, :seq]
-    pending.append((idx, _embed(encoder, *block, pooling=pooling, normalize=normalize)))
-  for idx, result in pending:
+    pending.append((idx, fn(*block)))
+  return pending
+
+
+def encode_tokens(encoder: BertEncoder, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, *,
+                  batch_size: int = 64, bucket_multiple: int = 16, pooling: str = "mean",
+                  normalize: bool = True) -> np.ndarray:
+  """Pooled embeddings [n, hidden] float32 of already tokenised texts (ids, mask, types [n, max_length]), in order,
+  encoded length-bucketed (see `_dispatch_bucketed`)."""
+  POOLINGS.get(pooling)
+  out = np.zeros((len(ids), encoder.config.hidden_size), np.float32)
+  embed = lambda *block: _embed(encoder, *block, pooling=pooling, normalize=normalize)  # noqa: E731
+  for idx, result in _dispatch_bucketed(embed, ids, mask, types, batch_size, bucket_multiple) if len(ids) else ():
     out[idx] = np.asarray(result)[:len(idx)]
+  return out
+
+
+@nnx.jit(static_argnames=("num_layers",))
+def _prefix(encoder: BertEncoder, ids: jax.Array, mask: jax.Array, types: jax.Array, num_layers: int) -> jax.Array:
+  """Output of the embeddings and the first `num_layers` blocks [batch, seq, hidden], zero at padding."""
+  hidden = encoder(ids, mask, types, num_layers=num_layers).astype(jnp.float32)
+  return hidden * mask[..., None].astype(jnp.float32)
+
+
+def encode_hidden(encoder: BertEncoder, ids: np.ndarray, mask: np.ndarray, types: np.ndarray, *, num_layers: int,
+                  batch_size: int = 64, bucket_multiple: int = 16) -> np.ndarray:
+  """Hidden states after the first `num_layers` blocks [n, max_length, hidden] float32 of tokenised texts, in
+  order, zero at padding; encoded length-bucketed (see `_dispatch_bucketed`)."""
+  n, max_length = np.shape(ids)
+  out = np.zeros((n, max_length, encoder.config.hidden_size), np.float32)
+  prefix = lambda *block: _prefix(encoder, *block, num_layers=num_layers)  # noqa: E731
+  for idx, result in _dispatch_bucketed(prefix, ids, mask, types, batch_size, bucket_multiple) if n else ():
+    result = np.asarray(result)
+    out[idx, :result.shape[1]] = result[:len(idx)]
   return out

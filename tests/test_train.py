@@ -92,12 +92,15 @@ def _tiny_checkpoint(directory, seed):
 def test_lora_run_resumes_exactly_and_refuses_other_frozen_weights(smoke_config, tmp_path):
   _tiny_checkpoint(tmp_path / "bert", seed=0)
   cfg = smoke_config.copy_and_resolve_references()
+  # Adapters on the top block only: block 0 is frozen and its output comes from the text cache.
   cfg.model.text.update(pretrained=str(tmp_path / "bert"), mode="lora")
+  cfg.model.text.lora.layers = 1
   full = train.train_and_evaluate(cfg, str(tmp_path / "full"))
-  rank, hidden, layers = cfg.model.text.lora.rank, 8, 2
-  text_trainable = layers * 2 * rank * (hidden + hidden) + hidden * cfg.model.embed_dim + cfg.model.embed_dim
+  rank, hidden = cfg.model.text.lora.rank, 8
+  text_trainable = 2 * rank * (hidden + hidden) + hidden * cfg.model.embed_dim + cfg.model.embed_dim
   assert full["parameters"]["frozen"] > 30522 * hidden  # The whole pretrained encoder.
   assert full["parameters"]["trainable"] > text_trainable
+  assert full["text_cache"]["blocks"] == 1 and not full["text_cache"]["reused"]
   workdir = str(tmp_path / "resumed")
   assert train.train_and_evaluate(cfg, workdir, stop_after_step=20) is None
   assert train.train_and_evaluate(cfg, workdir)["metrics"] == full["metrics"]

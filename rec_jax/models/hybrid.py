@@ -24,7 +24,7 @@ from rec_jax.models.crosses import CROSSES
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_modes import TEXT_MODES, build_text_tower
+from rec_jax.models.text_modes import build_text_tower
 
 
 TOWER_VECTORS = ("text", "user", "item", "history")
@@ -40,10 +40,8 @@ class HybridRecModel(nnx.Module):
                                  dim, rngs=rngs)
     self.text = self.cf = None
     num_fields = self.fields.num_fields
-    self.text_cached = False
     if model_cfg.use_text:
       self.text = nnx.data(build_text_tower(model_cfg.text, feature_cfg, vocab_sizes["text"], dim, rngs=rngs))
-      self.text_cached = TEXT_MODES.get(model_cfg.text.mode).cached
     user_embedding = model_cfg.use_cf and model_cfg.cf_user_embedding
     cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
@@ -80,10 +78,8 @@ class HybridRecModel(nnx.Module):
     text_vec = None
     if self.text is not None:
       # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
-      if self.text_cached:  # Pooled vectors of a frozen encoder, computed before training (rec_jax/text_cache.py).
-        text_vec = self.text(batch["text_embedding"])[batch["text_slot"]]
-      else:
-        text_vec = self.text(batch["text_ids"], batch["text_mask"], batch["text_types"])[batch["text_slot"]]
+      # Token ids, or what rec_jax/text_cache.py computed ahead for frozen blocks (see models/text_modes.py).
+      text_vec = self.text.encode_batch(batch)[batch["text_slot"]]
       towers["text"] = text_vec
     if self.cf is not None:
       cf = self.cf(batch)

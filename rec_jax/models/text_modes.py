@@ -1,16 +1,20 @@
 """How the text tower's BERT is trained: `model.text.mode`, a registry key.
 
 - `full`: every BERT weight trains (random-init or pretrained).
-- `frozen`: BERT does not train and does not run during training: each distinct item text is encoded once, before
-  training, into a cached table of pooled vectors (`rec_jax.text_cache`), and the tower is a trainable projection
-  of that table (`CachedTextTower`). The cheapest mode; the cache is reused by every run of the same encoder + texts.
+- `frozen`: no BERT weight trains, so BERT does not even run during training: each distinct item text is encoded
+  once, before training, into a cached table of pooled vectors (`rec_jax.text_cache`) and the tower is a trainable
+  projection of that table (`CachedTextTower`). The cheapest mode.
 - `top_layers`: the top `model.text.trainable_layers` transformer blocks train; the embeddings and the blocks below
-  are frozen, so backpropagation stops at the lowest trainable block.
-- `lora`: every BERT weight is frozen; rank-`model.text.lora.rank` adapters (`LoRALinear`) are added to each
-  block's attention query and value projections, and with `model.text.lora.ffn` to both FFN projections too.
+  are frozen.
+- `lora`: every BERT weight is frozen; rank-`model.text.lora.rank` adapters (`LoRALinear`) are added to the
+  attention query and value projections (with `model.text.lora.ffn` to both FFN projections too) of the top
+  `model.text.lora.layers` blocks (-1: every block).
 
-In every mode the pooled vector's projection to `model.embed_dim` trains. `model.text.dtype` (float32 or bfloat16)
-sets the encoder's compute dtype; parameters stay float32.
+Frozen bottom blocks compute the same thing at every step, so (unless `model.text.cache_prefix` is False) their
+output for every distinct text is computed once before training and cached like the pooled vectors; training then
+runs only the blocks above (`ItemTextTower.from_hidden`), which makes top-N and top-N LoRA cost N/L of full
+fine-tuning. In every mode the projection of the pooled vector to `model.embed_dim` trains. `model.text.dtype`
+(float32 or bfloat16) sets the encoder's compute dtype; parameters stay float32.
 """
 
 from __future__ import annotations
@@ -32,13 +36,25 @@ COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 @dataclasses.dataclass(frozen=True)
 class TextMode:
-  """cached: the model reads precomputed pooled vectors (batch["text_embedding"]) instead of running BERT.
-  adapt: freezes and/or wraps a freshly built encoder's weights in place (encoder, model.text config, rngs)."""
-  cached: bool
+  """adapt: freezes and/or wraps a freshly built encoder's weights in place (encoder, model.text config, rngs).
+  frozen_blocks: how many bottom transformer blocks (with the embeddings) are entirely frozen, given the config and
+  the encoder's number of blocks; all of them means a fully frozen encoder."""
   adapt: Callable[[BertEncoder, object, nnx.Rngs], None]
+  frozen_blocks: Callable[[object, int], int]
 
 
 TEXT_MODES: Registry[TextMode] = Registry("model.text.mode")
+
+
+def _check_top(n: int, num_layers: int, key: str) -> int:
+  if not 0 <= n <= num_layers:
+    raise ValueError(f"{key}={n}: the encoder has {num_layers} layers; use 0..{num_layers}")
+  return n
+
+
+def _lora_layers(text_cfg, num_layers: int) -> int:
+  n = text_cfg.lora.layers
+  return num_layers if n == -1 else _check_top(n, num_layers, "model.text.lora.layers (-1 = all)")
 
 
 def _full(encoder, text_cfg, rngs):
@@ -52,20 +68,18 @@ def _frozen(encoder, text_cfg, rngs):
 
 def _top_layers(encoder, text_cfg, rngs):
   del rngs
-  layers = encoder.encoder.layer
-  n = text_cfg.trainable_layers
-  if not 0 <= n <= len(layers):
-    raise ValueError(f"model.text.trainable_layers={n}: the encoder has {len(layers)} layers; use 0..{len(layers)} "
-                     f"(mode 'full' trains everything, 'frozen' caches a fully frozen encoder)")
+  layers = list(encoder.encoder.layer)
+  n = _check_top(text_cfg.trainable_layers, len(layers), "model.text.trainable_layers")
   freeze(encoder.embeddings)
-  for block in list(layers)[:len(layers) - n]:
+  for block in layers[:len(layers) - n]:
     freeze(block)
 
 
 def _lora(encoder, text_cfg, rngs):
   lora = text_cfg.lora
+  layers = list(encoder.encoder.layer)
   freeze(encoder)
-  for block in encoder.encoder.layer:
+  for block in layers[len(layers) - _lora_layers(text_cfg, len(layers)):]:
     attention = block.attention.self
     attention.query = LoRALinear(attention.query, lora.rank, lora.alpha, rngs=rngs)
     attention.value = LoRALinear(attention.value, lora.rank, lora.alpha, rngs=rngs)
@@ -74,10 +88,11 @@ def _lora(encoder, text_cfg, rngs):
       block.output.dense = LoRALinear(block.output.dense, lora.rank, lora.alpha, rngs=rngs)
 
 
-TEXT_MODES.register("full")(TextMode(cached=False, adapt=_full))
-TEXT_MODES.register("frozen")(TextMode(cached=True, adapt=_frozen))
-TEXT_MODES.register("top_layers")(TextMode(cached=False, adapt=_top_layers))
-TEXT_MODES.register("lora")(TextMode(cached=False, adapt=_lora))
+TEXT_MODES.register("full")(TextMode(_full, lambda cfg, n: 0))
+TEXT_MODES.register("frozen")(TextMode(_frozen, lambda cfg, n: n))
+TEXT_MODES.register("top_layers")(
+    TextMode(_top_layers, lambda cfg, n: n - _check_top(cfg.trainable_layers, n, "model.text.trainable_layers")))
+TEXT_MODES.register("lora")(TextMode(_lora, lambda cfg, n: n - _lora_layers(cfg, n)))
 
 
 def compute_dtype(text_cfg):
@@ -114,12 +129,22 @@ def build_encoder(text_cfg, feature_cfg, vocab_size: int, rngs: nnx.Rngs) -> Ber
   return encoder
 
 
+def cached_blocks(text_cfg, feature_cfg, vocab_size: int) -> int:
+  """How many bottom blocks' output the model reads from the text cache instead of computing it: 0 (no cache:
+  the tower reads token ids), between 0 and num_layers (the tower reads `text_hidden`, the cached output of the
+  frozen blocks) or num_layers (a fully frozen encoder: the tower reads pooled `text_embedding`)."""
+  num_layers = bert_config(text_cfg, feature_cfg, vocab_size).num_layers
+  frozen = TEXT_MODES.get(text_cfg.mode).frozen_blocks(text_cfg, num_layers)
+  return frozen if frozen == num_layers or text_cfg.cache_prefix else 0
+
+
 def build_text_tower(text_cfg, feature_cfg, vocab_size: int, out_dim: int, *, rngs: nnx.Rngs):
-  """The item text tower for `model.text`: an `ItemTextTower` over the adapted encoder, or for cached modes a
-  `CachedTextTower` that only projects the precomputed pooled vectors."""
-  if TEXT_MODES.get(text_cfg.mode).cached:
-    bert = bert_config(text_cfg, feature_cfg, vocab_size)
-    compute_dtype(text_cfg)
+  """The item text tower for `model.text`: a `CachedTextTower` over pooled vectors of a fully frozen encoder, else an
+  `ItemTextTower` over the adapted encoder that starts above its cached frozen blocks (see `cached_blocks`)."""
+  bert = bert_config(text_cfg, feature_cfg, vocab_size)
+  compute_dtype(text_cfg)
+  start = cached_blocks(text_cfg, feature_cfg, vocab_size)
+  if start == bert.num_layers:
     return CachedTextTower(bert, out_dim, rngs=rngs)
   encoder = build_encoder(text_cfg, feature_cfg, vocab_size, rngs)
-  return ItemTextTower(encoder.config, out_dim, text_cfg.pooling, encoder=encoder, rngs=rngs)
+  return ItemTextTower(encoder.config, out_dim, text_cfg.pooling, encoder=encoder, start_layer=start, rngs=rngs)

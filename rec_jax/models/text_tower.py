@@ -217,9 +217,11 @@ class BertLayerStack(nnx.Module):
     self.layer = nnx.List(
         [BertLayer(cfg, dtype=dtype, rngs=rngs) for _ in range(cfg.num_layers)])
 
-  def __call__(self, hidden: jax.Array, attention_mask: jax.Array) -> jax.Array:
-    """Maps hidden [batch, seq, hidden] and mask [batch, seq] to [batch, seq, hidden]."""
-    for block in self.layer:
+  def __call__(self, hidden: jax.Array, attention_mask: jax.Array, start: int = 0,
+               stop: Optional[int] = None) -> jax.Array:
+    """Runs blocks [start, stop) (default all); maps hidden [batch, seq, hidden] and mask [batch, seq] to
+    [batch, seq, hidden]."""
+    for block in list(self.layer)[start:stop]:
       hidden = block(hidden, attention_mask)
     return hidden
 
@@ -236,18 +238,19 @@ class BertEncoder(nnx.Module):
     self.encoder = BertLayerStack(cfg, dtype=dtype, rngs=rngs)
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
-               token_type_ids: Optional[jax.Array] = None) -> jax.Array:
-    """Runs BERT and returns last_hidden_state [batch, seq, hidden].
+               token_type_ids: Optional[jax.Array] = None, *, num_layers: Optional[int] = None) -> jax.Array:
+    """Runs BERT and returns last_hidden_state [batch, seq, hidden] (or the output of block `num_layers`).
 
     Args:
       input_ids: [batch, seq] int32 token ids.
       attention_mask: [batch, seq], 1 for real tokens and 0 for padding.
       token_type_ids: optional [batch, seq] segment ids; all zeros when omitted.
+      num_layers: run only the embeddings and the first `num_layers` blocks (a frozen prefix, see text_cache.py).
     """
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)
     hidden = self.embeddings(input_ids, token_type_ids)
-    return self.encoder(hidden, attention_mask)
+    return self.encoder(hidden, attention_mask, stop=num_layers)
 
 
 # Pooling functions: (hidden [batch, seq, hidden], mask [batch, seq]) -> [batch, hidden].
@@ -274,8 +277,11 @@ class ItemTextTower(nnx.Module):
   """Encodes item text with BERT, pools it and projects to the recommender's embedding size."""
 
   def __init__(self, bert: BertConfig, out_dim: int, pooling: str = "mean", *,
-               dtype: Optional[Dtype] = None, encoder: Optional[BertEncoder] = None, rngs: nnx.Rngs):
-    """`encoder`: an already built (e.g. pretrained, see rec_jax.pretrained) encoder for `bert`; else random init."""
+               dtype: Optional[Dtype] = None, encoder: Optional[BertEncoder] = None, start_layer: int = 0,
+               rngs: nnx.Rngs):
+    """`encoder`: an already built (e.g. pretrained, see rec_jax.pretrained) encoder for `bert`; else random init.
+    `start_layer`: in a batch, texts arrive as the cached output of blocks [0, start_layer) (`text_hidden`) instead
+    of token ids (see `encode_batch`)."""
     if encoder is not None and encoder.config != bert:
       raise ValueError(f"the given encoder's config {encoder.config} differs from {bert}")
     self.bert = encoder if encoder is not None else BertEncoder(bert, dtype=dtype, rngs=rngs)
@@ -283,11 +289,25 @@ class ItemTextTower(nnx.Module):
     # Initialised like BERT's own dense layers, as HF's `_init_weights` does for heads on BERT.
     self.projection = _dense(bert.hidden_size, out_dim, bert, dtype, rngs)
     self.out_dim = out_dim
+    self.start_layer = start_layer
+
+  def encode_batch(self, batch) -> jax.Array:
+    """The text vectors [slots, out_dim] of a batch's text block (see data/pipeline.py)."""
+    if self.start_layer:
+      return self.from_hidden(batch["text_hidden"], batch["text_mask"], self.start_layer)
+    return self(batch["text_ids"], batch["text_mask"], batch["text_types"])
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
                token_type_ids: Optional[jax.Array] = None) -> jax.Array:
     """Maps input_ids, attention_mask (and optional token_type_ids) [batch, seq] to [batch, out_dim]."""
     hidden = self.bert(input_ids, attention_mask, token_type_ids)
+    return self.projection(self.pool(hidden, attention_mask))
+
+  def from_hidden(self, hidden: jax.Array, attention_mask: jax.Array, start_layer: int) -> jax.Array:
+    """Runs blocks [start_layer, end) on the cached output of the frozen blocks below ([batch, seq, hidden]),
+    then pools and projects -> [batch, out_dim]."""
+    hidden = self.bert.encoder(hidden.astype(self.bert.embeddings.LayerNorm.dtype or hidden.dtype), attention_mask,
+                               start=start_layer)
     return self.projection(self.pool(hidden, attention_mask))
 
 
@@ -298,6 +318,10 @@ class CachedTextTower(nnx.Module):
   def __init__(self, bert: BertConfig, out_dim: int, *, rngs: nnx.Rngs):
     self.projection = _dense(bert.hidden_size, out_dim, bert, None, rngs)
     self.out_dim = out_dim
+
+  def encode_batch(self, batch) -> jax.Array:
+    """The text vectors [slots, out_dim] of a batch's block of cached pooled vectors (`text_embedding`)."""
+    return self(batch["text_embedding"])
 
   def __call__(self, pooled: jax.Array) -> jax.Array:
     """Maps pooled text vectors [batch, hidden] to [batch, out_dim]."""

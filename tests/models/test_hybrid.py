@@ -20,7 +20,7 @@ def _model_cfg(**kw):
              history="mean", cf_user_embedding=True, cf_dim=0, match_text=True,
              field_towers=("text", "user", "item", "history"), mlp=(8,),
              text=dict(pretrained="", pooling="mean", mode="full", trainable_layers=1,
-                       lora=dict(rank=2, alpha=4.0, ffn=False), dtype="float32", cache_dir="",
+                       lora=dict(rank=2, alpha=4.0, ffn=False, layers=-1), dtype="float32", cache_dir="", cache_prefix=True,
                        bert=dict(hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16)))
   cfg.update(kw)
   return ml_collections.ConfigDict(cfg)
