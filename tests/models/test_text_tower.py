@@ -211,3 +211,45 @@ def test_overlong_sequence_fails():
   too_long = jnp.ones((1, CFG.max_position + 1), jnp.int32)
   with pytest.raises(ValueError, match="max_position"):
     _forward(tower, too_long, jnp.ones_like(too_long))
+
+
+class _ShiftedLinear(nnx.Module):
+  """A q/k/v wrapper with the Linear call signature (like a LoRA adapter): x @ W + b + shift."""
+
+  def __init__(self, inner: nnx.Linear, shift: float):
+    self.inner = inner
+    self.shift = shift
+
+  def __call__(self, x):
+    return self.inner(x) + self.shift
+
+
+def test_fused_qkv_equals_separate_projections_and_wrappers_are_called():
+  encoder = BertEncoder(CFG, rngs=nnx.Rngs(5))
+  attention = encoder.encoder.layer[0].attention.self
+  hidden = jax.random.normal(jax.random.key(0), (3, 5, CFG.hidden_size))
+  assert attention._fusable()
+  fused = attention._qkv(hidden)
+  for got, layer in zip(fused, (attention.query, attention.key, attention.value)):
+    np.testing.assert_allclose(got, layer(hidden), atol=1e-6)
+  attention.value = _ShiftedLinear(attention.value, 1.0)
+  assert not attention._fusable()
+  q, k, v = attention._qkv(hidden)
+  np.testing.assert_allclose(q, fused[0], atol=1e-6)
+  np.testing.assert_allclose(v, fused[2] + 1.0, atol=1e-6)
+
+
+def test_block_diagonal_mask_with_positions_equals_texts_encoded_alone():
+  encoder = BertEncoder(CFG, rngs=nnx.Rngs(6))
+  rng = np.random.default_rng(7)
+  first, second = rng.integers(1, CFG.vocab_size, (1, 4)), rng.integers(1, CFG.vocab_size, (1, 3))
+  packed = jnp.asarray(np.concatenate([first, second, [[0, 0]]], axis=1), jnp.int32)  # [1, 9]: 4 + 3 + 2 padding.
+  segments = jnp.asarray([[1, 1, 1, 1, 2, 2, 2, 0, 0]])
+  keep = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] > 0)
+  positions = jnp.asarray([[0, 1, 2, 3, 0, 1, 2, 0, 0]])
+  run = nnx.jit(lambda e, ids, mask, pos: e(ids, mask, None, pos))
+  got = np.asarray(run(encoder, packed, keep, positions))
+  alone = lambda ids: np.asarray(run(encoder, jnp.asarray(ids, jnp.int32), jnp.ones(ids.shape, jnp.int32), None))
+  np.testing.assert_allclose(got[0, :4], alone(first)[0], atol=1e-5)
+  np.testing.assert_allclose(got[0, 4:7], alone(second)[0], atol=1e-5)
+  assert np.isfinite(got).all()  # The padding queries see no key at all, and still stay finite.
