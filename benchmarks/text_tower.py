@@ -93,7 +93,7 @@ def _profile(forward, args, repeats: int = 5) -> None:
     kind = f"{re.sub(r'[.0-9]+$', '', name)} -> {shape_of.get(name, '?')}"
     totals[kind] += event["dur"] / repeats / 1e3
     counts[kind] += 1
-  print(f"profile of our 64x64 forward (ms per forward; summed op times can exceed wall time when ops overlap):")
+  print("profile of our 64x64 forward (ms per forward; summed op times can exceed wall time when ops overlap):")
   for kind, ms in sorted(totals.items(), key=lambda item: -item[1]):
     print(f"  {ms:8.2f} ms  x{counts[kind] // repeats:<3d} {kind}")
 

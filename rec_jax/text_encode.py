@@ -186,9 +186,10 @@ def encode_texts(encoder: BertEncoder, tokenizer: TextTokenizer, texts: Sequence
 # Already tokenised rows (for the text cache, rec_jax/text_cache.py): any pooling, or the hidden states of a
 # prefix of blocks; length-bucketed, unpacked.
 
+
 @nnx.jit(static_argnames=("pooling", "normalize"))
 def _pool_block(encoder: BertEncoder, ids: jax.Array, mask: jax.Array, types: jax.Array, pooling: str,
-           normalize: bool) -> jax.Array:
+                normalize: bool) -> jax.Array:
   """Encoder forward + mask-aware pooling (+ L2 normalisation) of one unpacked [batch, seq] block -> [batch, hidden]."""
   pooled = POOLINGS.get(pooling)(encoder(ids, mask, types), mask).astype(jnp.float32)
   if normalize:
