@@ -32,9 +32,9 @@ class CountingEncoder(BertEncoder):
     super().__init__(*args, **kwargs)
     self.traces = []
 
-  def __call__(self, input_ids, attention_mask, token_type_ids=None, position_ids=None):
+  def __call__(self, input_ids, attention_mask, token_type_ids=None):
     self.traces.append(tuple(input_ids.shape))
-    return super().__call__(input_ids, attention_mask, token_type_ids, position_ids)
+    return super().__call__(input_ids, attention_mask, token_type_ids)
 
 
 def _reference(encoder, tokenizer, text, max_length):
@@ -71,13 +71,12 @@ def test_compiled_shapes_are_bounded():
   encoder = CountingEncoder(CFG, rngs=nnx.Rngs(1))
   tokenizer = FakeTokenizer()
   texts = [f"t{k}" for k in range(100)]  # 100 texts, 13 batches of 8, lengths 2..64 after truncation.
-  legacy = dict(batch_size=8, max_length=64, bucket_multiple=16, token_budget=None, pack_length=None)
-  text_encode.encode_texts(encoder, tokenizer, texts, **legacy)
+  text_encode.encode_texts(encoder, tokenizer, texts, batch_size=8, max_length=64, bucket_multiple=16)
   jit_traces = list(encoder.traces)
   assert set(jit_traces) <= {(8, 16), (8, 32), (8, 48), (8, 64)}
   assert len(jit_traces) == len(set(jit_traces)) <= 4  # One compile per shape, none per batch.
   before = len(encoder.traces)
-  text_encode.encode_texts(encoder, tokenizer, texts[::-1], **legacy)
+  text_encode.encode_texts(encoder, tokenizer, texts[::-1], batch_size=8, max_length=64, bucket_multiple=16)
   assert len(encoder.traces) == before  # A second pass reuses every compiled shape.
 
 
@@ -89,42 +88,3 @@ def test_unnormalized_and_small_inputs():
   np.testing.assert_allclose(got, np.asarray(mean_pool(encoder(ids, mask, types), mask)), atol=1e-5)
   assert text_encode.encode_texts(encoder, tokenizer, [], max_length=64).shape == (0, CFG.hidden_size)
   assert text_encode.bucket_length(17, 16, 64) == 32 and text_encode.bucket_length(70, 16, 64) == 64
-
-
-def test_packed_and_budgeted_match_single_exact_length_and_keep_order():
-  encoder = BertEncoder(CFG, rngs=nnx.Rngs(2))
-  tokenizer = FakeTokenizer()
-  rng = np.random.default_rng(1)
-  # Many short texts (packed several to a row), some long ones (bucketed), an empty one and duplicates.
-  counts = np.concatenate([rng.integers(0, 12, 40), [20, 29, 30, 31, 45, 62, 70, 0]])
-  texts = [f"t{k}" for k in rng.permutation(counts)] + ["t3", "t3"]
-  got = text_encode.encode_texts(encoder, tokenizer, texts, batch_size=2, max_length=64, bucket_multiple=16,
-                                 token_budget=128, pack_length=32)
-  want = np.stack([_reference(encoder, tokenizer, t, 64) for t in texts])
-  np.testing.assert_allclose(got, want, atol=1e-5)
-  np.testing.assert_allclose(got[-1], got[-2], atol=1e-6)
-  unnormalised = text_encode.encode_texts(encoder, tokenizer, texts, max_length=64, pack_length=32, normalize=False)
-  np.testing.assert_allclose(unnormalised / np.linalg.norm(unnormalised, axis=1, keepdims=True), want, atol=1e-5)
-
-
-def test_packed_compiled_shapes_are_bounded():
-  encoder = CountingEncoder(CFG, rngs=nnx.Rngs(3))
-  tokenizer = FakeTokenizer()
-  texts = [f"t{k}" for k in range(100)]
-  options = dict(batch_size=2, max_length=64, bucket_multiple=16, token_budget=256, pack_length=32)
-  text_encode.encode_texts(encoder, tokenizer, texts, **options)
-  # Packed rows of 32 (8 per batch, the last batch a multiple of 1) and bucketed rows of 48 and 64.
-  assert {seq for _, seq in encoder.traces} == {32, 48, 64}
-  assert len(encoder.traces) == len(set(encoder.traces)) <= 3 * 8
-  before = len(encoder.traces)
-  text_encode.encode_texts(encoder, tokenizer, texts[::-1], **options)
-  assert len(encoder.traces) == before
-
-
-def test_pack_rows_fits_every_text_once():
-  lengths = np.random.default_rng(4).integers(0, 33, 500)
-  rows = text_encode.pack_rows(lengths, 32)
-  assert sorted(i for row in rows for i in row) == list(range(500))
-  assert all(sum(max(int(lengths[i]), 2) for i in row) <= 32 for row in rows)
-  # Best-fit decreasing wastes little: within 5% of the lower bound on the number of rows.
-  assert len(rows) <= 1.05 * np.maximum(lengths, 2).sum() / 32 + 1

@@ -120,18 +120,13 @@ class BertEmbeddings(nnx.Module):
     self.LayerNorm = _layer_norm(cfg, dtype, rngs)  # pylint: disable=invalid-name  (HF name)
     self.max_position = cfg.max_position
 
-  def __call__(self, input_ids: jax.Array, token_type_ids: jax.Array,
-               position_ids: Optional[jax.Array] = None) -> jax.Array:
-    """Maps input_ids, token_type_ids [batch, seq] to embeddings [batch, seq, hidden].
-
-    position_ids: optional [batch, seq] positions; 0..seq-1 in every row when omitted. Packed rows (several texts
-    per row) pass positions restarting at 0 for each text.
-    """
+  def __call__(self, input_ids: jax.Array, token_type_ids: jax.Array) -> jax.Array:
+    """Maps input_ids, token_type_ids [batch, seq] to embeddings [batch, seq, hidden]."""
     seq = input_ids.shape[1]
     # JAX clamps out-of-range gathers silently, so an over-long sequence must fail loudly.
     if seq > self.max_position:
       raise ValueError(f"sequence length {seq} exceeds max_position {self.max_position}")
-    positions = jnp.arange(seq)[None, :] if position_ids is None else position_ids
+    positions = jnp.arange(seq)[None, :]
     x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
          + self.token_type_embeddings(token_type_ids))
     return self.LayerNorm(x)
@@ -148,51 +143,15 @@ class BertSelfAttention(nnx.Module):
     self.num_heads = cfg.num_heads
     self.head_dim = cfg.head_dim
 
-  def _fusable(self) -> bool:
-    """True if q/k/v are plain, identically configured `nnx.Linear`s, so one concatenated matmul computes them.
-
-    Exact type, not isinstance: a subclass (e.g. a LoRA wrapper) may override `__call__`, and must then be called.
-    """
-    layers = (self.query, self.key, self.value)
-    return (all(type(layer) is nnx.Linear for layer in layers)  # pylint: disable=unidiomatic-typecheck
-            and all(layer.bias is not None for layer in layers)
-            and len({(layer.dtype, layer.precision, layer.dot_general, layer.promote_dtype,
-                      layer.preferred_element_type) for layer in layers}) == 1)
-
-  def _qkv(self, hidden: jax.Array) -> tuple:
-    """q, k, v [batch, seq, hidden] each, from hidden [batch, seq, hidden].
-
-    Fast path: one [hidden, 3 * hidden] matmul instead of three thin ones (a wider right-hand side runs closer to the
-    machine's matmul peak). Same arithmetic per output column, so the result equals the three separate projections.
-    """
-    if not self._fusable():
-      return self.query(hidden), self.key(hidden), self.value(hidden)
-    layers = (self.query, self.key, self.value)
-    kernel = jnp.concatenate([layer.kernel[...] for layer in layers], axis=1)
-    bias = jnp.concatenate([layer.bias[...] for layer in layers])
-    lead = self.query
-    hidden, kernel, bias = lead.promote_dtype((hidden, kernel, bias), dtype=lead.dtype)
-    extra = {} if lead.preferred_element_type is None else {"preferred_element_type": lead.preferred_element_type}
-    qkv = lead.dot_general(hidden, kernel, (((hidden.ndim - 1,), (0,)), ((), ())), precision=lead.precision, **extra)
-    qkv = qkv + jnp.reshape(bias, (1,) * (qkv.ndim - 1) + (-1,))
-    return tuple(jnp.split(qkv, 3, axis=-1))
-
   def __call__(self, hidden: jax.Array, attention_mask: jax.Array) -> jax.Array:
-    """Maps hidden [batch, seq, hidden] to the same shape.
-
-    attention_mask: [batch, seq] (1 real / 0 padding, every query sees every real key), or [batch, seq, seq]
-    (query i may attend to key j where mask[b, i, j] is nonzero), e.g. block-diagonal for packed rows.
-    """
+    """Maps hidden [batch, seq, hidden] and mask [batch, seq] (1 real/0 pad) to the same shape."""
     batch, seq, width = hidden.shape
     split = lambda x: x.reshape(batch, seq, self.num_heads, self.head_dim)
-    q, k, v = map(split, self._qkv(hidden))
+    q, k, v = split(self.query(hidden)), split(self.key(hidden)), split(self.value(hidden))
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self.head_dim)
     # Softmax in float32 for low-precision compute dtypes. Masking with `where` instead of adding
     # finfo.min cannot overflow to -inf, so even an all-padding row stays finite (uniform).
-    if attention_mask.ndim == 3:
-      keep = attention_mask[:, None, :, :].astype(bool)
-    else:
-      keep = attention_mask[:, None, None, :].astype(bool)
+    keep = attention_mask[:, None, None, :].astype(bool)
     scores = jnp.where(keep, scores.astype(jnp.float32), jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
     context = jnp.einsum("bhqk,bkhd->bqhd", probs, v)
@@ -279,21 +238,18 @@ class BertEncoder(nnx.Module):
     self.encoder = BertLayerStack(cfg, dtype=dtype, rngs=rngs)
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
-               token_type_ids: Optional[jax.Array] = None, position_ids: Optional[jax.Array] = None, *,
-               num_layers: Optional[int] = None) -> jax.Array:
+               token_type_ids: Optional[jax.Array] = None, *, num_layers: Optional[int] = None) -> jax.Array:
     """Runs BERT and returns last_hidden_state [batch, seq, hidden] (or the output of block `num_layers`).
 
     Args:
       input_ids: [batch, seq] int32 token ids.
-      attention_mask: [batch, seq], 1 for real tokens and 0 for padding; or [batch, seq, seq] pairwise
-        (query, key) mask, e.g. block-diagonal when several texts are packed into one row.
+      attention_mask: [batch, seq], 1 for real tokens and 0 for padding.
       token_type_ids: optional [batch, seq] segment ids; all zeros when omitted.
-      position_ids: optional [batch, seq] positions; 0..seq-1 when omitted.
       num_layers: run only the embeddings and the first `num_layers` blocks (a frozen prefix, see text_cache.py).
     """
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)
-    hidden = self.embeddings(input_ids, token_type_ids, position_ids)
+    hidden = self.embeddings(input_ids, token_type_ids)
     return self.encoder(hidden, attention_mask, stop=num_layers)
 
 
