@@ -34,3 +34,12 @@ def test_unknown_overrides_suggest_close_keys():
   cfg = load_config(os.path.join(ROOT, "configs/synthetic.py"))
   msgs = unknown_overrides(cfg, ["--config.model.use_txt=False", "--config.seed=2", "--config.zzz=1"])
   assert len(msgs) == 2 and "model.use_text" in msgs[0] and "zzz" in msgs[1]
+
+
+def test_cold_start_presets():
+  path = os.path.join(ROOT, "configs/cold_start_text.py")
+  lora = load_config(path + ":lora,seed=2")
+  assert lora.seed == 2 and lora.model.text.mode == "lora" and lora.data.shop.cold_wording == "paraphrase"
+  assert load_config(path).model.text.mode == "frozen" and not load_config(path + ":off").model.use_text
+  with pytest.raises(ValueError, match="one of the presets"):
+    load_config(path + ":lora,frozen")

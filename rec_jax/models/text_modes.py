@@ -46,15 +46,15 @@ class TextMode:
 TEXT_MODES: Registry[TextMode] = Registry("model.text.mode")
 
 
-def _check_top(n: int, num_layers: int, key: str) -> int:
+def _check_top(n: int, num_layers: int, key: str, hint: str = "") -> int:
   if not 0 <= n <= num_layers:
-    raise ValueError(f"{key}={n}: the encoder has {num_layers} layers; use 0..{num_layers}")
+    raise ValueError(f"{key}={n}: the encoder has {num_layers} layers; use 0..{num_layers}{hint}")
   return n
 
 
 def _lora_layers(text_cfg, num_layers: int) -> int:
   n = text_cfg.lora.layers
-  return num_layers if n == -1 else _check_top(n, num_layers, "model.text.lora.layers (-1 = all)")
+  return num_layers if n == -1 else _check_top(n, num_layers, "model.text.lora.layers", " or -1 for all")
 
 
 def _full(encoder, text_cfg, rngs):

@@ -77,6 +77,9 @@ def test_top_layers_zero_and_all_and_out_of_range():
 def test_unknown_mode_and_dtype_are_named_errors():
   with pytest.raises(KeyError, match="model.text.mode 'lorra'.*'lora'"):
     build_text_tower(_text_cfg(mode="lorra"), FEATURES, VOCAB, OUT, rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match="model.text.lora.layers=3: the encoder has 2 layers; use 0..2 or -1"):
+    build_text_tower(_text_cfg(mode="lora", lora=dict(rank=2, alpha=4.0, ffn=False, layers=3)), FEATURES, VOCAB, OUT,
+                     rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="model.text.dtype='float16'"):
     build_text_tower(_text_cfg(dtype="float16"), FEATURES, VOCAB, OUT, rngs=nnx.Rngs(0))
 
