@@ -111,10 +111,14 @@ def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays],
     else:
       table = encode_hidden(encoder, ids, mask, types, num_layers=blocks, batch_size=256)
     info.build_seconds = time.perf_counter() - start
-    os.makedirs(directory, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp.npz"  # Written aside and renamed: concurrent sweep runs never see half a file.
-    np.savez(tmp, rows=rows, embeddings=table)
-    os.replace(tmp, path)
+    try:
+      os.makedirs(directory, exist_ok=True)
+      np.savez(tmp, rows=rows, embeddings=table)
+      os.replace(tmp, path)
+    except OSError as e:
+      raise ValueError(f"cannot write the text cache to {directory!r} (model.text.cache_dir, default "
+                       f"<workdir>/text_cache): {e}") from e
   logging.info("text cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", path, len(rows), blocks,
                " pooled" if pooled else "", info.megabytes,
                "reused" if info.reused else f"built in {info.build_seconds:.1f} s")

@@ -5,6 +5,7 @@ import os
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 from flax import nnx
 
 from rec_jax.data.features import FeatureArrays
@@ -98,3 +99,10 @@ def test_frozen_bottom_blocks_cache_their_hidden_states(tmp_path):
   pooled_cfg = _config()
   _, pooled = attach_text_cache(pooled_cfg, str(tmp_path), _splits()[0], VOCAB)
   assert pooled.path != info.path and pooled.blocks == 2
+
+
+def test_unwritable_cache_dir_is_a_named_error(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("not a directory")
+  with pytest.raises(ValueError, match="model.text.cache_dir"):
+    attach_text_cache(_config(str(blocker / "cache")), str(tmp_path), _splits()[0], VOCAB)
