@@ -59,4 +59,4 @@ def load_synthetic_shop(data_cfg) -> RawDataset:
     source = shop.as_data_source(split=split)
     logging.info("reading %s/%s: %d row groups", shop.builder_config.name, split, len(source))
     out[split] = unpack_row_groups(source.__getitems__(list(range(len(source)))))
-  return RawDataset(out, schema.SCHEMA)
+  return RawDataset(out, schema.schema_for(spec))

@@ -87,3 +87,72 @@ def test_paraphrased_cold_items_never_use_warm_taste_words():
     assert description.endswith(text_bank.COLD_TASTE_PHRASES[styles[style]] + ".")
   with pytest.raises(ValueError, match="cold_wording='synonyms'"):
     world.make_items(world.ShopSpec(**{**SPEC.__dict__, "cold_wording": "synonyms"}), np.random.default_rng(0))
+
+
+SEARCH = world.ShopSpec(**{**SPEC.__dict__, "search": True, "results_per_query": 5})
+
+
+def test_search_sessions_share_user_query_and_split():
+  shop = world.generate(SEARCH)
+  rows = {k: np.concatenate([shop[s][k] for s in world.SPLITS])
+          for k in ("session_id", "user_id", "query", "timestamp")}
+  sessions, counts = np.unique(rows["session_id"], return_counts=True)
+  assert (counts == 5).all() and len(sessions) == SEARCH.num_impressions // 5
+  for key in ("user_id", "query", "timestamp"):
+    per_session = {}
+    for s, v in zip(rows["session_id"], rows[key]):
+      assert per_session.setdefault(s, v) == v, key
+  # Splits fall between sessions.
+  assert not set(shop["train"]["session_id"]) & set(shop["validation"]["session_id"])
+  assert not set(shop["validation"]["session_id"]) & set(shop["test"]["session_id"])
+
+
+def test_queries_name_a_category_noun_and_sometimes_a_warm_taste_word():
+  from rec_jax.data.synthetic_shop import text_bank  # pylint: disable=import-outside-toplevel
+  shop = world.generate(SEARCH)["train"]
+  nouns = {n: c for c, (ns, _) in text_bank.CATEGORIES.items() for n in ns}
+  taste_words = {w for ws in text_bank.TASTES.values() for w in ws}
+  styled, in_category = 0, 0
+  for query, category in zip(shop["query"], shop["category"]):
+    noun = next(n for n in sorted(nouns, key=len, reverse=True) if query.endswith(n))
+    prefix = query[:-len(noun)].strip()
+    assert prefix == "" or prefix in taste_words, query
+    styled += prefix != ""
+    in_category += nouns[noun] == category
+  n = len(shop["query"])
+  assert 0.6 < styled / n < 0.8          # query_style_share 0.7
+  assert 0.55 < in_category / n < 0.75   # query_relevance 0.6 plus random hits
+
+
+def test_search_relevance_is_planted_in_the_click_model():
+  spec = world.ShopSpec(**{**SEARCH.__dict__, "num_impressions": 20000})
+  rng = np.random.default_rng(0)
+  items = world.make_items(spec, rng)
+  i = np.arange(spec.num_items)
+  logits = world.query_logits(spec, items, i, items["category_index"], items["style"])
+  np.testing.assert_allclose(logits, spec.query_style_scale)
+  logits = world.query_logits(spec, items, i, (items["category_index"] + 1) % 20, np.full(len(i), -1))
+  np.testing.assert_allclose(logits, -spec.query_category_scale)
+  shop = world.generate(spec)["train"]
+  from rec_jax.evaluation.metrics import auc  # pylint: disable=import-outside-toplevel
+  assert auc(shop["label"], shop["p_true"]) > 0.75
+
+
+def test_search_shop_through_tfds_and_governance(tfds_dir):
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  from rec_jax.data.governance import govern  # pylint: disable=import-outside-toplevel
+  shop = dict(num_users=150, num_items=80, num_impressions=3000, history_length=5, dirty_rate=0.05, seed=3,
+              search=True, results_per_query=5)
+  raw = DATASETS.get("synthetic_shop")(ml_collections.ConfigDict(dict(name="synthetic_shop", data_dir=tfds_dir,
+                                                                      path="", shop=shop)))
+  clean = world.generate(world.ShopSpec(**shop))
+  assert {"query", "session_id"} <= set(raw.splits["train"])
+  kept, report = govern(raw.schema, raw.splits)
+  for split, r in report["splits"].items():
+    assert r["rows_read"] == r["rows_kept"] + r["rows_dropped"] == len(raw.splits[split]["label"])
+  # Dirt blanks some queries; such rows are dropped and counted, never kept with an empty query.
+  assert sum(r["dropped"].get("missing:query", 0) for r in report["splits"].values()) > 0
+  assert all((kept[s]["query"] != "").all() for s in kept)
+  np.testing.assert_array_equal(np.sort(kept["test"]["session_id"]),
+                                np.sort(clean["test"]["session_id"][np.isin(clean["test"]["impression_id"],
+                                                                            kept["test"]["impression_id"])]))

@@ -27,6 +27,13 @@ _FLOAT_FIELDS = ("price", "p_true")
 ROWS_PER_EXAMPLE = 1024
 
 
+def string_and_int_fields(spec: world.ShopSpec):
+  """The string and integer columns of a shop; a search shop also has each row's query and session."""
+  if spec.search:
+    return _STRING_FIELDS + ("query",), _INT_FIELDS + ("session_id",)
+  return _STRING_FIELDS, _INT_FIELDS
+
+
 @dataclasses.dataclass
 class ShopConfig(tfds.core.BuilderConfig):
   spec: world.ShopSpec = dataclasses.field(default_factory=world.ShopSpec)
@@ -45,8 +52,9 @@ class SyntheticShop(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     column = lambda dtype: tfds.features.Tensor(shape=(None,), dtype=dtype)  # noqa: E731
-    features = {f: column(np.object_) for f in _STRING_FIELDS + ("history_items",)}
-    features.update({f: column(np.int64) for f in _INT_FIELDS + ("history_length",)})
+    strings, ints = string_and_int_fields(self.builder_config.spec)
+    features = {f: column(np.object_) for f in strings + ("history_items",)}
+    features.update({f: column(np.int64) for f in ints + ("history_length",)})
     features.update({f: column(np.float32) for f in _FLOAT_FIELDS})
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict(features),
@@ -68,7 +76,7 @@ class SyntheticShop(tfds.core.GeneratorBasedBuilder):
       history = block.pop("history")
       block["history_length"] = np.array([len(h) for h in history], dtype=np.int64)
       block["history_items"] = np.array([i for h in history for i in h], dtype=object)
-      for f in _STRING_FIELDS:
+      for f in string_and_int_fields(self.builder_config.spec)[0]:
         block[f] = block[f].astype(object)
       # Duplicated rows share an impression_id, so the key is the row group's position.
       yield start, block

@@ -23,8 +23,9 @@ def inject(columns: Dict[str, np.ndarray], rate: float, rng: np.random.Generator
     return cols
   victims = rng.permutation(n)[: n_each * (len(KINDS) - 1)].reshape(len(KINDS) - 1, n_each)
   missing, nan_price, neg_price, bad_id, bad_label = victims
-  field = rng.choice(_MISSABLE, size=n_each)
-  for f in _MISSABLE:
+  missable = _MISSABLE + (("query",) if "query" in cols else ())
+  field = rng.choice(missable, size=n_each)
+  for f in missable:
     cols[f][missing[field == f]] = ""
   cols["price"][nan_price] = np.nan
   cols["price"][neg_price] = -np.abs(cols["price"][neg_price])

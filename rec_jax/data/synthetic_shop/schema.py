@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rec_jax.data.governance import FieldRule, Schema
 
 SCHEMA = Schema(
@@ -27,3 +29,12 @@ SCHEMA = Schema(
         FieldRule("history", "id_list", pattern=r"i\d+"),
     ),
 )
+
+# A search shop's rows also carry the query: a result whose query was lost cannot be scored for relevance, so the
+# row is dropped (and counted), not imputed.
+SEARCH_RULES = (FieldRule("query", "text"), FieldRule("session_id", "integer", low=0))
+
+
+def schema_for(spec) -> Schema:
+  """The schema of a shop described by `spec` (a `world.ShopSpec`)."""
+  return dataclasses.replace(SCHEMA, rules=SCHEMA.rules + SEARCH_RULES) if spec.search else SCHEMA

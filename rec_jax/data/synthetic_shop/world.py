@@ -4,6 +4,10 @@ The click probability of an impression is sigmoid of a sum of parts that the mod
 learn: CF latent factors (user · item; users cluster in taste communities that only behaviour reveals), a cross effect (user attribute × item category), text semantics (user taste
 vs the style words of the item text), price sensitivity, item popularity and a small time-of-day effect. The true
 probability is stored on every row so that evaluation can report the oracle AUC.
+
+With `ShopSpec.search`, impressions are search results: each session is a user's query text and the items shown for
+it (`session_id`, `query` columns), and the click model adds query relevance (category and style match), which a
+model can only learn by reading the query.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ class ShopSpec:
   # How cold items word their style: "same" (the warm items' taste words) or "paraphrase" (synonyms and phrases no
   # warm item uses; see text_bank.COLD_TASTES), which only a pretrained language model can link to a taste.
   cold_wording: str = "same"
+  # Search (`search=True`): every impression is one of `results_per_query` results shown for a user's query, which
+  # names a product (a category noun) and, in `query_style_share` of queries, a style in the warm items' taste
+  # words; `query_relevance` of results come from the query's category. See `_sample_search`.
+  search: bool = False
+  results_per_query: int = 10
+  query_relevance: float = 0.6
+  query_style_share: float = 0.7
   validation_fraction: float = 0.1
   test_fraction: float = 0.1
   dirty_rate: float = 0.01
@@ -51,6 +62,8 @@ class ShopSpec:
   price_scale: float = 0.5
   item_bias_scale: float = 0.5
   hour_scale: float = 0.15
+  query_category_scale: float = 1.5   # logit penalty of a result outside the query's category
+  query_style_scale: float = 1.0   # logit bonus of a result in the style the query names
 
 
 def _brand_names(rng: np.random.Generator, count: int) -> List[str]:
@@ -168,6 +181,64 @@ def _sample_impressions(spec, rng, users, items):
   return timestamps, u, i
 
 
+def _choose_in_pools(rng, pools: List[np.ndarray], weights: np.ndarray, which: np.ndarray,
+                     fallback: np.ndarray) -> np.ndarray:
+  """For each entry of `which` (a pool index), an item drawn from that pool by `weights`; `fallback` for empty pools."""
+  out = np.empty(len(which), dtype=np.int64)
+  for k, pool in enumerate(pools):
+    rows = np.flatnonzero(which == k)
+    pool = pool if len(pool) else fallback
+    out[rows] = rng.choice(pool, size=len(rows), p=weights[pool] / weights[pool].sum())
+  return out
+
+
+def _sample_search(spec, rng, users, items):
+  """Search sessions, flattened to impressions in chronological order: each session is a user's query and the
+  `results_per_query` items shown for it. A query names a category (one of its nouns) and, in `query_style_share`
+  of sessions, a style the user is drawn to (by their taste), in the warm items' taste words. `query_relevance` of
+  results come from the query's category, the rest from anywhere; new items are shown only in the test period.
+
+  Returns timestamps, users, items, session ids, the query texts and each row's query category and style (-1 =
+  the query names none)."""
+  k = spec.results_per_query
+  sessions = spec.num_impressions // k
+  timestamps = np.repeat(np.sort(rng.integers(0, 30 * 86400, size=sessions)), k)
+  su = rng.choice(spec.num_users, size=sessions, p=users["activity"] / users["activity"].sum())
+  categories, styles = list(text_bank.CATEGORIES), list(text_bank.TASTES)
+  q_cat = rng.integers(len(categories), size=sessions)
+  preference = np.exp(2.0 * users["taste"][su])
+  cumulative = np.cumsum(preference / preference.sum(axis=1, keepdims=True), axis=1)
+  q_style = np.minimum((cumulative < rng.random((sessions, 1))).sum(axis=1), len(styles) - 1)
+  q_style[rng.random(sessions) >= spec.query_style_share] = -1
+  queries = []
+  for c, st in zip(q_cat.tolist(), q_style.tolist()):
+    nouns = text_bank.CATEGORIES[categories[c]][0]
+    noun = nouns[rng.integers(len(nouns))]
+    queries.append(noun if st < 0 else f"{rng.choice(text_bank.TASTES[styles[st]])} {noun}")
+  n = sessions * k
+  row_cat, row_style = np.repeat(q_cat, k), np.repeat(q_style, k)
+  relevant = rng.random(n) < spec.query_relevance
+  warm, cold, pop = np.flatnonzero(~items["is_cold"]), np.flatnonzero(items["is_cold"]), items["popularity"]
+  in_category = lambda pool: [pool[items["category_index"][pool] == c] for c in range(len(categories))]  # noqa: E731
+  # Relevant results come from the query's category; the others from pool "len(categories)", i.e. anywhere.
+  which = np.where(relevant, row_cat, len(categories))
+  i = _choose_in_pools(rng, in_category(warm) + [warm], pop, which, warm)
+  test_start = int(sessions * (1 - spec.test_fraction)) * k
+  if len(cold):
+    shows_cold = (np.arange(n) >= test_start) & (rng.random(n) < spec.cold_impression_share)
+    i[shows_cold] = _choose_in_pools(rng, in_category(cold) + [cold], pop, which[shows_cold], cold)
+  return (timestamps, np.repeat(su, k), i, np.repeat(np.arange(sessions), k), np.repeat(np.array(queries), k),
+          row_cat, row_style)
+
+
+def query_logits(spec, items, i, query_category, query_style) -> np.ndarray:
+  """The search part of the click model: a result outside the query's category is rarely clicked, one in the style
+  the query names more often."""
+  off_category = items["category_index"][i] != query_category
+  style_match = (query_style >= 0) & (items["style"][i] == query_style)
+  return -spec.query_category_scale * off_category + spec.query_style_scale * style_match
+
+
 def _histories(u: np.ndarray, i: np.ndarray, clicks: np.ndarray, length: int) -> List[List[int]]:
   """For each impression (chronological), the item indices the same user clicked before it, most recent last."""
   past: Dict[int, List[int]] = {}
@@ -182,6 +253,8 @@ def _histories(u: np.ndarray, i: np.ndarray, clicks: np.ndarray, length: int) ->
 
 def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
   """All clean impressions of the shop as raw columns per split (before dirty rows are injected)."""
+  if spec.search and not 1 <= spec.results_per_query <= spec.num_impressions:
+    raise ValueError(f"data.shop.results_per_query={spec.results_per_query}: need 1..num_impressions")
   rng = np.random.default_rng(spec.seed)
   items = make_items(spec, rng)
   users = make_users(spec, rng)
@@ -190,9 +263,17 @@ def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
                 gender_x_category=rng.normal(0, 0.5, size=(len(GENDERS), n_cat)),
                 hour=np.sin(np.arange(24) / 24 * 2 * np.pi),
                 log_price_mean=items["log_price"].mean(), log_price_std=items["log_price"].std())
-  ts, u, i = _sample_impressions(spec, rng, users, items)
+  extra = {}
+  if spec.search:
+    ts, u, i, session, query, q_cat, q_style = _sample_search(spec, rng, users, items)
+    extra = dict(session_id=session.astype(np.int64), query=query)
+  else:
+    ts, u, i = _sample_impressions(spec, rng, users, items)
   hour = (ts // 3600) % 24
-  p = 1 / (1 + np.exp(-click_logits(spec, users, items, u, i, hour, tables)))
+  logits = click_logits(spec, users, items, u, i, hour, tables)
+  if spec.search:
+    logits = logits + query_logits(spec, items, i, q_cat, q_style)
+  p = 1 / (1 + np.exp(-logits))
   clicks = (rng.random(len(p)) < p).astype(np.int64)
   hist = _histories(u, i, clicks, spec.history_length)
   columns = dict(
@@ -203,8 +284,11 @@ def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
       price=items["price"][i], title=items["title"][i], description=items["description"][i],
       hour=hour.astype(np.int64), weekday=((ts // 86400) % 7).astype(np.int64),
       history=np.array([items["item_id"][h].tolist() for h in hist], dtype=object),
-      label=clicks, p_true=p.astype(np.float32))
+      label=clicks, p_true=p.astype(np.float32), **extra)
   n = len(u)
-  bounds = [0, int(n * (1 - spec.test_fraction - spec.validation_fraction)), int(n * (1 - spec.test_fraction)), n]
+  # Split at whole search sessions (a session's results stay together); one row = one session without search.
+  unit = spec.results_per_query if spec.search else 1
+  cut = lambda fraction: int(n // unit * fraction) * unit  # noqa: E731
+  bounds = [0, cut(1 - spec.test_fraction - spec.validation_fraction), cut(1 - spec.test_fraction), n]
   return {name: {k: v[bounds[s]:bounds[s + 1]] for k, v in columns.items()}
           for s, name in enumerate(SPLITS)}
