@@ -6,6 +6,7 @@ before training the distinct token rows of all splits are run through them once:
   never runs during training;
 - frozen bottom blocks under trainable ones (`top_layers`, `lora` on the top blocks): their output,
   `text_hidden` [num_texts, max_len, hidden] (zero at padding) with `text_mask`; training runs only the blocks above.
+Search queries (`query_*` tables) are cached the same way with the encoder that reads them.
 Each split's token tables are replaced by these tables, which batches carry like any text table (data/pipeline.py).
 A table is stored under `model.text.cache_dir` (default `<workdir>/text_cache`) in a file named by a hash of the
 frozen weights it used, the pooling, the compute dtype, the number of blocks and the token rows, so resuming,
@@ -20,18 +21,19 @@ import hashlib
 import json
 import os
 import time
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 from absl import logging
 from flax import nnx
 
-from rec_jax.data.features import FeatureArrays
+from rec_jax.data.features import TEXT_GROUPS, FeatureArrays
 from rec_jax.models.frozen import fingerprint
 from rec_jax.models.text_modes import build_encoder, cached_blocks
+from rec_jax.models.text_tower import BertEncoder
 from rec_jax.text_encode import encode_hidden, encode_tokens
 
-TOKEN_TABLES = ("text_ids", "text_mask", "text_types")
+TOKEN_TABLES = ("ids", "mask", "types")
 FORMAT_VERSION = 1
 
 
@@ -49,11 +51,12 @@ def cache_dir(text_cfg, workdir: str) -> str:
   return os.path.expanduser(text_cfg.get("cache_dir", "") or os.path.join(workdir, "text_cache"))
 
 
-def _distinct_rows(splits: Dict[str, FeatureArrays]) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
-  """The distinct (ids | mask | types) rows of every split's text table [u, 3 * max_len], and per split the row of
-  that table each of its texts is."""
+def _distinct_rows(splits: Dict[str, FeatureArrays], group: str) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+  """The distinct (ids | mask | types) rows of every split's `group` table [u, 3 * max_len], and per split the row
+  of that table each of its texts is."""
   names = sorted(splits)
-  stacked = [np.concatenate([splits[s].texts[k] for k in TOKEN_TABLES], axis=1).astype(np.int32) for s in names]
+  stacked = [np.concatenate([splits[s].texts[f"{group}_{k}"] for k in TOKEN_TABLES], axis=1).astype(np.int32)
+             for s in names]
   unique, inverse = np.unique(np.concatenate(stacked), axis=0, return_inverse=True)
   inverse = inverse.reshape(-1)
   bounds = np.cumsum([0] + [len(t) for t in stacked])
@@ -85,17 +88,40 @@ def _load(path: str, rows: np.ndarray, shape):
   return table
 
 
-def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays],
-                      vocab_size: int) -> Tuple[Dict[str, FeatureArrays], CacheInfo]:
-  """Replaces each split's token tables by the frozen blocks' output, from the cache or freshly computed."""
+def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays], vocab_size: int,
+                      encoders: Optional[Dict[str, BertEncoder]] = None
+                      ) -> Tuple[Dict[str, FeatureArrays], Dict[str, CacheInfo]]:
+  """Replaces each split's token tables by the frozen blocks' output, from the cache or freshly computed.
+
+  Every text group the splits hold (item `text`, search `query`; data/features.py) is cached with `encoders[group]`,
+  the model's own encoder for it (`HybridRecModel.text_encoders`), or, where none is given (a fully frozen tower
+  keeps no encoder), the encoder `model.text` builds. Returns the new splits and per group what was cached."""
   text_cfg = config.model.text
   blocks = cached_blocks(text_cfg, config.features, vocab_size)
   if not blocks:
     raise ValueError(f"model.text.mode={text_cfg.mode!r} has no frozen blocks to cache")
-  encoder = build_encoder(text_cfg, config.features, vocab_size, nnx.Rngs(config.seed))
+  present = [g for g in TEXT_GROUPS if f"{g}_ids" in next(iter(splits.values())).texts]
+  # Only the groups the model reads (e.g. not queries that `model.query.encoder=none` ignores).
+  groups = [g for g in present if encoders is None or g in encoders]
+  encoders = dict(encoders or {})
+  tables = {name: {k: v for k, v in arrays.texts.items() if not k.startswith(tuple(f"{g}_" for g in groups))}
+            for name, arrays in splits.items()}
+  infos = {}
+  for group in groups:
+    if encoders.get(group) is None:
+      encoders[group] = build_encoder(text_cfg, config.features, vocab_size, nnx.Rngs(config.seed))
+    per_split, infos[group] = _cache_group(text_cfg, workdir, splits, group, encoders[group], blocks)
+    for name, texts in per_split.items():
+      tables[name].update(texts)
+  return {name: FeatureArrays(arrays.rows, tables[name]) for name, arrays in splits.items()}, infos
+
+
+def _cache_group(text_cfg, workdir: str, splits: Dict[str, FeatureArrays], group: str, encoder: BertEncoder,
+                 blocks: int) -> Tuple[Dict[str, Dict[str, np.ndarray]], CacheInfo]:
+  """One group's cached tables per split (`<group>_embedding`, or `<group>_hidden` + `<group>_mask`)."""
   pooled = blocks == encoder.config.num_layers
   frozen_part = [nnx.state(encoder.embeddings)] + [nnx.state(b) for b in list(encoder.encoder.layer)[:blocks]]
-  rows, inverse = _distinct_rows(splits)
+  rows, inverse = _distinct_rows(splits, group)
   max_len, hidden = rows.shape[1] // 3, encoder.config.hidden_size
   ids, mask, types = rows[:, :max_len], rows[:, max_len:2 * max_len], rows[:, 2 * max_len:]
   shape = (len(rows), hidden) if pooled else (len(rows), max_len, hidden)
@@ -119,12 +145,12 @@ def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays],
     except OSError as e:
       raise ValueError(f"cannot write the text cache to {directory!r} (model.text.cache_dir, default "
                        f"<workdir>/text_cache): {e}") from e
-  logging.info("text cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", path, len(rows), blocks,
+  logging.info("%s cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", group, path, len(rows), blocks,
                " pooled" if pooled else "", info.megabytes,
                "reused" if info.reused else f"built in {info.build_seconds:.1f} s")
   out = {}
-  for name, arrays in splits.items():
+  for name in splits:
     index = inverse[name]
-    texts = {"text_embedding": table[index]} if pooled else {"text_hidden": table[index], "text_mask": mask[index]}
-    out[name] = FeatureArrays(arrays.rows, texts)
+    out[name] = ({f"{group}_embedding": table[index]} if pooled
+                 else {f"{group}_hidden": table[index], f"{group}_mask": mask[index]})
   return out, info

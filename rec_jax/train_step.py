@@ -13,7 +13,7 @@ from flax import nnx
 from rec_jax.parallel import data_sharding, replicated
 
 # Batch columns that evaluation needs but the model never reads; kept on the host.
-HOST_ONLY = ("user_group", "oracle", "item_is_cold")
+HOST_ONLY = ("rank_group", "oracle", "item_is_cold")
 
 
 def device_inputs(batch):

@@ -39,6 +39,13 @@ def _splits():
                               _table(t)) for name, t in texts.items()}, texts
 
 
+def _attach(*args, **kw):
+  """attach_text_cache for splits holding item texts only: the new splits and the item texts' CacheInfo."""
+  out, infos = attach_text_cache(*args, **kw)
+  assert list(infos) == ["text"]
+  return out, infos["text"]
+
+
 def _alone(encoder, tokens):
   table = _table([tokens])
   out = encoder(*(jnp.asarray(table[k][:, :len(tokens)]) for k in ("text_ids", "text_mask", "text_types")))
@@ -47,7 +54,7 @@ def _alone(encoder, tokens):
 
 def test_vectors_equal_encoding_each_text_alone_in_every_split(tmp_path):
   splits, texts = _splits()
-  out, info = attach_text_cache(_config(), str(tmp_path), splits, VOCAB)
+  out, info = _attach(_config(), str(tmp_path), splits, VOCAB)
   assert not info.reused and info.num_texts == 4  # The shared text is encoded once.
   assert info.path.startswith(str(tmp_path / "text_cache"))
   encoder = build_encoder(_config().model.text, _config().features, VOCAB, nnx.Rngs(0))
@@ -60,21 +67,21 @@ def test_vectors_equal_encoding_each_text_alone_in_every_split(tmp_path):
 
 def test_cache_is_reused_across_runs_and_keyed_by_encoder(tmp_path):
   shared = str(tmp_path / "shared")
-  first, info1 = attach_text_cache(_config(shared), str(tmp_path / "run1"), _splits()[0], VOCAB)
-  second, info2 = attach_text_cache(_config(shared), str(tmp_path / "run2"), _splits()[0], VOCAB)
+  first, info1 = _attach(_config(shared), str(tmp_path / "run1"), _splits()[0], VOCAB)
+  second, info2 = _attach(_config(shared), str(tmp_path / "run2"), _splits()[0], VOCAB)
   assert info2.reused and info2.path == info1.path and info2.build_seconds == 0
   np.testing.assert_array_equal(first["test"].texts["text_embedding"], second["test"].texts["text_embedding"])
-  _, other = attach_text_cache(_config(shared, seed=1), str(tmp_path / "run3"), _splits()[0], VOCAB)
+  _, other = _attach(_config(shared, seed=1), str(tmp_path / "run3"), _splits()[0], VOCAB)
   assert other.path != info1.path and not other.reused  # Other (random) encoder weights: another table.
   assert sorted(os.listdir(shared)) == sorted(os.path.basename(p) for p in (info1.path, other.path))
 
 
 def test_damaged_cache_file_is_rebuilt(tmp_path):
-  _, info = attach_text_cache(_config(), str(tmp_path), _splits()[0], VOCAB)
+  _, info = _attach(_config(), str(tmp_path), _splits()[0], VOCAB)
   good = np.load(info.path)["embeddings"]
   with open(info.path, "wb") as f:
     f.write(b"not a cache")
-  out, again = attach_text_cache(_config(), str(tmp_path), _splits()[0], VOCAB)
+  out, again = _attach(_config(), str(tmp_path), _splits()[0], VOCAB)
   assert not again.reused
   np.testing.assert_array_equal(np.load(info.path)["embeddings"], good)
 
@@ -83,7 +90,7 @@ def test_frozen_bottom_blocks_cache_their_hidden_states(tmp_path):
   cfg = _config()
   cfg.model.text.mode = "top_layers"  # 2 blocks, the top one trains: block 0's output is cached.
   splits, texts = _splits()
-  out, info = attach_text_cache(cfg, str(tmp_path), splits, VOCAB)
+  out, info = _attach(cfg, str(tmp_path), splits, VOCAB)
   assert info.blocks == 1 and info.megabytes > 0
   encoder = build_encoder(cfg.model.text, cfg.features, VOCAB, nnx.Rngs(0))
   for name, token_lists in texts.items():
@@ -97,7 +104,7 @@ def test_frozen_bottom_blocks_cache_their_hidden_states(tmp_path):
       assert not hidden[len(tokens):].any()
       np.testing.assert_array_equal(out[name].texts["text_mask"][row], table["text_mask"][0])
   pooled_cfg = _config()
-  _, pooled = attach_text_cache(pooled_cfg, str(tmp_path), _splits()[0], VOCAB)
+  _, pooled = _attach(pooled_cfg, str(tmp_path), _splits()[0], VOCAB)
   assert pooled.path != info.path and pooled.blocks == 2
 
 
@@ -105,4 +112,34 @@ def test_unwritable_cache_dir_is_a_named_error(tmp_path):
   blocker = tmp_path / "file"
   blocker.write_text("not a directory")
   with pytest.raises(ValueError, match="model.text.cache_dir"):
-    attach_text_cache(_config(str(blocker / "cache")), str(tmp_path), _splits()[0], VOCAB)
+    _attach(_config(str(blocker / "cache")), str(tmp_path), _splits()[0], VOCAB)
+
+
+def test_queries_are_cached_beside_item_texts_with_the_encoder_that_reads_them(tmp_path):
+  splits, _ = _splits()
+  queries = {"train": [[1, 5, 2], [1, 30, 2]], "test": [[1, 31, 32, 2], [1, 5, 2]]}
+  for name, arrays in splits.items():
+    arrays.rows["query_index"] = np.array([0, 1, 0, 1], np.int32)
+    arrays.texts.update({f"query_{k[5:]}": v for k, v in _table(queries[name]).items()})
+  out, infos = attach_text_cache(_config(), str(tmp_path), splits, VOCAB)
+  assert set(infos) == {"text", "query"} and infos["query"].num_texts == 3 and infos["query"].path != infos["text"].path
+  encoder = build_encoder(_config().model.text, _config().features, VOCAB, nnx.Rngs(0))
+  for name, token_lists in queries.items():
+    assert set(out[name].texts) == {"text_embedding", "query_embedding"}
+    for row, tokens in enumerate(token_lists):
+      np.testing.assert_allclose(out[name].texts["query_embedding"][row], _alone(encoder, tokens), atol=1e-5)
+  # Only the groups whose encoders are given (the model's own) are cached; others keep their token tables.
+  out, infos = attach_text_cache(_config(), str(tmp_path), splits, VOCAB, {"text": None})
+  assert set(infos) == {"text"} and {"text_embedding", "query_ids"} <= set(out["test"].texts)
+
+
+def test_the_models_own_encoder_is_the_one_cached(tmp_path):
+  cfg = _config()
+  cfg.model.text.mode = "top_layers"
+  own = build_encoder(cfg.model.text, cfg.features, VOCAB, nnx.Rngs(5))   # e.g. the model's random init
+  out, infos = attach_text_cache(cfg, str(tmp_path), _splits()[0], VOCAB, {"text": own})
+  tokens = _splits()[1]["test"][1]
+  table = _table([tokens])
+  alone = own(*(jnp.asarray(table[k][:, :len(tokens)]) for k in ("text_ids", "text_mask", "text_types")),
+              num_layers=1)
+  np.testing.assert_allclose(out["test"].texts["text_hidden"][1][:len(tokens)], np.asarray(alone)[0], atol=1e-5)

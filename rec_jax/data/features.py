@@ -17,11 +17,14 @@ from rec_jax.data.text_tokenizer import WordPieceTokenizer
 from rec_jax.data.vocab import PAD, Vocabulary
 
 Columns = Dict[str, np.ndarray]
+# Texts stored once per distinct value and indexed by rows: item texts and search queries.
+TEXT_GROUPS = ("text", "query")
 
 
 @dataclasses.dataclass
 class FeatureArrays:
-  """rows: name -> [n, ...] arrays; texts: name -> [num_texts, max_len] arrays indexed by rows["text_index"]."""
+  """rows: name -> [n, ...] arrays; texts: per text group (TEXT_GROUPS: item `text`, search `query`), tables
+  `<group>_ids|_mask|_types` -> [num_texts, max_len] indexed by rows["<group>_index"]."""
   rows: Dict[str, np.ndarray]
   texts: Dict[str, np.ndarray]
 
@@ -51,7 +54,7 @@ class FeatureProcessor:
     for name in cfg.numeric:
       x = self._numeric_transform(train[name])
       self.numeric_stats[name] = [float(x.mean()), float(x.std() + 1e-6)]
-    if cfg.text:
+    if cfg.text or cfg.get("query", ""):
       self.tokenizer_sha256 = self.tokenizer.sha256
     return self
 
@@ -81,12 +84,19 @@ class FeatureProcessor:
     rows["label"] = cols[cfg.label].astype(np.float32)
     # Evaluation-only columns: the item's warm/cold status, the raw user for per-user metrics, the oracle.
     rows["item_is_cold"] = ~self.vocabs["item_id"].contains(cols[cfg.item_id])
-    rows["user_group"] = np.unique(cols[cfg.user_id].astype(str), return_inverse=True)[1].astype(np.int32)
+    # The lists that ranking metrics (ndcg@K) rank within: a user's impressions, or a search session's results.
+    group = cfg.get("rank_group", "") or cfg.user_id
+    if group not in cols:
+      raise KeyError(f"features.rank_group={group!r} is not a column of the data (columns: {sorted(cols)})")
+    rows["rank_group"] = np.unique(cols[group].astype(str), return_inverse=True)[1].astype(np.int32)
     if cfg.oracle and cfg.oracle in cols:
       rows["oracle"] = cols[cfg.oracle].astype(np.float32)
     texts = {}
     if cfg.text:
       rows["text_index"], texts = self._texts(cols)
+    if cfg.get("query", ""):
+      rows["query_index"], queries = self._queries(cols[cfg.query])
+      texts.update(queries)
     return FeatureArrays(rows, texts)
 
   def _histories(self, histories: np.ndarray) -> np.ndarray:
@@ -108,6 +118,12 @@ class FeatureProcessor:
     a, _, b = np.char.partition(unique.astype(str), "\x1f").T
     ids, mask, types = self.tokenizer.encode_pairs(a, b, self.cfg.text_max_length)
     return index.astype(np.int32), {"text_ids": ids, "text_mask": mask, "text_types": types}
+
+  def _queries(self, queries: np.ndarray):
+    """Each distinct query tokenised once as a single segment of `features.query_max_length` tokens."""
+    unique, index = np.unique(queries.astype(str), return_inverse=True)
+    ids, mask, types = self.tokenizer.encode(unique, self.cfg.query_max_length)
+    return index.astype(np.int32), {"query_ids": ids, "query_mask": mask, "query_types": types}
 
   # --- persistence ---------------------------------------------------------------------------------------------
   def state(self) -> dict:
@@ -133,6 +149,6 @@ class FeatureProcessor:
 
   def vocab_sizes(self) -> Dict[str, int]:
     sizes = {name: len(v) for name, v in self.vocabs.items()}
-    if self.cfg.text:
+    if self.cfg.text or self.cfg.get("query", ""):
       sizes["text"] = self.tokenizer.vocab_size
     return sizes

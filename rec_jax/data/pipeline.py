@@ -12,7 +12,7 @@ from typing import Dict, Iterator
 
 import numpy as np
 
-from rec_jax.data.features import FeatureArrays
+from rec_jax.data.features import TEXT_GROUPS, FeatureArrays
 
 Batch = Dict[str, np.ndarray]
 
@@ -28,19 +28,22 @@ def text_slot_count(num_unique: int, batch_size: int) -> int:
 
 
 def gather(arrays: FeatureArrays, index: np.ndarray) -> Batch:
-  """Rows `index` of `arrays`; each distinct text of the batch is included once.
+  """Rows `index` of `arrays`; each distinct text (and query) of the batch is included once.
 
   Items repeat within a batch, and the text tower is by far the costliest part of a step, so the batch carries a
   block of distinct texts (`text_ids`, `text_mask`, `text_types`: [slots, length], padded with repeats of the
-  first text) and `text_slot` [batch]: which row of the block is each row's text.
+  first text) and `text_slot` [batch]: which row of the block is each row's text. Search queries likewise
+  (`query_*` tables, `query_slot`).
   """
   batch = {k: v[index] for k, v in arrays.rows.items()}
-  if arrays.texts:
-    unique, slot = np.unique(batch.pop("text_index"), return_inverse=True)
+  for group in TEXT_GROUPS:
+    if f"{group}_index" not in batch:
+      continue
+    unique, slot = np.unique(batch.pop(f"{group}_index"), return_inverse=True)
     slots = text_slot_count(len(unique), len(index))
     unique = np.concatenate([unique, np.full(slots - len(unique), unique[0])])
-    batch.update({k: table[unique] for k, table in arrays.texts.items()})
-    batch["text_slot"] = slot.astype(np.int32)
+    batch.update({k: table[unique] for k, table in arrays.texts.items() if k.startswith(f"{group}_")})
+    batch[f"{group}_slot"] = slot.astype(np.int32)
   return batch
 
 

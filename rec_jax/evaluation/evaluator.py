@@ -1,7 +1,8 @@
 """Evaluates a predictor on a split: CTR metrics on all rows and on warm/cold item slices, plus the oracle.
 
 Metric names follow DESIGN.md §6: `auc`, `logloss`, `ndcg@10`, with slices after a slash (`auc/cold`), and the
-synthetic shop's ceiling `oracle_auc` computed from the stored true click probabilities of the same rows.
+synthetic shop's ceiling `oracle_auc` computed from the stored true click probabilities of the same rows. `ndcg@K`
+ranks within each `rank_group` (data/features.py): a user's impressions, or a search session's results.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def ctr_metrics(rows: Dict[str, np.ndarray], probs: np.ndarray, ndcg_k: int) -> 
       continue
     result[f"auc{suffix}"] = metrics.auc(y, p)
     result[f"logloss{suffix}"] = metrics.logloss(y, p)
-    result[f"ndcg@{ndcg_k}{suffix}"] = metrics.ndcg_at_k(rows["user_group"][mask], y, p, ndcg_k)
+    result[f"ndcg@{ndcg_k}{suffix}"] = metrics.ndcg_at_k(rows["rank_group"][mask], y, p, ndcg_k)
     if "oracle" in rows:
       result[f"oracle_auc{suffix}"] = metrics.auc(y, rows["oracle"][mask])
       result[f"oracle_logloss{suffix}"] = metrics.logloss(y, rows["oracle"][mask])
+      result[f"oracle_ndcg@{ndcg_k}{suffix}"] = metrics.ndcg_at_k(rows["rank_group"][mask], y, rows["oracle"][mask],
+                                                                  ndcg_k)
   return result
 
 

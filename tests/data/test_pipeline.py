@@ -36,3 +36,15 @@ def test_text_slots_are_bucketed_and_bounded_by_batch():
   assert text_slot_count(1, 1024) == 128
   assert text_slot_count(1024, 1024) == 1024
   assert text_slot_count(5, 8) == 5
+
+
+def test_queries_get_their_own_deduplicated_block_and_slots():
+  n = 40
+  rows = {"label": np.arange(n, dtype=np.float32), "text_index": np.arange(n) % 3, "query_index": np.arange(n) % 5}
+  tables = {"text_ids": np.arange(3)[:, None] * np.ones((3, 4), np.int32),
+            "query_ids": 10 + np.arange(5)[:, None] * np.ones((5, 2), np.int32)}
+  batch = train_batch(FeatureArrays(rows, tables), 0, 20, seed=0)
+  assert "query_index" not in batch and "text_index" not in batch
+  assert len(batch["query_ids"]) == text_slot_count(5, 20) and len(batch["text_ids"]) == text_slot_count(3, 20)
+  np.testing.assert_array_equal(batch["query_ids"][batch["query_slot"], 0], 10 + batch["label"].astype(int) % 5)
+  np.testing.assert_array_equal(batch["text_ids"][batch["text_slot"], 0], batch["label"].astype(int) % 3)
