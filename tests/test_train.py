@@ -110,3 +110,31 @@ def test_lora_run_resumes_exactly_and_refuses_other_frozen_weights(smoke_config,
   _tiny_checkpoint(tmp_path / "bert", seed=1)
   with pytest.raises(ValueError, match="frozen weights"):
     train.train_and_evaluate(cfg, other)
+
+
+def _search_smoke(tfds_dir):
+  from rec_jax.config_check import load_config  # pylint: disable=import-outside-toplevel
+  cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "search.py") + ":smoke,separate")
+  cfg.data.data_dir = tfds_dir
+  # A random-init 2-block encoder whose top block trains: block 0's output of item texts and queries is cached.
+  cfg.model.text.update(pretrained="", mode="top_layers", trainable_layers=1)
+  cfg.model.text.bert.num_layers = 2
+  return cfg
+
+
+def test_search_trains_with_separate_query_encoder_from_the_text_cache(tfds_dir, tmp_path):
+  cfg = _search_smoke(tfds_dir)
+  result = train.train_and_evaluate(cfg, str(tmp_path / "separate"))
+  assert result["text_cache"]["blocks"] == result["query_cache"]["blocks"] == 1
+  assert result["text_cache"]["path"] != result["query_cache"]["path"]
+  m = result["metrics"]
+  assert 0 < m["ndcg@10"] <= 1 and m["oracle_ndcg@10"] > 0.5 and 0 < m["auc"] < 1
+  shared = cfg.copy_and_resolve_references()
+  shared.model.query.encoder = "shared"
+  other = train.train_and_evaluate(shared, str(tmp_path / "shared"))
+  # The separate query tower is a second text tower: its trainable top block and projection are extra parameters.
+  assert result["parameters"]["trainable"] > other["parameters"]["trainable"]
+  no_query = cfg.copy_and_resolve_references()
+  no_query.features.query = ""
+  with pytest.raises(ValueError, match="task='search' needs features.query"):
+    train.train_and_evaluate(no_query, str(tmp_path / "no_query"))

@@ -1,8 +1,9 @@
 """The hybrid model: feature crosses + CF tower + BERT text tower, fused into one CTR logit.
 
-logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item>   where
-- fields: [batch, F, dim] = embedded categorical/numeric features, plus the text vector and the CF user, item and
-  history vectors as extra fields when those towers are on (so the cross layer can cross them with features);
+logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item> + <query, text>   where
+- fields: [batch, F, dim] = embedded categorical/numeric features, plus the text vector, the search query's vector
+  and the CF user, item and history vectors as extra fields when those towers are on (so the cross layer can cross
+  them with features);
 - cross + deep: the `model.cross` block (registry `CROSSES`) in parallel with an MLP (`model.mlp`), as in DCN-v2;
   `model.cross=none` removes both, leaving features to act only linearly;
 - <user, item>: the CF match (width `model.cf_dim`, 0 = embed_dim), user = CF user id vector
@@ -10,6 +11,9 @@ logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item>
   `model.match_text` (off by default: on the synthetic shop, per-user vectors dotted with the text vector memorise
   and overfit, -0.016 test AUC); only with `model.use_cf`, which also adds a per-item bias. Cold items get their
   meaning from the text vector as a field of the cross layer.
+- <query, text>: with search queries in the data (`features.query`), the query is encoded by the text tower
+  (`model.query.encoder`: shared weights, or a separate tower built the same way) and, with `model.query.match`,
+  its dot product with the item text vector is the bi-encoder's relevance score.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from rec_jax.models.registry import MODELS
 from rec_jax.models.text_modes import build_text_tower
 
 
-TOWER_VECTORS = ("text", "user", "item", "history")
+TOWER_VECTORS = ("text", "query", "user", "item", "history")
+# How search queries (`features.query`) are encoded (`model.query.encoder`): by the item text tower itself (same
+# BERT, pooling and projection: a bi-encoder), by a second tower built the same way (same mode and checkpoint) with
+# its own weights, or not at all (the queries are ignored: the ablation).
+QUERY_ENCODERS = ("shared", "separate", "none")
 
 
 @MODELS.register("hybrid")
@@ -42,6 +50,9 @@ class HybridRecModel(nnx.Module):
     num_fields = self.fields.num_fields
     if model_cfg.use_text:
       self.text = nnx.data(build_text_tower(model_cfg.text, feature_cfg, vocab_sizes["text"], dim, rngs=rngs))
+    self.query_encoder, self.query = self._query_encoder(model_cfg, feature_cfg), None
+    if self.query_encoder == "separate":
+      self.query = nnx.data(build_text_tower(model_cfg.text, feature_cfg, vocab_sizes["text"], dim, rngs=rngs))
     user_embedding = model_cfg.use_cf and model_cfg.cf_user_embedding
     cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
@@ -51,10 +62,10 @@ class HybridRecModel(nnx.Module):
     if unknown:
       raise ValueError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
     # The tower vectors that also join the cross layer as fields (only those whose tower is on).
-    available = {"text": model_cfg.use_text, "user": user_embedding, "item": model_cfg.use_cf,
-                 "history": model_cfg.use_cf and model_cfg.history != "none"}
+    available = {"text": model_cfg.use_text, "query": self.query_encoder != "none", "user": user_embedding,
+                 "item": model_cfg.use_cf, "history": model_cfg.use_cf and model_cfg.history != "none"}
     self.field_towers = tuple(t for t in TOWER_VECTORS if t in model_cfg.field_towers and available[t])
-    cf_fields = [t for t in self.field_towers if t != "text"]
+    cf_fields = [t for t in self.field_towers if t not in ("text", "query")]
     if cf_fields and cf_dim != dim:
       raise ValueError(f"model.field_towers has CF vectors {cf_fields}, which need model.cf_dim ({cf_dim}) equal "
                        f"to model.embed_dim ({dim}); set model.cf_dim=0 or drop them from field_towers")
@@ -64,12 +75,36 @@ class HybridRecModel(nnx.Module):
     if self.match_text and cf_dim != dim:
       raise ValueError(f"model.match_text adds the text vector ({dim}) to the CF item vector, which needs "
                        f"model.cf_dim ({cf_dim}) equal to model.embed_dim; set model.cf_dim=0 or match_text=False")
+    self.query_match = self.query_encoder != "none" and bool(model_cfg.query.match)
     self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
     self.cross = self.deep = self.head = None
     if model_cfg.cross != "none":
       self.cross = nnx.data(CROSSES.get(model_cfg.cross)(num_fields, dim, model_cfg.cross_options, rngs=rngs))
       self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
       self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
+
+  @staticmethod
+  def _query_encoder(model_cfg, feature_cfg) -> str:
+    """`model.query.encoder` when the data has queries (`features.query`), else "none"."""
+    if not feature_cfg.get("query", ""):
+      return "none"
+    kind = model_cfg.query.encoder
+    if kind not in QUERY_ENCODERS:
+      raise ValueError(f"model.query.encoder={kind!r}: valid are {', '.join(QUERY_ENCODERS)}")
+    if kind != "none" and not model_cfg.use_text:
+      raise ValueError(f"model.query.encoder={kind!r} encodes queries with the text tower, which "
+                       "model.use_text=False switches off; set model.query.encoder=none to ignore the queries")
+    return kind
+
+  def text_encoders(self):
+    """Per text group (item `text`, search `query`), the BERT encoder that reads it, or None where the tower keeps
+    none (a fully frozen encoder's cached vectors); rec_jax/text_cache.py caches their frozen blocks."""
+    encoders = {}
+    if self.text is not None:
+      encoders["text"] = getattr(self.text, "bert", None)
+    if self.query_encoder != "none":
+      encoders["query"] = getattr(self.text if self.query_encoder == "shared" else self.query, "bert", None)
+    return encoders
 
   def __call__(self, batch) -> jnp.ndarray:
     fields = [self.fields(batch)]
@@ -81,11 +116,18 @@ class HybridRecModel(nnx.Module):
       # Token ids, or what rec_jax/text_cache.py computed ahead for frozen blocks (see models/text_modes.py).
       text_vec = self.text.encode_batch(batch)[batch["text_slot"]]
       towers["text"] = text_vec
+    if self.query_encoder != "none":
+      tower = self.text if self.query_encoder == "shared" else self.query
+      query_vec = tower.encode_batch(batch, "query")[batch["query_slot"]]
+      towers["query"] = query_vec
+      if self.query_match:
+        # Relevance as a bi-encoder scores it: the dot product of the query's and the item text's vectors.
+        match += jnp.sum(query_vec * text_vec, axis=-1)
     if self.cf is not None:
       cf = self.cf(batch)
       user = cf.get("user", 0.0) + cf.get("history", 0.0)
       item = cf["item"] + (text_vec if self.match_text else 0.0)
-      match = jnp.sum(user * item, axis=-1) + cf["item_bias"]
+      match += jnp.sum(user * item, axis=-1) + cf["item_bias"]
       towers.update(cf)
     fields += [towers[t][:, None] for t in self.field_towers]
     fields = jnp.concatenate(fields, axis=1)

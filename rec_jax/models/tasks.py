@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +18,13 @@ TASKS: Registry = Registry("task")
 class Task:
   loss: Callable[[jnp.ndarray, jnp.ndarray, jnp.ndarray], jnp.ndarray]   # (logits, labels, weights) -> scalar
   predict: Callable[[jnp.ndarray], jnp.ndarray]
+  requires: Tuple[str, ...] = ()   # `features` keys that must be set (non-empty) for this task
+
+  def check(self, config) -> None:
+    missing = [k for k in self.requires if not config.features.get(k, "")]
+    if missing:
+      raise ValueError(f"task={config.task!r} needs " + ", ".join(f"features.{k}" for k in missing)
+                       + " (the column holding it)")
 
 
 def _weighted_bce(logits, labels, weights):
@@ -27,3 +34,7 @@ def _weighted_bce(logits, labels, weights):
 
 
 TASKS.register("ctr")(Task(loss=_weighted_bce, predict=jax.nn.sigmoid))
+# Search: a user's query and the results shown for it; a click is scored from the query, the item and the user
+# (the hybrid reads the query through `features.query`, see models/hybrid.py). Pointwise BCE, as learning-to-rank
+# from clicks commonly starts; ndcg@K ranks within each session (`features.rank_group`).
+TASKS.register("search")(Task(loss=_weighted_bce, predict=jax.nn.sigmoid, requires=("query",)))

