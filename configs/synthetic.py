@@ -1,6 +1,6 @@
 r"""python -m rec_jax.main --config=configs/synthetic.py --workdir=/tmp/rec_jax/synthetic
 
-The three-tower hybrid (BERT text + DCN-v2 crosses + CF) on the synthetic shop, CTR task. The tiny preset:
+The three-tower hybrid (BERT text + DeepFM crosses + CF) on the synthetic shop, CTR task. The tiny preset:
   python -m rec_jax.main --config=configs/synthetic.py:smoke --workdir=/tmp/rec_jax/smoke
 
 Presets after the colon, comma-separated (big_vision style): `smoke` (tiny, < 1 minute), `seed=N`.
@@ -65,10 +65,11 @@ def get_config(arg=None):
   c.model.embed_dim = 32
   c.model.use_text = True
   c.model.use_cf = True
-  # FM over the fields (the text vector is one of them, so <region, text> learns regional taste for a style),
-  # in parallel with an MLP; `dcnv2` is the other built-in cross.
-  c.model.cross = "fm"
-  c.model.cross_options = dict(num_layers=2)   # Used by dcnv2.
+  # DeepFM: FM over the fields (the text vector is one of them, so <region, text> learns regional taste for a
+  # style) in parallel with an MLP. Other families: lr, fm, dcn, dcnv2, autoint, xdeepfm, finalmlp.
+  c.model.cross = "deepfm"
+  # Options of the cross families (rec_jax/models/crosses/; each reads the keys it knows, defaults elsewhere).
+  c.model.cross_options = dict(num_layers=2)
   # CF tower: item id bias + a small user x item id match (cf_dim 4; the shop's users have ~50 impressions
   # each, wide id vectors memorise them). History encoders are in the registry (`mean`); on this shop the mean
   # history does not beat the id match (measured), so it is off by default.

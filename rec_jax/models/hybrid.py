@@ -4,8 +4,10 @@ logit = first_order(fields) + head([cross(fields), deep(fields)]) + <user, item>
 - fields: [batch, F, dim] = embedded categorical/numeric features, plus the text vector, the search query's vector
   and the CF user, item and history vectors as extra fields when those towers are on (so the cross layer can cross
   them with features);
-- cross + deep: the `model.cross` block (registry `CROSSES`) in parallel with an MLP (`model.mlp`), as in DCN-v2;
-  `model.cross=none` removes both, leaving features to act only linearly;
+- cross + deep: the `model.cross` block (registry `CROSSES`: lr, fm, deepfm, dcn, dcnv2, autoint, xdeepfm,
+  finalmlp) and, where the family has one beside it (`parallel_deep`: DeepFM, DCN, DCN-v2 parallel, AutoInt+,
+  xDeepFM), an MLP (`model.mlp`) over the same fields; `model.cross=none` (or `lr`) removes both, leaving features
+  to act only linearly;
 - <user, item>: the CF match (width `model.cf_dim`, 0 = embed_dim), user = CF user id vector
   (`model.cf_user_embedding`) + history vector, item = CF item id vector, plus the text vector when
   `model.match_text` (off by default: on the synthetic shop, per-user vectors dotted with the text vector memorise
@@ -80,8 +82,11 @@ class HybridRecModel(nnx.Module):
     self.cross = self.deep = self.head = None
     if model_cfg.cross != "none":
       self.cross = nnx.data(CROSSES.get(model_cfg.cross)(num_fields, dim, model_cfg.cross_options, rngs=rngs))
-      self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
-      self.head = nnx.data(nnx.Linear(self.cross.out_dim + self.deep.out_dim, 1, rngs=rngs))
+      if self.cross.parallel_deep:
+        self.deep = nnx.data(MLP(num_fields * dim, model_cfg.mlp, rngs=rngs))
+      width = self.cross.out_dim + (self.deep.out_dim if self.deep is not None else 0)
+      if width:
+        self.head = nnx.data(nnx.Linear(width, 1, rngs=rngs))
 
   @staticmethod
   def _query_encoder(model_cfg, feature_cfg) -> str:
@@ -133,6 +138,7 @@ class HybridRecModel(nnx.Module):
     fields = jnp.concatenate(fields, axis=1)
     flat = fields.reshape(fields.shape[0], -1)
     logit = self.first_order(flat)[:, 0] + match
-    if self.cross is not None:
-      logit += self.head(jnp.concatenate([self.cross(fields), self.deep(flat)], axis=-1))[:, 0]
+    if self.head is not None:
+      parts = [self.cross(fields)] + ([self.deep(flat)] if self.deep is not None else [])
+      logit += self.head(jnp.concatenate(parts, axis=-1))[:, 0]
     return logit

@@ -132,3 +132,14 @@ def test_pretrained_vocabulary_or_tokenizer_mismatch_is_refused(tmp_path):
   (tmp_path / "ckpt" / "tokenizer.json").write_text("{}")
   with pytest.raises(ValueError, match="different tokenizer.json"):
     MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("cross", ["lr", "fm", "deepfm", "dcn", "dcnv2", "autoint", "xdeepfm", "finalmlp"])
+def test_every_cross_family_runs_in_the_hybrid_with_a_deep_net_only_where_it_has_one(cross):
+  from rec_jax.models.crosses import CROSSES  # pylint: disable=import-outside-toplevel
+  model = MODELS.get("hybrid")(_model_cfg(cross=cross), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  assert (model.deep is not None) == CROSSES.get(cross)(7, 4, ml_collections.ConfigDict(),
+                                                         rngs=nnx.Rngs(0)).parallel_deep
+  assert (model.head is None) == (cross == "lr")   # LR: the first-order term is the whole model
+  logits = model(_batch())
+  assert logits.shape == (6,) and bool(jnp.all(jnp.isfinite(logits)))

@@ -1,13 +1,18 @@
-"""DCN-v2 cross network (Wang et al., 2021) with full-rank cross matrices."""
+"""DCN-v2 cross network (Wang et al., 2021): full-rank cross matrices or a low-rank mixture of experts
+(DCN-Mix), in the "parallel" (deep MLP beside it, in the hybrid) or "stacked" (deep MLP on top) structure."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.models.crosses.registry import CROSSES
+from rec_jax.models.mlp import MLP
+
+STRUCTURES = ("parallel", "stacked")
 
 
 class CrossLayerV2(nnx.Module):
@@ -21,11 +26,54 @@ class CrossLayerV2(nnx.Module):
     return x0 * self.linear(x) + x
 
 
-class CrossNetV2(nnx.Module):
-  """Stack of `num_layers` CrossLayerV2 over the flattened field embeddings."""
+class LowRankMixtureCrossLayer(nnx.Module):
+  """One DCN-Mix layer: x_{l+1} = sum_i G_i(x_l) E_i(x_l) + x_l over `num_experts` experts, where
+  E_i(x_l) = x0 ⊙ (U_i tanh(C_i tanh(V_iᵀ x_l)) + b_i) and G(x_l) = softmax over experts of `gate(x_l)`.
 
-  def __init__(self, in_dim: int, num_layers: int, *, rngs: nnx.Rngs):
-    self.layers = nnx.List([CrossLayerV2(in_dim, rngs=rngs) for _ in range(num_layers)])
+  Parameters: `u`, `v` [experts, dim, rank] (U_i, V_i), `c` [experts, rank, rank] (C_i), `bias` [experts, dim]
+  (b_i) and `gate`, a bias-free nnx.Linear(dim, experts). g = tanh, as in the paper's reference code.
+  """
+
+  def __init__(self, dim: int, rank: int, num_experts: int, *, rngs: nnx.Rngs):
+    # Glorot per expert (the reference code's xavier_normal); the expert axis is a batch axis, not a fan.
+    transposed = nnx.initializers.glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(0,))  # V_i, used as V_iᵀ.
+    matrix = nnx.initializers.glorot_normal(in_axis=-1, out_axis=-2, batch_axis=(0,))  # U_i, C_i: [out, in].
+    self.u = nnx.Param(matrix(rngs.params(), (num_experts, dim, rank), jnp.float32))
+    self.v = nnx.Param(transposed(rngs.params(), (num_experts, dim, rank), jnp.float32))
+    self.c = nnx.Param(matrix(rngs.params(), (num_experts, rank, rank), jnp.float32))
+    self.bias = nnx.Param(jnp.zeros((num_experts, dim), jnp.float32))
+    self.gate = nnx.Linear(dim, num_experts, use_bias=False, rngs=rngs)
+
+  def gates(self, x: jax.Array) -> jax.Array:
+    """Maps x_l [batch, dim] to the expert weights G(x_l) [batch, experts], summing to 1 per row."""
+    return jax.nn.softmax(self.gate(x), axis=-1)
+
+  def experts(self, x0: jax.Array, x: jax.Array) -> jax.Array:
+    """Maps x0, x_l [batch, dim] to every expert's output E_i(x_l) [batch, experts, dim]."""
+    low = jnp.tanh(jnp.einsum("bd,edr->ber", x, self.v[...]))
+    low = jnp.tanh(jnp.einsum("bes,ers->ber", low, self.c[...]))
+    return x0[:, None, :] * (jnp.einsum("ber,edr->bed", low, self.u[...]) + self.bias[...])
+
+  def __call__(self, x0: jax.Array, x: jax.Array) -> jax.Array:
+    """Maps x0 [batch, dim] and x_l [batch, dim] to x_{l+1} [batch, dim]."""
+    return jnp.einsum("be,bed->bd", self.gates(x), self.experts(x0, x)) + x
+
+
+class CrossNetV2(nnx.Module):
+  """Stack of `num_layers` cross layers over the flattened field embeddings: full-rank CrossLayerV2 when
+  `low_rank` is 0, else LowRankMixtureCrossLayer of that rank with `num_experts` experts. Used alone it is the
+  "parallel" structure: the hybrid runs its deep MLP beside it."""
+
+  parallel_deep = True
+
+  def __init__(self, in_dim: int, num_layers: int, *, rngs: nnx.Rngs, low_rank: int = 0, num_experts: int = 4):
+    if low_rank < 0 or (low_rank and num_experts < 1):
+      raise ValueError(f"dcnv2: low_rank={low_rank} must be >= 0 and, when > 0, num_experts={num_experts} >= 1")
+    if low_rank:
+      layers = [LowRankMixtureCrossLayer(in_dim, low_rank, num_experts, rngs=rngs) for _ in range(num_layers)]
+    else:
+      layers = [CrossLayerV2(in_dim, rngs=rngs) for _ in range(num_layers)]
+    self.layers = nnx.List(layers)
     self.out_dim = in_dim
 
   def __call__(self, fields: jax.Array) -> jax.Array:
@@ -37,7 +85,31 @@ class CrossNetV2(nnx.Module):
     return x
 
 
+class StackedCrossNetV2(nnx.Module):
+  """DCN-v2's "stacked" structure: a deep MLP (ReLU after every layer) on the cross network's output. It contains
+  its deep net, so the hybrid runs none beside it."""
+
+  parallel_deep = False
+
+  def __init__(self, cross: CrossNetV2, deep: Sequence[int], *, rngs: nnx.Rngs):
+    self.cross = cross
+    self.deep = MLP(cross.out_dim, deep, rngs=rngs)
+    self.out_dim = self.deep.out_dim
+
+  def __call__(self, fields: jax.Array) -> jax.Array:
+    """Maps field embeddings [batch, fields, dim] to MLP(cross(fields)) [batch, out_dim]."""
+    return self.deep(self.cross(fields))
+
+
 @CROSSES.register("dcnv2")
-def build_dcnv2(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> CrossNetV2:
-  """Builds a CrossNetV2 over num_fields*field_dim inputs; reads `cfg.num_layers` (default 3)."""
-  return CrossNetV2(num_fields * field_dim, cfg.get("num_layers", 3), rngs=rngs)
+def build_dcnv2(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> CrossNetV2 | StackedCrossNetV2:
+  """Builds DCN-v2 over num_fields*field_dim inputs. Options: `num_layers` (3), `low_rank` (0 = full rank),
+  `num_experts` (4, with low_rank > 0), `structure` ("parallel" | "stacked") and `deep` ((128,), stacked only)."""
+  structure = cfg.get("structure", "parallel")
+  if structure not in STRUCTURES:
+    raise ValueError(f"dcnv2: cross_options.structure={structure!r}; valid: {', '.join(STRUCTURES)}")
+  cross = CrossNetV2(num_fields * field_dim, cfg.get("num_layers", 3), rngs=rngs,
+                     low_rank=cfg.get("low_rank", 0), num_experts=cfg.get("num_experts", 4))
+  if structure == "parallel":
+    return cross
+  return StackedCrossNetV2(cross, tuple(cfg.get("deep", (128,))), rngs=rngs)

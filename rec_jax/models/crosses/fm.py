@@ -1,4 +1,5 @@
-"""Factorization-machine second-order interaction (Rendle, 2010) as a parameter-free cross."""
+"""Factorization-machine second-order interaction (Rendle, 2010) as a parameter-free cross; with a deep MLP
+beside it over the same embeddings it is DeepFM (Guo et al., 2017)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ from rec_jax.models.crosses.registry import CROSSES
 
 
 class FactorizationMachine(nnx.Module):
-  """Sum over field pairs i<j of <v_i, v_j>, computed in O(F·D) with the sum-square identity."""
+  """Sum over field pairs i<j of <v_i, v_j>, computed in O(F·D) with the sum-square identity.
+
+  `parallel_deep` says whether the hybrid runs its deep MLP beside it: False for the plain FM, True for DeepFM.
+  """
 
   out_dim = 1
+
+  def __init__(self, parallel_deep: bool = False):
+    self.parallel_deep = parallel_deep
 
   def __call__(self, fields: jax.Array) -> jax.Array:
     """Maps field embeddings [batch, fields, dim] to the pairwise interaction [batch, 1]."""
@@ -26,6 +33,13 @@ class FactorizationMachine(nnx.Module):
 
 @CROSSES.register("fm")
 def build_fm(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> FactorizationMachine:
-  """Builds an FM; it has no options or parameters, so all arguments are ignored."""
+  """Builds an FM alone (no deep MLP beside it); it has no options or parameters, so all arguments are ignored."""
   del num_fields, field_dim, cfg, rngs
-  return FactorizationMachine()
+  return FactorizationMachine(parallel_deep=False)
+
+
+@CROSSES.register("deepfm")
+def build_deepfm(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> FactorizationMachine:
+  """Builds DeepFM's FM part: the same FM, with the hybrid's deep MLP run beside it on the shared embeddings."""
+  del num_fields, field_dim, cfg, rngs
+  return FactorizationMachine(parallel_deep=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import ml_collections
 import numpy as np
 import pytest
 from flax import nnx
@@ -32,3 +33,13 @@ def test_fm_registered_builder():
   fm = CROSSES.get("fm")(4, 3, {}, rngs=nnx.Rngs(0))
   assert isinstance(fm, FactorizationMachine)
   assert fm.out_dim == 1
+
+
+def test_deepfm_is_fm_with_parallel_deep():
+  v = np.random.default_rng(0).normal(size=(4, 5, 3)).astype(np.float32)
+  fm = CROSSES.get("fm")(5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  deepfm = CROSSES.get("deepfm")(5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  assert fm.parallel_deep is False
+  assert deepfm.parallel_deep is True
+  assert deepfm.out_dim == 1
+  np.testing.assert_allclose(np.asarray(deepfm(v)), _brute_force(v.astype(np.float64)), rtol=1e-5, atol=1e-5)
