@@ -29,6 +29,8 @@ setup(
         # (it declares sentence-transformers, which rec_jax does not need). .ci/run does so.
         "dev": ["pytest", "pytest-xdist", "scikit-learn"],
         "ref": ["torch==2.13.0", "transformers", "sentence-transformers", "scikit-learn"],
+        # Peers of benchmarks/ctr_train.py (not needed by the tests; fuxictr pulls in ray, pandas and polars).
+        "bench": ["fuxictr==2.3.10"],
         "cuda": ["jax[cuda12]"],
     },
 )

