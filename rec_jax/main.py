@@ -30,8 +30,10 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
   from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
+  from rec_jax.xla_cpu import select_cpu_dots
   logging.info("workdir %s", _WORKDIR.value)
   try:
+    select_cpu_dots(_CONFIG.value.parallel.get("cpu_dots", "default"))  # Before JAX starts its backend.
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except (ValueError, KeyError, FileNotFoundError) as e:
     # Bad configs, data, files and checkpoints raise these with a message naming the problem; a user needs the

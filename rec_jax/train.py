@@ -26,6 +26,7 @@ from rec_jax.progress import Progress
 from rec_jax.run_files import RunFiles
 from rec_jax.text_cache import attach_text_cache
 from rec_jax.train_step import device_inputs, make_predict, make_train_step
+from rec_jax.xla_cpu import select_cpu_dots
 
 
 def _check_frozen(restored, frozen_sha: np.ndarray) -> None:
@@ -59,6 +60,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     logging.info("%s already holds a finished run; not retraining", workdir)
     return files.read_results()
   t_start = time.perf_counter()
+  # A no-op when rec_jax.main already chose it; a named error if JAX started before it could be chosen.
+  select_cpu_dots(config.parallel.get("cpu_dots", "default"))
   task = TASKS.get(config.task)
   task.check(config)
   data = prepare_data(config, workdir)
