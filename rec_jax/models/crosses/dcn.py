@@ -37,11 +37,16 @@ class CrossNet(nnx.Module):
 
   def __call__(self, fields: jax.Array) -> jax.Array:
     """Maps field embeddings [batch, fields, dim] to crossed features [batch, fields*dim]."""
-    x0 = fields.reshape(fields.shape[0], -1)
-    x = x0
-    for layer in self.layers:
-      x = layer(x0, x)
-    return x
+    return apply_cross_layers(self.layers, fields)
+
+
+def apply_cross_layers(layers, fields: jax.Array) -> jax.Array:
+  """x_{l+1} = layer_l(x0, x_l) from x0 = the flattened fields [batch, fields*dim] (DCN v1 and v2 alike)."""
+  x0 = fields.reshape(fields.shape[0], -1)
+  x = x0
+  for layer in layers:
+    x = layer(x0, x)
+  return x
 
 
 @CROSSES.register("dcn")

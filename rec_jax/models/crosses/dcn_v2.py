@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.models.crosses.dcn import apply_cross_layers
 from rec_jax.models.crosses.registry import CROSSES
 from rec_jax.models.mlp import MLP
 
@@ -78,11 +79,7 @@ class CrossNetV2(nnx.Module):
 
   def __call__(self, fields: jax.Array) -> jax.Array:
     """Maps field embeddings [batch, fields, dim] to crossed features [batch, fields*dim]."""
-    x0 = fields.reshape(fields.shape[0], -1)
-    x = x0
-    for layer in self.layers:
-      x = layer(x0, x)
-    return x
+    return apply_cross_layers(self.layers, fields)
 
 
 class StackedCrossNetV2(nnx.Module):
