@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict, Mapping, Optional
 
 import jax.numpy as jnp
 from flax import nnx
@@ -21,11 +21,11 @@ class CFTower(nnx.Module):
   """
 
   def __init__(self, num_users: int, num_items: int, dim: int, history: str, *, user_embedding: bool = True,
-               rngs: nnx.Rngs):
+               history_options: Optional[Mapping[str, Any]] = None, rngs: nnx.Rngs):
     self.users = nnx.Embed(num_users, dim, embedding_init=_INIT, rngs=rngs) if user_embedding else None
     self.items = nnx.Embed(num_items, dim, embedding_init=_INIT, rngs=rngs)
     self.item_bias = nnx.Embed(num_items, 1, embedding_init=nnx.initializers.zeros, rngs=rngs)
-    self.history = HISTORY.get(history)(dim, rngs=rngs) if history != "none" else None
+    self.history = HISTORY.get(history)(dim, history_options or {}, rngs=rngs) if history != "none" else None
 
   def __call__(self, batch) -> Dict[str, jnp.ndarray]:
     out = {"item": self.items(batch["item_id"]), "item_bias": self.item_bias(batch["item_id"])[:, 0]}
@@ -33,5 +33,5 @@ class CFTower(nnx.Module):
       out["user"] = self.users(batch["user_id"])
     if self.history is not None:
       hist = batch["history"]
-      out["history"] = self.history(self.items(hist), hist != PAD)
+      out["history"] = self.history(self.items(hist), hist != PAD, out["item"])
     return out

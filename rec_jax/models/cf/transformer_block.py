@@ -1,0 +1,65 @@
+"""Pieces shared by the sequence encoders (sasrec, bert4rec): their options and masked multi-head attention."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Tuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from rec_jax.models.cf.history import masked_softmax
+
+
+def _positive_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
+  value = cfg.get(key, default)
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise ValueError(f"history option {key!r} must be a positive integer, got {value!r}")
+  return value
+
+
+def sequence_options(dim: int, cfg: Mapping[str, Any], default_heads: int) -> Tuple[int, int, int]:
+  """(max_length, num_layers, num_heads) read from cfg (defaults 50, 2, default_heads), checked against dim."""
+  max_length = _positive_int(cfg, "max_length", 50)
+  num_layers = _positive_int(cfg, "num_layers", 2)
+  num_heads = _positive_int(cfg, "num_heads", default_heads)
+  if dim % num_heads:
+    raise ValueError(f"history option 'num_heads' ({num_heads}) must divide the embedding dim ({dim})")
+  return max_length, num_layers, num_heads
+
+
+def check_length(length: int, max_length: int) -> None:
+  if length > max_length:
+    raise ValueError(f"history of length {length} is longer than history option 'max_length' ({max_length})")
+
+
+class MultiHeadAttention(nnx.Module):
+  """Scaled dot-product attention: per head h, a_ij = softmax_j(<q_i, k_j> / sqrt(head_dim)) over allowed j and
+  out_i = concat_h sum_j a_ij v_j, optionally followed by a dense output projection.
+
+  `query`, `key`, `value` are nnx.Linear(dim, dim) with bias; head h owns columns h*head_dim:(h+1)*head_dim.
+  A query with no allowed key gets a zero output (not NaN).
+  """
+
+  def __init__(self, dim: int, num_heads: int, *, output_projection: bool, rngs: nnx.Rngs):
+    self.query = nnx.Linear(dim, dim, rngs=rngs)
+    self.key = nnx.Linear(dim, dim, rngs=rngs)
+    self.value = nnx.Linear(dim, dim, rngs=rngs)
+    self.output = nnx.Linear(dim, dim, rngs=rngs) if output_projection else None
+    self.num_heads, self.head_dim = num_heads, dim // num_heads
+
+  def _heads(self, projection: nnx.Linear, x: jax.Array) -> jax.Array:
+    """Projects x [batch, length, dim] to [batch, length, heads, head_dim]."""
+    return projection(x).reshape(*x.shape[:2], self.num_heads, self.head_dim)
+
+  def attention(self, queries: jax.Array, keys: jax.Array, allowed: jax.Array) -> jax.Array:
+    """queries [batch, lq, dim], keys [batch, lk, dim], allowed [batch, lq, lk] bool -> a [batch, heads, lq, lk]."""
+    scores = jnp.einsum("bihd,bjhd->bhij", self._heads(self.query, queries), self._heads(self.key, keys))
+    return masked_softmax(scores / math.sqrt(self.head_dim), allowed[:, None])
+
+  def __call__(self, queries: jax.Array, keys: jax.Array, allowed: jax.Array) -> jax.Array:
+    """queries [batch, lq, dim] attend to keys (= values) [batch, lk, dim] where allowed -> [batch, lq, dim]."""
+    attended = jnp.einsum("bhij,bjhd->bihd", self.attention(queries, keys, allowed), self._heads(self.value, keys))
+    out = attended.reshape(queries.shape)
+    return out if self.output is None else self.output(out)
