@@ -57,7 +57,7 @@ from rec_jax.models.frozen import count_parameters
 from rec_jax.models.tasks import TASKS
 from rec_jax.optim import make_optimizer
 from rec_jax.train import build_model
-from rec_jax.train_step import device_inputs, make_predict, make_train_step
+from rec_jax.train_step import device_inputs, make_predict, make_train_step, step_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(HERE, "..", "configs", "synthetic.py")
@@ -78,9 +78,8 @@ def _args():
   p.add_argument("--block", type=int, default=4, help="steps per timed block")
   p.add_argument("--fuxictr_workers", type=int, default=0,
                  help="DataLoader worker processes for FuxiCTR; 0 keeps its data loading in this process like ours")
-  p.add_argument("--fuxictr_embedding_std", type=float, default=None,
-                 help="std of FuxiCTR's normal embedding init (its default 1e-4; ours is 0.05): a check that an AUC "
-                 "gap comes from initialisation")
+  p.add_argument("--embedding_std", type=float, default=1e-4,
+                 help="std of both sides' normal embedding init (FuxiCTR's default 1e-4; rec_jax's default 0.05)")
   p.add_argument("--data_dir", default="~/tensorflow_datasets", help="TFDS dir where the shop is generated/kept")
   p.add_argument("--seed", type=int, default=0)
   return p.parse_args()
@@ -99,6 +98,7 @@ def _config(args):
   m.use_text, m.use_cf, m.cross, m.field_towers, m.history = False, False, "dcnv2", (), "none"
   m.cross_options = dict(num_layers=args.cross_layers)
   m.embed_dim = args.embed_dim or (8 if quick else 40)
+  m.embedding_init_std = args.embedding_std
   m.mlp = tuple(int(h) for h in args.mlp.split(",")) if args.mlp else ((32, 32) if quick else (500, 500, 500))
   t = config.train
   t.batch_size = args.batch_size or (256 if quick else 10000)
@@ -144,13 +144,14 @@ def train_ours(config, train: FeatureArrays, test: FeatureArrays, vocab_sizes, b
   num_parameters = count_parameters(params)
   tx = make_optimizer(config.train)
   params, frozen, opt_state = parallel.replicate((params, frozen, tx.init(params)), mesh)
-  train_step = make_train_step(graphdef, tx, task, mesh)
+  train_step = make_train_step(graphdef, tx, task, mesh, config.task_options)
   sync_after = {start - 1 for start, _ in blocks} | {end - 1 for _, end in blocks}
   ends = {}
   for step in range(num_steps):
     batch = train_batch(train, step, config.train.batch_size, config.seed)
     params, opt_state, train_metrics = train_step(params, frozen, opt_state,
-                                                  parallel.shard_batch(device_inputs(batch), mesh))
+                                                  parallel.shard_batch(device_inputs(batch), mesh),
+                                                  step_key(config.seed, step))
     if step in sync_after:
       jax.block_until_ready((params, opt_state))
       ends[step] = time.perf_counter()
@@ -174,7 +175,7 @@ def train_fuxictr(args, config, splits, fields, vocab_sizes, blocks, threads: in
               train=dict(epochs=args.epochs, batch_size=batch, num_workers=args.fuxictr_workers, seed=config.seed),
               model=dict(embedding_dim=m.embed_dim, parallel_dnn_hidden_units=list(m.mlp),
                          num_cross_layers=m.cross_options["num_layers"], learning_rate=config.train.learning_rate,
-                         embedding_std=args.fuxictr_embedding_std))
+                         embedding_std=args.embedding_std))
   spec_path = os.path.join(workdir, "fuxictr_spec.json")
   with open(spec_path, "w") as f:
     json.dump(spec, f)
@@ -216,8 +217,7 @@ def main():
     print(f"model: embed_dim {config.model.embed_dim}, mlp {list(config.model.mlp)}, cross layers "
           f"{config.model.cross_options['num_layers']} (full rank, parallel); Adam lr {config.train.learning_rate} "
           f"constant, grad clip {config.train.grad_clip_norm}; batch {batch}; epochs {args.epochs} "
-          f"({steps_per_epoch} steps each); embedding init normal std: ours 0.05, FuxiCTR "
-          f"{args.fuxictr_embedding_std or '1e-4 (its default)'}")
+          f"({steps_per_epoch} steps each); embedding init normal std {args.embedding_std} on both sides")
     print(f"threads: XLA {jax.devices()[0].platform} x{len(jax.devices())} device(s) over {threads} CPUs, "
           f"torch.set_num_threads({threads}), FuxiCTR DataLoader workers {args.fuxictr_workers}; "
           f"timed: {len(blocks)} blocks of {args.block} steps, first {skip} steps untimed")

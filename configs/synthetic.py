@@ -31,7 +31,12 @@ def get_config(arg=None):
   presets, values = _parse_arg(arg)
   c = ml_collections.ConfigDict()
   c.seed = int(values.get("seed", 0))
+  # ctr | search | rating | retrieval | next_item (rec_jax/models/tasks.py); configs/zoo.py sets each up.
   c.task = "ctr"
+  # Options of the ranking tasks: retrieval's in-batch softmax (`temperature`, `log_q` correction,
+  # `remove_accidental_hits`, `num_negatives` extra uniform negatives), next_item's softmax (`num_negatives` 0 =
+  # full softmax over the items, else sampled) and BERT4Rec's cloze `mask_prob`.
+  c.task_options = dict(temperature=0.05, log_q=True, remove_accidental_hits=True, num_negatives=0, mask_prob=0.2)
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "synthetic_shop"
@@ -56,6 +61,10 @@ def get_config(arg=None):
   c.features.query_max_length = 12
   # The lists ndcg@K ranks within: each user's impressions here, each search session's results in search.
   c.features.rank_group = "user_id"
+  # Which features describe the user and which the item (the two towers of model.name=two_tower); the rest
+  # (hour, weekday) are context.
+  c.features.user_features = ("age_bucket", "gender", "region", "device")
+  c.features.item_features = ("category", "brand", "price")
   c.features.min_count = 1
   c.features.label = "label"
   c.features.oracle = "p_true"
@@ -74,7 +83,15 @@ def get_config(arg=None):
   # each, wide id vectors memorise them). History encoders are in the registry (`mean`); on this shop the mean
   # history does not beat the id match (measured), so it is off by default.
   c.model.history = "none"
+  # Options of the history encoders (rec_jax/models/cf/: din `attention_mlp`, `din_softmax`; sasrec/bert4rec
+  # `num_layers`, `num_heads`, `max_length` (default history_length + 1)).
+  c.model.history_options = dict()
   c.model.cf_user_embedding = True
+  # Options of the CF-only models (model.name mf | neumf | two_tower | sequential): neumf `mlp` tower; two_tower
+  # `mlp` (each tower's hidden layers) and `normalize`.
+  c.model.cf_options = dict()
+  # Std of the normal initialisation of id and field embeddings (FuxiCTR initialises with 1e-4).
+  c.model.embedding_init_std = 0.05
   c.model.cf_dim = 4
   # Tower vectors that also join the cross layer as fields (any of text, user, item, history). The text vector
   # crosses with user attributes; CF id vectors as fields let the deep net memorise user x item pairs and overfit.
@@ -119,6 +136,10 @@ def get_config(arg=None):
   c.eval.split = "validation"
   c.eval.final_split = "test"
   c.eval.ndcg_k = 10
+  # Ranking tasks (retrieval, next_item): the K of hit@K, ndcg@K, mrr@K over the full item catalogue, and whether
+  # items already in the query's history are removed from its ranking.
+  c.eval.ks = (10, 50)
+  c.eval.exclude_history = True
   c.eval.final_from_best = True
 
   c.checkpoint = ml_collections.ConfigDict()

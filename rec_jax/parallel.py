@@ -39,6 +39,11 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
                      f"axis (and {jax.process_count()} processes); per-process batch would be {per_process}")
 
 
+def local_data_shards(mesh: Mesh) -> int:
+  """How many devices this process's part of a batch is split over."""
+  return max(mesh.shape[DATA] // jax.process_count(), 1)
+
+
 def shard_batch(batch, mesh: Mesh):
   """Host-local numpy batch -> global jax arrays sharded over the data axis."""
   sharding = data_sharding(mesh)

@@ -15,8 +15,9 @@ from rec_jax import parallel
 from rec_jax.checkpoint import Checkpointer
 from rec_jax.data.pipeline import train_batch
 from rec_jax.data.prepare import prepare_data
-from rec_jax.evaluation.evaluator import evaluate
-from rec_jax.models import hybrid  # noqa: F401  (registers the "hybrid" model)
+from rec_jax.data.retrieval_rows import clicked_rows, negative_batch, negative_pool
+from rec_jax.evaluation.protocols import EvalContext, make_evaluator
+from rec_jax.models import zoo  # noqa: F401  (registers every model)
 from rec_jax.models.frozen import count_parameters, fingerprint
 from rec_jax.models.registry import MODELS
 from rec_jax.models.text_modes import cached_blocks
@@ -25,7 +26,7 @@ from rec_jax.optim import learning_rate_schedule, make_optimizer
 from rec_jax.progress import Progress
 from rec_jax.run_files import RunFiles
 from rec_jax.text_cache import attach_text_cache
-from rec_jax.train_step import device_inputs, make_predict, make_train_step
+from rec_jax.train_step import device_inputs, make_train_step, step_key
 from rec_jax.xla_cpu import select_cpu_dots
 
 
@@ -38,15 +39,19 @@ def _check_frozen(restored, frozen_sha: np.ndarray) -> None:
                      "or start a new workdir")
 
 
-def build_model(config, vocab_sizes):
-  return MODELS.get(config.model.name)(config.model, config.features, vocab_sizes, rngs=nnx.Rngs(config.seed))
+def build_model(config, vocab_sizes, label_offset: float = 0.0):
+  """`label_offset` is added to every pointwise output (the train mean rating of the rating task, else 0)."""
+  return MODELS.get(config.model.name)(config.model, config.features, vocab_sizes, label_offset=label_offset,
+                                       rngs=nnx.Rngs(config.seed))
 
 
-def _evaluator(predict, frozen, mesh, batch_size: int, ndcg_k: int):
-  def run(params, arrays):
-    fn = lambda b: predict(params, frozen, parallel.shard_batch(device_inputs(b), mesh))  # noqa: E731
-    return evaluate(fn, arrays, batch_size, ndcg_k)
-  return run
+def _train_arrays(task, config, train):
+  """The rows the task learns from and, for retrieval with extra negatives, the pool they are drawn from."""
+  if not task.train_on_positives:
+    return train, None
+  train = clicked_rows(train)
+  num = config.task_options.get("num_negatives", 0)
+  return train, (negative_pool(train) if task.negative_rows and num else None)
 
 
 def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] = None) -> Optional[dict]:
@@ -66,16 +71,22 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
   task.check(config)
   data = prepare_data(config, workdir)
   vocab_sizes = data.processor.vocab_sizes()
-  model = build_model(config, vocab_sizes)
+  model = build_model(config, vocab_sizes, data.processor.label_mean if task.centre_labels else 0.0)
+  task.check_model(config, model)
   text_cache = {}
   if config.model.use_text and cached_blocks(config.model.text, config.features, vocab_sizes["text"]):
     # The frozen blocks' output, computed once with the model's own encoders (see rec_jax/text_cache.py).
-    data.splits, text_cache = attach_text_cache(config, workdir, data.splits, vocab_sizes["text"],
-                                                model.text_encoders())
+    data.splits, text_cache = attach_text_cache(config, workdir, {**data.splits, "catalogue": data.catalogue},
+                                                vocab_sizes["text"], model.text_encoders())
+    data.catalogue = data.splits.pop("catalogue")
   train, val, test = (data.splits[s] for s in ("train", config.eval.split, config.eval.final_split))
+  train, negatives = _train_arrays(task, config, train)
   mesh = parallel.make_mesh(config.parallel.num_devices)
-  for size in (config.train.batch_size, config.eval.batch_size):
+  sizes = [config.train.batch_size, config.eval.batch_size]
+  sizes += [config.task_options.num_negatives] if negatives is not None else []   # Extra negatives shard too.
+  for size in sizes:
     parallel.check_batch_size(size, mesh)
+  shards = parallel.local_data_shards(mesh)
   # Trainable nnx.Params vs everything else (frozen BERT weights); only the former are differentiated and saved.
   graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
   counts = {"trainable": count_parameters(params), "frozen": count_parameters(frozen)}
@@ -94,19 +105,25 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     ckpt.forget_best_after(int(state["step"]))
     logging.info("resumed from step %d", int(state["step"]))
   params, frozen, opt_state = parallel.replicate((state["params"], frozen, state["opt_state"]), mesh)
-  train_step = make_train_step(graphdef, tx, task, mesh)
-  run_eval = _evaluator(make_predict(graphdef, task, mesh), frozen, mesh, config.eval.batch_size, config.eval.ndcg_k)
+  train_step = make_train_step(graphdef, tx, task, mesh, config.task_options)
+  run_eval = make_evaluator(EvalContext(graphdef, frozen, mesh, task, config.eval, data.catalogue))
   schedule = learning_rate_schedule(config.train)
   step, num_steps = int(state["step"]), config.train.num_steps
   progress = Progress(num_steps, step, config.train.log_every)
+  first_step, loop_start, eval_seconds = step, time.perf_counter(), 0.0
   while step < num_steps:
-    batch = train_batch(train, step, config.train.batch_size, config.seed)
+    batch = train_batch(train, step, config.train.batch_size, config.seed, shards)
+    if negatives is not None:
+      batch.update(negative_batch(negatives, step, config.task_options.num_negatives, config.seed, shards))
     params, opt_state, train_metrics = train_step(params, frozen, opt_state,
-                                                  parallel.shard_batch(device_inputs(batch), mesh))
+                                                  parallel.shard_batch(device_inputs(batch), mesh),
+                                                  step_key(config.seed, step))
     step += 1
     state = {"params": params, "opt_state": opt_state, "step": np.asarray(step, np.int64), "frozen_sha256": frozen_sha}
     if step % config.eval.every_steps == 0 or step == num_steps:
+      eval_start = time.perf_counter()
       metrics = run_eval(params, val)
+      eval_seconds += time.perf_counter() - eval_start
       files.append_metrics(step, {**metrics, **{f"train/{k}": float(v) for k, v in train_metrics.items()},
                                   "train/learning_rate": float(schedule(step - 1))})
       ckpt.save_best(step, state, metrics)
@@ -121,6 +138,8 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
       logging.info("stopping after the checkpoint at step %d (stop_after_step)", step)
       return None
   ckpt.wait()
+  # Training speed of this process's steps, evaluation excluded (the first step includes compilation).
+  train_seconds = time.perf_counter() - loop_start - eval_seconds
   final_step = step
   if config.eval.final_from_best and ckpt.best_step() is not None:
     final_step = ckpt.best_step()
@@ -129,13 +148,14 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
     params = parallel.replicate(best["params"], mesh)
   results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
              "metrics": run_eval(params, test), "wall_time_s": time.perf_counter() - t_start,
-             "validation": files.metrics_at(final_step), "parameters": counts}
+             "validation": files.metrics_at(final_step), "parameters": counts,
+             "train_steps_per_s": (step - first_step) / train_seconds if step > first_step else None}
   for group, info in text_cache.items():
     results[f"{group}_cache"] = dataclasses.asdict(info)
   ckpt.close()
   files.write_results(results)
   m = results["metrics"]
   logging.info("final %s at step %d: %s", config.eval.final_split, final_step,
-               " ".join(f"{k}={m[k]:.4f}" for k in ("auc", "oracle_auc", "auc/warm", "auc/cold", "logloss")
-                        if k in m))
+               " ".join(f"{k}={m[k]:.4f}" for k in ("auc", "oracle_auc", "auc/warm", "auc/cold", "logloss", "rmse",
+                                                       "mae", "hit@10", "ndcg@10", "ndcg@10/cold") if k in m))
   return results

@@ -13,21 +13,21 @@ from flax import nnx
 from rec_jax.parallel import data_sharding, replicated
 
 # Batch columns that evaluation needs but the model never reads; kept on the host.
-HOST_ONLY = ("rank_group", "oracle", "item_is_cold")
+HOST_ONLY = ("rank_group", "oracle", "item_is_cold", "item_key")
 
 
 def device_inputs(batch):
-  return {k: v for k, v in batch.items() if k not in HOST_ONLY}
+  return {k: v for k, v in batch.items() if k.rpartition("/")[2] not in HOST_ONLY}
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh):
-  """(params, frozen, opt_state, batch) -> (params, opt_state, {loss, grad_norm}); donates the old params and
-  optimizer state."""
+def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, task_options=None):
+  """(params, frozen, opt_state, batch, rng) -> (params, opt_state, {loss, grad_norm}); donates the old params and
+  optimizer state. `rng` is the step's key (negative sampling, masking); `task_options` the config's section."""
+  options = dict(task_options or {})
 
-  def train_step(params, frozen, opt_state, batch):
+  def train_step(params, frozen, opt_state, batch, rng):
     def loss_fn(p):
-      logits = nnx.merge(graphdef, p, frozen)(batch)
-      return task.loss(logits, batch["label"], batch["weight"])
+      return task.loss(nnx.merge(graphdef, p, frozen), batch, rng, options)
 
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
@@ -35,14 +35,30 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh):
     return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
   rep, dat = replicated(mesh), data_sharding(mesh)
-  return jax.jit(train_step, in_shardings=(rep, rep, rep, dat), out_shardings=(rep, rep, rep), donate_argnums=(0, 2))
+  return jax.jit(train_step, in_shardings=(rep, rep, rep, dat, rep), out_shardings=(rep, rep, rep),
+                 donate_argnums=(0, 2))
+
+
+def step_key(seed: int, step: int):
+  """The random key of global step `step`: a pure function of (seed, step), so a resumed run draws the same."""
+  return jax.random.fold_in(jax.random.key(seed), step)
+
+
+def make_apply(graphdef, method: str, mesh):
+  """(params, frozen, batch) -> model.<method>(batch) (`__call__`: a pointwise score), sharded like the batch."""
+
+  def apply(params, frozen, batch):
+    return getattr(nnx.merge(graphdef, params, frozen), method)(batch)
+
+  rep = replicated(mesh)
+  return jax.jit(apply, in_shardings=(rep, rep, data_sharding(mesh)))
 
 
 def make_predict(graphdef, task, mesh):
-  """(params, frozen, batch) -> predictions [batch], sharded like the batch."""
+  """(params, frozen, batch) -> the task's predictions [batch] (pointwise tasks), sharded like the batch."""
 
   def predict(params, frozen, batch):
-    return task.predict(nnx.merge(graphdef, params, frozen)(batch))
+    return task.score(nnx.merge(graphdef, params, frozen), batch)
 
   rep = replicated(mesh)
   return jax.jit(predict, in_shardings=(rep, rep, data_sharding(mesh)))

@@ -36,8 +36,10 @@ class FeatureProcessor:
   """Fits vocabularies and statistics on train; transforms any split the same way."""
 
   def __init__(self, cfg, vocabs: Optional[Dict[str, Vocabulary]] = None,
-               numeric_stats: Optional[Dict[str, List[float]]] = None, tokenizer_sha256: str = ""):
+               numeric_stats: Optional[Dict[str, List[float]]] = None, tokenizer_sha256: str = "",
+               label_mean: float = 0.0):
     self.cfg = cfg
+    self.label_mean = label_mean   # train mean of the label: the global offset of rating models
     self.vocabs = vocabs or {}
     self.numeric_stats = numeric_stats or {}
     self.tokenizer_sha256 = tokenizer_sha256
@@ -56,6 +58,7 @@ class FeatureProcessor:
       self.numeric_stats[name] = [float(x.mean()), float(x.std() + 1e-6)]
     if cfg.text or cfg.get("query", ""):
       self.tokenizer_sha256 = self.tokenizer.sha256
+    self.label_mean = float(np.mean(train[cfg.label].astype(np.float64)))
     return self
 
   @property
@@ -129,6 +132,7 @@ class FeatureProcessor:
   def state(self) -> dict:
     return {"vocabs": {k: v.to_json() for k, v in self.vocabs.items()},
             "numeric_stats": self.numeric_stats, "tokenizer_sha256": self.tokenizer_sha256,
+            "label_mean": self.label_mean,
             "features_config": self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else dict(self.cfg)}
 
   def save(self, path: str) -> None:
@@ -145,7 +149,7 @@ class FeatureProcessor:
       raise ValueError(f"{path} was fitted with other feature settings than the current config: "
                        f"saved {saved} vs now {current}")
     return cls(cfg, {k: Vocabulary(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
-               state["tokenizer_sha256"])
+               state["tokenizer_sha256"], state.get("label_mean", 0.0))
 
   def vocab_sizes(self) -> Dict[str, int]:
     sizes = {name: len(v) for name, v in self.vocabs.items()}

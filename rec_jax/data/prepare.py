@@ -1,4 +1,5 @@
-"""Data preparation for a run: source -> governance (data_report.json) -> fitted features (feature_processor.json).
+"""Data preparation for a run: source -> governance (data_report.json) -> fitted features (feature_processor.json)
+-> feature arrays per split, and the item catalogue that ranking evaluation ranks (data/catalogue.py).
 
 The processor is fitted on the train split the first time and loaded from the workdir afterwards, so resumed runs
 and later evaluations see exactly the same vocabularies and statistics.
@@ -12,6 +13,7 @@ import logging
 import os
 from typing import Dict
 
+from rec_jax.data.catalogue import build_catalogue, item_keys
 from rec_jax.data.features import FeatureArrays, FeatureProcessor
 from rec_jax.data.governance import govern
 from rec_jax.data.sources import DATASETS
@@ -25,6 +27,7 @@ class PreparedData:
   splits: Dict[str, FeatureArrays]
   processor: FeatureProcessor
   report: dict
+  catalogue: FeatureArrays   # one row per item of all splits; rows of every split carry its `item_key`
 
 
 def prepare_data(config, workdir: str) -> PreparedData:
@@ -45,4 +48,8 @@ def prepare_data(config, workdir: str) -> PreparedData:
     processor = FeatureProcessor(config.features).fit(clean["train"])
     processor.save(path)
   splits = {name: processor.transform(cols) for name, cols in clean.items()}
-  return PreparedData(splits, processor, report)
+  order = ["train"] + sorted(set(clean) - {"train"})
+  catalogue, keys = build_catalogue(processor, clean, order)
+  for name, arrays in splits.items():
+    arrays.rows["item_key"] = item_keys(clean[name], config.features.item_id, keys)
+  return PreparedData(splits, processor, report, catalogue)

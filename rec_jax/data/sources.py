@@ -6,6 +6,7 @@ columns as object arrays of lists. Raw means before governance: rows may be dirt
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from typing import Dict, NamedTuple
@@ -52,8 +53,17 @@ def load_synthetic_shop(data_cfg) -> RawDataset:
   from rec_jax.data.synthetic_shop import builder, schema, world  # TFDS import is slow; only when used.
   spec = world.ShopSpec(**dict(data_cfg.shop))
   data_dir = os.path.expanduser(data_cfg.data_dir)
-  shop = builder.SyntheticShop(config=builder.shop_config(spec), data_dir=data_dir, file_format="array_record")
-  shop.download_and_prepare()
+  shop_config = builder.shop_config(spec)
+  # Runs of a parallel sweep may all ask for the same shop at once: one generates it, the others wait for it and
+  # then open it (a builder made before the shop exists would keep seeing no splits).
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, f".{shop_config.name}.lock"), "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      shop = builder.SyntheticShop(config=shop_config, data_dir=data_dir, file_format="array_record")
+      shop.download_and_prepare()
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
   out = {}
   for split in world.SPLITS:
     source = shop.as_data_source(split=split)

@@ -1,4 +1,5 @@
-"""Evaluates a predictor on a split: CTR metrics on all rows and on warm/cold item slices, plus the oracle.
+"""Evaluates a pointwise predictor on a split: CTR metrics (or rating errors) on all rows and on warm/cold item
+slices, plus the oracle.
 
 Metric names follow DESIGN.md §6: `auc`, `logloss`, `ndcg@10`, with slices after a slash (`auc/cold`), and the
 synthetic shop's ceiling `oracle_auc` computed from the stored true click probabilities of the same rows. `ndcg@K`
@@ -22,10 +23,10 @@ SLICES: Dict[str, Callable[[Dict[str, np.ndarray]], np.ndarray]] = {
 }
 
 
-def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int) -> np.ndarray:
+def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int, shards: int = 1) -> np.ndarray:
   """Predictions for every row of the split, in row order; padding rows are dropped by their weight."""
   out = []
-  for batch in eval_batches(arrays, batch_size):
+  for batch in eval_batches(arrays, batch_size, shards):
     pred = np.asarray(predict_fn(batch))
     out.append(pred[batch["weight"] > 0])
   preds = np.concatenate(out) if out else np.zeros(0, np.float32)
@@ -50,6 +51,19 @@ def ctr_metrics(rows: Dict[str, np.ndarray], probs: np.ndarray, ndcg_k: int) -> 
       result[f"oracle_logloss{suffix}"] = metrics.logloss(y, rows["oracle"][mask])
       result[f"oracle_ndcg@{ndcg_k}{suffix}"] = metrics.ndcg_at_k(rows["rank_group"][mask], y, rows["oracle"][mask],
                                                                   ndcg_k)
+  return result
+
+
+def rating_metrics(rows: Dict[str, np.ndarray], predictions: np.ndarray) -> Dict[str, float]:
+  """RMSE and MAE of predicted ratings (`label` holds the rating), on all rows and per item slice."""
+  result = {}
+  for name, select in SLICES.items():
+    mask = select(rows)
+    suffix = f"/{name}" if name else ""
+    result[f"num_rows{suffix}"] = int(mask.sum())
+    if mask.any():
+      result[f"rmse{suffix}"] = metrics.rmse(rows["label"][mask], predictions[mask])
+      result[f"mae{suffix}"] = metrics.mae(rows["label"][mask], predictions[mask])
   return result
 
 

@@ -53,3 +53,12 @@ def ndcg_at_k(groups: np.ndarray, labels: np.ndarray, scores: np.ndarray, k: int
   idcg = np.where(n_pos > 0, discounts[np.minimum(n_pos, k).astype(int) - 1], 0.0)
   has_pos = n_pos > 0
   return float(np.mean(dcg[has_pos] / idcg[has_pos])) if has_pos.any() else float("nan")
+
+
+def rmse(targets: np.ndarray, predictions: np.ndarray) -> float:
+  err = np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64)
+  return float(np.sqrt(np.mean(np.square(err))))
+
+
+def mae(targets: np.ndarray, predictions: np.ndarray) -> float:
+  return float(np.mean(np.abs(np.asarray(predictions, dtype=np.float64) - np.asarray(targets, dtype=np.float64))))

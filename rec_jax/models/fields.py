@@ -7,19 +7,19 @@ from typing import Dict, Sequence
 import jax.numpy as jnp
 from flax import nnx
 
-_INIT = nnx.initializers.normal(stddev=0.05)
-
 
 class FieldEmbedding(nnx.Module):
   """batch -> [batch, fields, dim]: one table per categorical feature, one learned vector per numeric feature
   scaled by its (standardised) value."""
 
-  def __init__(self, vocab_sizes: Dict[str, int], numeric: Sequence[str], dim: int, *, rngs: nnx.Rngs):
+  def __init__(self, vocab_sizes: Dict[str, int], numeric: Sequence[str], dim: int, *, init_std: float = 0.05,
+               rngs: nnx.Rngs):
+    init = nnx.initializers.normal(stddev=init_std)
     self.categorical = tuple(sorted(vocab_sizes))
     self.numeric = tuple(numeric)
-    self.tables = nnx.Dict({name: nnx.Embed(vocab_sizes[name], dim, embedding_init=_INIT, rngs=rngs)
+    self.tables = nnx.Dict({name: nnx.Embed(vocab_sizes[name], dim, embedding_init=init, rngs=rngs)
                             for name in self.categorical})
-    self.numeric_vectors = nnx.Param(_INIT(rngs.params(), (max(len(self.numeric), 1), dim)))
+    self.numeric_vectors = nnx.Param(init(rngs.params(), (max(len(self.numeric), 1), dim)))
     self.num_fields = len(self.categorical) + len(self.numeric)
 
   def __call__(self, batch) -> jnp.ndarray:

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.models.cf.cf_tower import CFTower
+from rec_jax.models.cf.history_options import history_options
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
@@ -44,10 +45,12 @@ QUERY_ENCODERS = ("shared", "separate", "none")
 class HybridRecModel(nnx.Module):
   """batch (DESIGN.md §3) -> logits [batch]."""
 
-  def __init__(self, model_cfg, feature_cfg, vocab_sizes: Dict[str, int], *, rngs: nnx.Rngs):
+  def __init__(self, model_cfg, feature_cfg, vocab_sizes: Dict[str, int], *, label_offset: float = 0.0,
+               rngs: nnx.Rngs):
     dim = model_cfg.embed_dim
     self.fields = FieldEmbedding({k: vocab_sizes[k] for k in feature_cfg.categorical}, feature_cfg.numeric,
-                                 dim, rngs=rngs)
+                                 dim, init_std=model_cfg.get("embedding_init_std", 0.05), rngs=rngs)
+    self.label_offset = label_offset
     self.text = self.cf = None
     num_fields = self.fields.num_fields
     if model_cfg.use_text:
@@ -59,7 +62,8 @@ class HybridRecModel(nnx.Module):
     cf_dim = model_cfg.cf_dim or dim
     if model_cfg.use_cf:
       self.cf = nnx.data(CFTower(vocab_sizes["user_id"], vocab_sizes["item_id"], cf_dim, model_cfg.history,
-                                 user_embedding=user_embedding, rngs=rngs))
+                                 user_embedding=user_embedding,
+                                 history_options=history_options(model_cfg, feature_cfg), rngs=rngs))
     unknown = set(model_cfg.field_towers) - set(TOWER_VECTORS)
     if unknown:
       raise ValueError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
@@ -137,7 +141,7 @@ class HybridRecModel(nnx.Module):
     fields += [towers[t][:, None] for t in self.field_towers]
     fields = jnp.concatenate(fields, axis=1)
     flat = fields.reshape(fields.shape[0], -1)
-    logit = self.first_order(flat)[:, 0] + match
+    logit = self.label_offset + self.first_order(flat)[:, 0] + match
     if self.head is not None:
       parts = [self.cross(fields)] + ([self.deep(flat)] if self.deep is not None else [])
       logit += self.head(jnp.concatenate(parts, axis=-1))[:, 0]

@@ -11,7 +11,8 @@ from rec_jax.models import hybrid  # noqa: F401
 from rec_jax.models.cf.history import MeanHistory
 from rec_jax.models.registry import MODELS
 
-FEATURES = ml_collections.ConfigDict(dict(categorical=("age", "category"), numeric=("price",), text_max_length=8))
+FEATURES = ml_collections.ConfigDict(dict(categorical=("age", "category"), numeric=("price",), text_max_length=8,
+                                          history_length=4))
 VOCAB = {"age": 5, "category": 7, "user_id": 11, "item_id": 13, "text": 50}
 
 

@@ -22,7 +22,7 @@ from rec_jax.data.synthetic_shop import dirt, world
 
 _STRING_FIELDS = ("user_id", "age_bucket", "gender", "region", "device", "item_id", "category", "brand",
                   "title", "description")
-_INT_FIELDS = ("impression_id", "timestamp", "hour", "weekday", "label")
+_INT_FIELDS = ("impression_id", "timestamp", "hour", "weekday", "label", "rating")
 _FLOAT_FIELDS = ("price", "p_true")
 ROWS_PER_EXAMPLE = 1024
 
@@ -47,8 +47,8 @@ def shop_config(spec: world.ShopSpec) -> ShopConfig:
 class SyntheticShop(tfds.core.GeneratorBasedBuilder):
   """Impressions of a synthetic e-commerce shop with a planted click model (see `world.py`)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": "Adds `rating` (1-5 stars)."}
 
   def _info(self) -> tfds.core.DatasetInfo:
     column = lambda dtype: tfds.features.Tensor(shape=(None,), dtype=dtype)  # noqa: E731

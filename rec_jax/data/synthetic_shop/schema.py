@@ -12,6 +12,7 @@ SCHEMA = Schema(
         FieldRule("user_id", "id", pattern=r"u\d+"),
         FieldRule("item_id", "id", pattern=r"i\d+"),
         FieldRule("label", "label", allowed=(0, 1)),
+        FieldRule("rating", "integer", low=1, high=5),
         # A negative price is a corrupted record, not a discount: drop it. A missing price is imputed with the
         # train median; extreme prices are capped at the train 99.9th percentile.
         FieldRule("price", "number", on_missing="impute", low=0.0, clip_quantile=0.999),

@@ -239,6 +239,13 @@ def query_logits(spec, items, i, query_category, query_style) -> np.ndarray:
   return -spec.query_category_scale * off_category + spec.query_style_scale * style_match
 
 
+def star_ratings(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """1-5 stars the user would give the item (explicit feedback, for `task=rating`): the planted click logit
+  centred, plus noise, rounded and clipped; so ratings carry the same user, item and cross effects as clicks."""
+  stars = 3.0 + 0.9 * (logits - logits.mean()) + rng.normal(0, 0.6, size=len(logits))
+  return np.clip(np.rint(stars), 1, 5).astype(np.int64)
+
+
 def _histories(u: np.ndarray, i: np.ndarray, clicks: np.ndarray, length: int) -> List[List[int]]:
   """For each impression (chronological), the item indices the same user clicked before it, most recent last."""
   past: Dict[int, List[int]] = {}
@@ -276,6 +283,8 @@ def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
   p = 1 / (1 + np.exp(-logits))
   clicks = (rng.random(len(p)) < p).astype(np.int64)
   hist = _histories(u, i, clicks, spec.history_length)
+  # Its own random stream, so adding ratings left every other column of a shop as it was.
+  rating = star_ratings(logits, np.random.default_rng([spec.seed, 2]))
   columns = dict(
       impression_id=np.arange(len(u), dtype=np.int64), timestamp=ts.astype(np.int64),
       user_id=users["user_id"][u], age_bucket=users["age_bucket"][u],
@@ -284,7 +293,7 @@ def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
       price=items["price"][i], title=items["title"][i], description=items["description"][i],
       hour=hour.astype(np.int64), weekday=((ts // 86400) % 7).astype(np.int64),
       history=np.array([items["item_id"][h].tolist() for h in hist], dtype=object),
-      label=clicks, p_true=p.astype(np.float32), **extra)
+      label=clicks, p_true=p.astype(np.float32), rating=rating, **extra)
   n = len(u)
   # Split at whole search sessions (a session's results stay together); one row = one session without search.
   unit = spec.results_per_query if spec.search else 1

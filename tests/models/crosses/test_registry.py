@@ -11,6 +11,7 @@ from rec_jax.models.crosses import CROSSES
 
 SMALL_OPTIONS = {
     "lr": {},
+    "dnn": {},
     "fm": {},
     "deepfm": {},
     "dcn": {"num_layers": 1},
