@@ -1,0 +1,86 @@
+r"""python -m rec_jax.main --config=configs/zoo.py:dcnv2 --workdir=/tmp/rec_jax/zoo/dcnv2
+
+The model zoo on the synthetic shop: one preset per family a recsys paper compares against, each the family as its
+paper has it (no text tower, no CF tower unless the family is one), so the zoo table (configs/sweeps/zoo.py)
+compares like with like. Presets (one family, default dcnv2, plus `smoke` and `seed=N` as in configs/synthetic.py):
+
+  CTR (task ctr; user and item ids are categorical fields like the other features, as in FuxiCTR):
+    lr, fm, deepfm, dnn, dcn, dcnv2, autoint, xdeepfm, finalmlp   the feature crosses of rec_jax/models/crosses/
+    din          DNN over the fields plus DIN's target attention over the click history (the item id embedding
+                 is the attention's target)
+    mf, neumf    ids only (rec_jax/models/cf/mf.py, neumf.py)
+    hybrid       configs/synthetic.py's three towers (random-init BERT text + DeepFM + CF), for reference
+  rating (task rating, 1-5 stars): mf_rating (biased MF), neumf_rating
+  retrieval (task retrieval, full ranking of the catalogue): two_tower (id + side features), two_tower_text
+                 (plus the item text tower: how new items get retrieved)
+  next item (task next_item, full ranking): sasrec, bert4rec, seq_mean (mean of history embeddings)
+"""
+
+import os
+
+import ml_collections
+
+from rec_jax.config_check import load_config
+
+CROSS_FAMILIES = ("lr", "fm", "deepfm", "dnn", "dcn", "dcnv2", "autoint", "xdeepfm", "finalmlp")
+FAMILIES = CROSS_FAMILIES + ("din", "mf", "neumf", "hybrid", "mf_rating", "neumf_rating", "two_tower",
+                             "two_tower_text", "sasrec", "bert4rec", "seq_mean")
+
+
+DEFAULT = "dcnv2"
+
+
+def _synthetic(arg):
+  """configs/synthetic.py's config for `arg` (its presets), loaded as rec_jax.main loads any config file."""
+  return load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":" + arg)
+
+
+def _cross(c, family):
+  c.model.update(use_text=False, use_cf=False, cross=family, field_towers=())
+  c.features.categorical = tuple(c.features.categorical) + ("user_id", "item_id")
+  if family == "din":
+    # DIN: an MLP over the fields and the attention-pooled history, the candidate's id embedding as target.
+    c.model.update(cross="dnn", use_cf=True, cf_user_embedding=False, cf_dim=0, history="din",
+                   field_towers=("history",))
+    c.train.lr_multipliers = {"^cf/items/": 0.1}
+  else:
+    c.train.lr_multipliers = {}
+
+
+def _cf(c, family):
+  c.model.update(name=family.replace("_rating", ""), use_text=False, use_cf=False, cf_dim=0)
+  c.train.lr_multipliers = {}
+  if family.endswith("_rating"):
+    c.task = "rating"
+    c.features.label = "rating"
+    c.features.oracle = ""
+    c.checkpoint.update(best_metric="rmse", best_mode="min")
+
+
+def _ranking(c, family):
+  c.model.update(use_cf=False, cf_dim=0, history="mean")
+  c.train.lr_multipliers = {"^text/": 0.5} if family == "two_tower_text" else {}
+  c.checkpoint.update(best_metric="ndcg@10", best_mode="max")
+  if family.startswith("two_tower"):
+    c.task = "retrieval"
+    c.model.update(name="two_tower", use_text=family == "two_tower_text")
+  else:
+    c.task = "next_item"
+    c.model.update(name="sequential", use_text=False, history=family.replace("seq_", ""))
+    c.model.history_options = dict(num_layers=2)
+
+
+SETUP = {**{f: _cross for f in CROSS_FAMILIES + ("din",)}, "hybrid": lambda c, f: None,
+         **{f: _cf for f in ("mf", "neumf", "mf_rating", "neumf_rating")},
+         **{f: _ranking for f in ("two_tower", "two_tower_text", "sasrec", "bert4rec", "seq_mean")}}
+
+
+def get_config(arg=None) -> ml_collections.ConfigDict:
+  parts = [p for p in (arg or "").split(",") if p]
+  families = [p for p in parts if p in FAMILIES] or [DEFAULT]
+  if len(families) != 1:
+    raise ValueError(f"configs/zoo.py takes one family of {', '.join(FAMILIES)}, got {families};"
+                     " also accepted: smoke, seed=N")
+  c = _synthetic(",".join(p for p in parts if p not in FAMILIES))
+  SETUP[families[0]](c, families[0])
+  return c

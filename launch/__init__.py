@@ -1,0 +1,1 @@
+"""Experiment launchers: sweeps of runs and the aggregation of their results into tables."""
