@@ -13,7 +13,8 @@ compares like with like. Presets (one family, default dcnv2, plus `smoke` and `s
   rating (task rating, 1-5 stars): mf_rating (biased MF), neumf_rating
   retrieval (task retrieval, full ranking of the catalogue): two_tower (id + side features), two_tower_text
                  (plus the item text tower: how new items get retrieved)
-  next item (task next_item, full ranking): sasrec, bert4rec, seq_mean (mean of history embeddings)
+  next item (task next_item, full ranking): sasrec, bert4rec, seq_mean (mean of history embeddings), pop
+                 (popularity: one learned score per item, no user; RecBole's Pop)
 """
 
 import os
@@ -24,7 +25,7 @@ from rec_jax.config_check import load_config
 
 CROSS_FAMILIES = ("lr", "fm", "deepfm", "dnn", "dcn", "dcnv2", "autoint", "xdeepfm", "finalmlp")
 FAMILIES = CROSS_FAMILIES + ("din", "mf", "neumf", "hybrid", "mf_rating", "neumf_rating", "two_tower",
-                             "two_tower_text", "sasrec", "bert4rec", "seq_mean")
+                             "two_tower_text", "sasrec", "bert4rec", "seq_mean", "pop")
 
 
 DEFAULT = "dcnv2"
@@ -64,6 +65,9 @@ def _ranking(c, family):
   if family.startswith("two_tower"):
     c.task = "retrieval"
     c.model.update(name="two_tower", use_text=family == "two_tower_text")
+  elif family == "pop":
+    c.task = "next_item"
+    c.model.update(name="popularity", use_text=False, history="none")
   else:
     c.task = "next_item"
     c.model.update(name="sequential", use_text=False, history=family.replace("seq_", ""))
@@ -72,7 +76,7 @@ def _ranking(c, family):
 
 SETUP = {**{f: _cross for f in CROSS_FAMILIES + ("din",)}, "hybrid": lambda c, f: None,
          **{f: _cf for f in ("mf", "neumf", "mf_rating", "neumf_rating")},
-         **{f: _ranking for f in ("two_tower", "two_tower_text", "sasrec", "bert4rec", "seq_mean")}}
+         **{f: _ranking for f in ("two_tower", "two_tower_text", "sasrec", "bert4rec", "seq_mean", "pop")}}
 
 
 def get_config(arg=None) -> ml_collections.ConfigDict:

@@ -48,7 +48,7 @@ class Task:
     missing = [m for m in self.model_methods if not callable(getattr(model, m, None))]
     if missing:
       raise ValueError(f"task={config.task!r} needs a model with {', '.join(missing)}; model.name="
-                       f"{config.model.name!r} has none (ranking models: two_tower, sequential)")
+                       f"{config.model.name!r} has none (ranking models: two_tower, sequential, popularity)")
 
 
 def _weighted_mean(losses, weights):
