@@ -3,7 +3,8 @@ r"""python -m launch.sweep --config=configs/zoo.py --sweep=configs/sweeps/zoo.py
 Expands a sweep (configs/sweeps/*.py: `get_sweep()` -> dict(variants=[dict(name, preset, overrides)], seeds)) into
 one run per variant and seed, each `python -m rec_jax.main` in its own process and workdir
 `<workdir>/<variant>/seed_<n>`, sequentially or `--parallel=N` at a time. Re-running resumes: a finished run is
-skipped (rec_jax.main reports it without retraining), an interrupted one resumes from its checkpoint. A failed run
+reported without retraining (after rec_jax.main checked its config is unchanged), an interrupted one resumes from
+its checkpoint. A failed run
 leaves `failed.json` (exit code, last lines of its log) in its workdir and is listed in the summary, never dropped.
 Then `python -m launch.aggregate --sweep_dir=<workdir>` tables the results.
 """
@@ -28,7 +29,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory: one sub-direct
 _PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time.")
 _ONLY = flags.DEFINE_list("only", [], "Run only these variants (names).")
 
-LOG_FILE, FAILED_FILE, RESULTS_FILE = "run.log", "failed.json", "results.json"
+LOG_FILE, FAILED_FILE = "run.log", "failed.json"
 # `--config.a.b=v` flags given to the sweep itself: passed to every run, after the variant's own overrides.
 _COMMON_OVERRIDES: List[str] = []
 
@@ -74,11 +75,11 @@ def expand(config: str, sweep: dict, workdir: str, only=()) -> List[Run]:
 
 
 def execute(run: Run) -> dict:
-  """Runs (or resumes, or skips) one run in a child process; returns its status."""
+  """Runs (or resumes) one run in a child process; returns its status. A finished run is started too: rec_jax.main
+  then only checks that its workdir holds this very config (a sweep edited since would be refused, not silently
+  reported with stale results) and reports it without retraining."""
   os.makedirs(run.workdir, exist_ok=True)
   failed = os.path.join(run.workdir, FAILED_FILE)
-  if os.path.exists(os.path.join(run.workdir, RESULTS_FILE)):
-    return {"run": run.workdir, "status": "done"}
   if os.path.exists(failed):
     os.remove(failed)   # Retried: a run is failed only if its latest attempt failed.
   start = time.time()

@@ -51,7 +51,11 @@ def test_sweep_records_failures_resumes_and_aggregates(tmp_path, tfds_dir):
   assert {r["variant"]: r["status"] for r in records} == {"lr": "done", "broken": "failed"}
   table = (out / "results.md").read_text()
   assert "| lr | ctr | hybrid | 1 |" in table and "broken (seed 0) | **failed**" in table and "nope" in table
-  # Re-running skips the finished run and retries the failed one.
+  # Re-running reports the finished run without retraining it and retries the failed one.
+  results_mtime = os.path.getmtime(out / "lr" / "seed_0" / "results.json")
   again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-  assert '"run": "%s", "status": "done"}' % (out / "lr" / "seed_0") in again.stdout
+  statuses = {json.loads(line)["run"]: json.loads(line)["status"] for line in again.stdout.splitlines()
+              if line.startswith("{")}
+  assert statuses == {str(out / "lr" / "seed_0"): "done", str(out / "broken" / "seed_0"): "failed"}
+  assert os.path.getmtime(out / "lr" / "seed_0" / "results.json") == results_mtime
   assert os.path.exists(out / "broken" / "seed_0" / "failed.json")
