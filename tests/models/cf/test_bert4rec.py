@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 import pytest
 from flax import nnx
@@ -13,33 +12,18 @@ from flax import nnx
 from rec_jax.models.cf.bert4rec import BERT4Rec
 from rec_jax.models.cf.history import HISTORY
 
+from numpy_reference import dense as _dense, layer_norm as _norm, param as _p, random_normal as _random
+from numpy_reference import randomize_params
+
 BATCH, LENGTH, DIM = 3, 6, 8
 MASK = np.arange(LENGTH)[None] < np.array([[5], [2], [0]])  # Left-aligned histories of 5, 2 and 0 items.
 COUNTS = MASK.sum(axis=1)
 
 
-def _random(seed: int, shape, scale: float = 1.0) -> np.ndarray:
-  return (scale * np.random.default_rng(seed).normal(size=shape)).astype(np.float32)
-
-
 def _model(seed: int = 0) -> BERT4Rec:
   """A BERT4Rec with every parameter random (LayerNorm biases, [mask] vector, ...)."""
   model = BERT4Rec(DIM, {"max_length": LENGTH + 1}, rngs=nnx.Rngs(seed))
-  leaves, treedef = jax.tree.flatten(nnx.state(model, nnx.Param))
-  nnx.update(model, jax.tree.unflatten(treedef, [_random(seed + i, l.shape, 0.5) for i, l in enumerate(leaves)]))
-  return model
-
-
-def _p(variable) -> np.ndarray:
-  return np.asarray(variable[...], np.float64)
-
-
-def _norm(ln: nnx.LayerNorm, x: np.ndarray) -> np.ndarray:
-  return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + ln.epsilon) * _p(ln.scale) + _p(ln.bias)
-
-
-def _dense(linear: nnx.Linear, x: np.ndarray) -> np.ndarray:
-  return x @ _p(linear.kernel) + _p(linear.bias)
+  return randomize_params(model, seed, 0.5)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:

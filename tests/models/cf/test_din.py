@@ -12,25 +12,17 @@ from flax import nnx
 from rec_jax.models.cf.din import DIN
 from rec_jax.models.cf.history import HISTORY
 
+from numpy_reference import param as _p, random_normal as _random, randomize_params
+
 BATCH, LENGTH, DIM = 3, 6, 8
 HIDDEN = (6, 4)
 MASK = np.arange(LENGTH)[None] < np.array([[6], [3], [0]])  # Full, partial and empty histories, left-aligned.
 
 
-def _random(seed: int, shape, scale: float = 1.0) -> np.ndarray:
-  return (scale * np.random.default_rng(seed).normal(size=shape)).astype(np.float32)
-
-
 def _model(softmax: bool = False, seed: int = 0) -> DIN:
   """A DIN with every parameter random, PReLU slopes included."""
   model = DIN(DIM, {"attention_mlp": HIDDEN, "din_softmax": softmax}, rngs=nnx.Rngs(seed))
-  leaves, treedef = jax.tree.flatten(nnx.state(model, nnx.Param))
-  nnx.update(model, jax.tree.unflatten(treedef, [_random(seed + i, l.shape, 0.5) for i, l in enumerate(leaves)]))
-  return model
-
-
-def _p(variable) -> np.ndarray:
-  return np.asarray(variable[...], np.float64)
+  return randomize_params(model, seed, 0.5)
 
 
 def _weights(model: DIN, items: np.ndarray, mask: np.ndarray, target: np.ndarray, softmax: bool) -> np.ndarray:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -13,12 +12,10 @@ from rec_jax.models.cf.mf import BiasedMF  # Importing each model's file registe
 from rec_jax.models.cf.neumf import NeuMF
 from rec_jax.models.registry import MODELS
 
+from numpy_reference import param as _p, randomize_params
+
 VOCAB = {"user_id": 7, "item_id": 9}
 BATCH = {"user_id": np.array([0, 1, 3, 6, 6, 2]), "item_id": np.array([8, 2, 2, 0, 5, 7])}
-
-
-def _random(seed: int, shape, scale: float = 1.0) -> np.ndarray:
-  return (scale * np.random.default_rng(seed).normal(size=shape)).astype(np.float32)
 
 
 def _model_cfg(**kw) -> ml_collections.ConfigDict:
@@ -32,13 +29,7 @@ def _build(name: str, model_cfg=None, label_offset: float = 0.0, seed: int = 0):
   then filled, which skips compiling the initialisers."""
   model = nnx.eval_shape(lambda: MODELS.get(name)(model_cfg or _model_cfg(), ml_collections.ConfigDict(), VOCAB,
                                                   label_offset=label_offset, rngs=nnx.Rngs(seed)))
-  leaves, treedef = jax.tree.flatten(nnx.state(model, nnx.Param))
-  nnx.update(model, jax.tree.unflatten(treedef, [_random(seed + i, l.shape, 0.7) for i, l in enumerate(leaves)]))
-  return model
-
-
-def _p(variable) -> np.ndarray:
-  return np.asarray(variable[...], np.float64)
+  return randomize_params(model, seed, 0.7)
 
 
 def _mf_scores(model: BiasedMF, users: np.ndarray, items: np.ndarray, label_offset: float) -> np.ndarray:

@@ -4,7 +4,6 @@ configs are refused by name."""
 
 from __future__ import annotations
 
-import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -12,6 +11,8 @@ from flax import nnx
 
 from rec_jax.models.cf.two_tower import TwoTowerModel  # Importing the file registers "two_tower" in MODELS.
 from rec_jax.models.registry import MODELS
+
+from numpy_reference import param as _p, randomize_params
 
 N, DIM, SLOTS = 5, 4, 3
 VOCAB = {"age": 5, "category": 7, "user_id": 11, "item_id": 13, "text": 50}
@@ -36,10 +37,6 @@ def _model_cfg(**kw) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(cfg)
 
 
-def _random(seed: int, shape, scale: float = 1.0) -> np.ndarray:
-  return (scale * np.random.default_rng(seed).normal(size=shape)).astype(np.float32)
-
-
 def _construct(model_cfg, feature_cfg, label_offset: float = 0.0, seed: int = 0) -> TwoTowerModel:
   """The registered model built abstractly: the config checks run, the initialisers do not (no compiling)."""
   return nnx.eval_shape(lambda: MODELS.get("two_tower")(model_cfg, feature_cfg, VOCAB, label_offset=label_offset,
@@ -49,9 +46,7 @@ def _construct(model_cfg, feature_cfg, label_offset: float = 0.0, seed: int = 0)
 def _build(model_cfg=None, feature_cfg=None, label_offset: float = 0.0, seed: int = 0) -> TwoTowerModel:
   """The registered model with every parameter random (MLP biases start at zero)."""
   model = _construct(model_cfg or _model_cfg(), feature_cfg or _features(), label_offset, seed)
-  leaves, treedef = jax.tree.flatten(nnx.state(model, nnx.Param))
-  nnx.update(model, jax.tree.unflatten(treedef, [_random(seed + i, l.shape, 0.5) for i, l in enumerate(leaves)]))
-  return model
+  return randomize_params(model, seed, 0.5)
 
 
 def _batch(seed: int = 0):
@@ -73,10 +68,6 @@ SHIFTED = {  # A different value in every row, still in range (ids 0 and 1 are P
 def _changed(batch, keys):
   """batch with every row of `keys` changed."""
   return dict(batch, **{key: SHIFTED[key](batch[key]) for key in keys})
-
-
-def _p(variable) -> np.ndarray:
-  return np.asarray(variable[...], np.float64)
 
 
 def _tower(tower, parts) -> np.ndarray:
