@@ -13,6 +13,7 @@ import csv
 import glob
 import json
 import os
+import sys
 from typing import Dict, List, Sequence
 
 import numpy as np
@@ -116,7 +117,10 @@ def main(argv):
   del argv
   if not _SWEEP_DIR.value:
     raise app.UsageError("--sweep_dir is required")
-  write_tables(_SWEEP_DIR.value, _METRICS.value)
+  try:
+    write_tables(_SWEEP_DIR.value, _METRICS.value)
+  except FileNotFoundError as e:
+    sys.exit(f"error: {e}")
   with open(os.path.join(_SWEEP_DIR.value, "results.md")) as f:
     print(f.read())
 

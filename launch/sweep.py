@@ -55,7 +55,14 @@ def load_sweep(spec: str) -> dict:
   module_spec = importlib.util.spec_from_file_location("sweep_definition", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
+  if not callable(getattr(module, "get_sweep", None)):
+    raise ValueError(f"sweep file {path!r} defines no get_sweep(arg)")
   sweep = module.get_sweep(arg or None)
+  if not isinstance(sweep, dict) or not sweep.get("variants"):
+    raise ValueError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds)")
+  unnamed = [v for v in sweep["variants"] if not isinstance(v, dict) or "name" not in v]
+  if unnamed:
+    raise ValueError(f"{path}: every variant needs a name, got {unnamed[0]!r}")
   names = [v["name"] for v in sweep["variants"]]
   if len(set(names)) != len(names):
     raise ValueError(f"{path}: variant names repeat: {names}")
@@ -99,7 +106,12 @@ def main(argv):
   for flag in (_CONFIG, _SWEEP, _WORKDIR):
     if not flag.value:
       raise app.UsageError(f"--{flag.name} is required")
-  runs = expand(_CONFIG.value, load_sweep(_SWEEP.value), _WORKDIR.value, _ONLY.value)
+  try:
+    runs = expand(_CONFIG.value, load_sweep(_SWEEP.value), _WORKDIR.value, _ONLY.value)
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"error: {e}")
+  if not runs:
+    sys.exit(f"error: no runs: --only={','.join(_ONLY.value)} names no variant of {_SWEEP.value}")
   with concurrent.futures.ThreadPoolExecutor(max(_PARALLEL.value, 1)) as pool:
     for status in pool.map(execute, runs):
       print(json.dumps(status), flush=True)

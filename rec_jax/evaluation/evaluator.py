@@ -65,7 +65,3 @@ def rating_metrics(rows: Dict[str, np.ndarray], predictions: np.ndarray) -> Dict
       result[f"rmse{suffix}"] = metrics.rmse(rows["label"][mask], predictions[mask])
       result[f"mae{suffix}"] = metrics.mae(rows["label"][mask], predictions[mask])
   return result
-
-
-def evaluate(predict_fn, arrays: FeatureArrays, batch_size: int, ndcg_k: int = 10) -> Dict[str, float]:
-  return ctr_metrics(arrays.rows, predict_split(predict_fn, arrays, batch_size), ndcg_k)

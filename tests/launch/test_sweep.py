@@ -59,3 +59,18 @@ def test_sweep_records_failures_resumes_and_aggregates(tmp_path, tfds_dir):
   assert statuses == {str(out / "lr" / "seed_0"): "done", str(out / "broken" / "seed_0"): "failed"}
   assert os.path.getmtime(out / "lr" / "seed_0" / "results.json") == results_mtime
   assert os.path.exists(out / "broken" / "seed_0" / "failed.json")
+
+
+def test_bad_sweep_input_is_one_error_line(tmp_path):
+  (tmp_path / "empty.py").write_text("X = 1\n")
+  cases = [("--sweep=configs/sweeps/nope.py", "does not exist"), (f"--sweep={tmp_path / 'empty.py'}", "get_sweep"),
+           ("--sweep=configs/sweeps/zoo.py:smoke --only=zzz", "names no variant")]
+  for flags, message in cases:
+    result = subprocess.run([sys.executable, "-m", "launch.sweep", "--config=configs/zoo.py",
+                             f"--workdir={tmp_path / 'out'}", *flags.split()],
+                            cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error:"), result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+  result = subprocess.run([sys.executable, "-m", "launch.aggregate", f"--sweep_dir={tmp_path / 'none'}"], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 1 and "error: no runs" in result.stderr and "Traceback" not in result.stderr
