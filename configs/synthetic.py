@@ -136,10 +136,14 @@ def get_config(arg=None):
   c.eval.split = "validation"
   c.eval.final_split = "test"
   c.eval.ndcg_k = 10
-  # Ranking tasks (retrieval, next_item): the K of hit@K, ndcg@K, mrr@K over the full item catalogue, and whether
-  # items already in the query's history are removed from its ranking.
+  # Ranking tasks (retrieval, next_item; rec_jax/evaluation/full_ranking.py): the K of hit@K, recall@K, ndcg@K,
+  # mrr@K; `ranking`: `candidates` full (the whole catalogue) | sampled (`num_negatives` drawn once per query by
+  # `sampler` uniform | popularity with `negative_seed`), `unit` interaction (each click a query) | user (all of a
+  # user's clicks in the split are relevant), `exclude` history (the query's history items) | seen (the user's
+  # items of earlier splits) | none.
   c.eval.ks = (10, 50)
-  c.eval.exclude_history = True
+  c.eval.ranking = dict(candidates="full", unit="interaction", exclude="history", num_negatives=100,
+                        sampler="uniform", negative_seed=0)
   c.eval.final_from_best = True
 
   c.checkpoint = ml_collections.ConfigDict()

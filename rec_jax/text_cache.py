@@ -113,7 +113,7 @@ def attach_text_cache(config, workdir: str, splits: Dict[str, FeatureArrays], vo
     per_split, infos[group] = _cache_group(text_cfg, workdir, splits, group, encoders[group], blocks)
     for name, texts in per_split.items():
       tables[name].update(texts)
-  return {name: FeatureArrays(arrays.rows, tables[name]) for name, arrays in splits.items()}, infos
+  return {name: FeatureArrays(arrays.rows, tables[name], arrays.extras) for name, arrays in splits.items()}, infos
 
 
 def _cache_group(text_cfg, workdir: str, splits: Dict[str, FeatureArrays], group: str, encoder: BertEncoder,

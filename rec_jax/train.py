@@ -4,6 +4,7 @@ evaluation and Orbax checkpoints, resume from the workdir, and write the final t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Optional
 
@@ -13,6 +14,7 @@ from flax import nnx
 
 from rec_jax import parallel
 from rec_jax.checkpoint import Checkpointer
+from rec_jax.cross_validation import is_cross_validation, run_folds
 from rec_jax.data.pipeline import train_batch
 from rec_jax.data.prepare import prepare_data
 from rec_jax.data.retrieval_rows import clicked_rows, negative_batch, negative_pool
@@ -58,7 +60,10 @@ def train_and_evaluate(config, workdir: str, *, stop_after_step: Optional[int] =
   """Runs (or resumes, or just reports) the experiment in `workdir`; returns the final results.
 
   `stop_after_step` simulates a preemption: the loop stops once a checkpoint at or after that step is written.
+  With `data.split.folds`, one run per fold (rec_jax/cross_validation.py).
   """
+  if is_cross_validation(config):
+    return run_folds(config, workdir, functools.partial(train_and_evaluate, stop_after_step=stop_after_step))
   files = RunFiles(workdir)
   files.write_or_check_config(config)
   if files.finished():

@@ -27,6 +27,9 @@ class FeatureArrays:
   `<group>_ids|_mask|_types` -> [num_texts, max_len] indexed by rows["<group>_index"]."""
   rows: Dict[str, np.ndarray]
   texts: Dict[str, np.ndarray]
+  # Per-split data that is not per row: `seen` (data.item_sets.ItemSets: each user_key's items of the earlier
+  # splits) and `negatives` (sampled-ranking candidates), set by data/prepare.py.
+  extras: Dict[str, object] = dataclasses.field(default_factory=dict)
 
   def __len__(self) -> int:
     return len(self.rows["label"])

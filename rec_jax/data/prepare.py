@@ -13,10 +13,15 @@ import logging
 import os
 from typing import Dict
 
+import numpy as np
+
 from rec_jax.data.catalogue import build_catalogue, item_keys
 from rec_jax.data.features import FeatureArrays, FeatureProcessor
 from rec_jax.data.governance import govern
+from rec_jax.data.item_sets import ItemSets
 from rec_jax.data.sources import DATASETS
+from rec_jax.evaluation.negatives import saved_negatives, sample_negatives
+from rec_jax.evaluation.ranking_queries import ranking_queries
 
 PROCESSOR_FILE = "feature_processor.json"
 REPORT_FILE = "data_report.json"
@@ -30,12 +35,25 @@ class PreparedData:
   catalogue: FeatureArrays   # one row per item of all splits; rows of every split carry its `item_key`
 
 
+def _check_source_accounting(source: dict, report: dict) -> None:
+  """The rows that the used stored splits kept after their policies are exactly the rows governance read."""
+  kept = sum(source["splits"][s]["rows_kept"] for s in source["used_splits"])
+  split_rows = sum(r["rows_read"] for r in report["splits"].values())
+  if kept != split_rows:
+    raise AssertionError(f"row accounting broken: the source splits {source['used_splits']} kept {kept} rows but "
+                         f"the train/validation/test splits hold {split_rows}")
+
+
 def prepare_data(config, workdir: str) -> PreparedData:
-  raw = DATASETS.get(config.data.name)(config.data)
+  from rec_jax.data import real_sources  # noqa: F401  (registers the real datasets; imports TFDS)
+  raw = DATASETS.get(config.data.name)(config.data, config.features)
   missing = {"train", config.eval.split, config.eval.final_split} - set(raw.splits)
   if missing:
     raise ValueError(f"dataset {config.data.name!r} has no split(s) {sorted(missing)}; it has {sorted(raw.splits)}")
   clean, report = govern(raw.schema, raw.splits)
+  if raw.source_report is not None:
+    _check_source_accounting(raw.source_report, report)
+    report = {"source": raw.source_report, **report}
   with open(os.path.join(workdir, REPORT_FILE), "w") as f:
     json.dump(report, f, indent=1)
   for split, r in report["splits"].items():
@@ -52,4 +70,46 @@ def prepare_data(config, workdir: str) -> PreparedData:
   catalogue, keys = build_catalogue(processor, clean, order)
   for name, arrays in splits.items():
     arrays.rows["item_key"] = item_keys(clean[name], config.features.item_id, keys)
+  _attach_user_items(splits, clean, config.features.user_id, order, len(catalogue))
+  if config.task in ("retrieval", "next_item") and config.eval.get("ranking", {}).get("candidates") == "sampled":
+    _attach_negatives(config, workdir, splits, len(catalogue))
   return PreparedData(splits, processor, report, catalogue)
+
+
+def _attach_user_items(splits: Dict[str, FeatureArrays], clean, user_col: str, order, num_items: int) -> None:
+  """rows["user_key"] (index of the raw user among all splits' users) and, per split, `extras["seen"]`: each
+  user's catalogue items in the splits before it (train < validation < test; other splits see train),
+  and `extras["interacted"]`: their items in every split."""
+  users = np.unique(np.concatenate([clean[s][user_col].astype(str) for s in order]))
+  for name in order:
+    splits[name].rows["user_key"] = np.searchsorted(users, clean[name][user_col].astype(str)).astype(np.int32)
+  sequence = [s for s in ("train", "validation", "test") if s in splits]
+  def item_sets(names):
+    names = list(names)
+    if not names:
+      return ItemSets.from_pairs(np.zeros(0), np.zeros(0), len(users))
+    return ItemSets.from_pairs(np.concatenate([splits[s].rows["user_key"] for s in names]),
+                               np.concatenate([splits[s].rows["item_key"] for s in names]), len(users))
+  everything = item_sets(order)
+  for name in order:
+    earlier = sequence[:sequence.index(name)] if name in sequence else ["train"]
+    splits[name].extras.update(seen=item_sets(earlier), interacted=everything)
+
+
+def _attach_negatives(config, workdir: str, splits: Dict[str, FeatureArrays], num_items: int) -> None:
+  """`extras["negatives"]` of the evaluation splits (evaluation/negatives.py), drawn once and saved."""
+  ranking = config.eval.ranking
+  train = splits["train"].rows
+  popularity = np.bincount(train["item_key"][train["label"] > 0], minlength=num_items)
+  settings = {"num_negatives": int(ranking.num_negatives), "sampler": ranking.sampler,
+              "negative_seed": int(ranking.negative_seed), "num_items": num_items}
+  for index, name in enumerate(dict.fromkeys([config.eval.split, config.eval.final_split])):
+    arrays = splits[name]
+    queries = ranking_queries(arrays.rows, ranking.unit)
+    users, targets = arrays.rows["user_key"][queries.rows], arrays.rows["item_key"][queries.rows]
+
+    def draw(users=users, targets=targets, arrays=arrays, index=index):
+      return sample_negatives(users, targets, arrays.extras["interacted"], num_items, settings["num_negatives"],
+                              ranking.sampler, popularity, [settings["negative_seed"], index])
+    arrays.extras["negatives"] = saved_negatives(os.path.join(workdir, "eval_negatives", f"{name}.npz"), users,
+                                                 targets, settings, draw)

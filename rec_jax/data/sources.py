@@ -1,6 +1,6 @@
 """Dataset sources: a registry from `data.name` to a loader returning raw columns per split and their schema.
 
-A loader returns a `RawDataset`: `splits` is `{split: {column: np.ndarray}}` with strings decoded to `str` (object arrays) and list-valued
+A loader, `loader(data_cfg, features_cfg)`, returns a `RawDataset`: `splits` is `{split: {column: np.ndarray}}` with strings decoded to `str` (object arrays) and list-valued
 columns as object arrays of lists. Raw means before governance: rows may be dirty.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 
@@ -23,6 +23,7 @@ DATASETS: Registry = Registry("dataset")
 class RawDataset(NamedTuple):
   splits: Dict[str, Columns]
   schema: Schema
+  source_report: Optional[dict] = None   # what reading the files did (data/formats/source_report.py)
 
 
 def _decode(values: np.ndarray) -> np.ndarray:
@@ -48,8 +49,9 @@ def unpack_row_groups(groups) -> Columns:
 
 
 @DATASETS.register("synthetic_shop")
-def load_synthetic_shop(data_cfg) -> RawDataset:
+def load_synthetic_shop(data_cfg, features_cfg=None) -> RawDataset:
   """Builds (once) and reads the synthetic shop described by `data_cfg.shop` from `data_cfg.data_dir`."""
+  del features_cfg  # The shop stores its histories.
   from rec_jax.data.synthetic_shop import builder, schema, world  # TFDS import is slow; only when used.
   spec = world.ShopSpec(**dict(data_cfg.shop))
   data_dir = os.path.expanduser(data_cfg.data_dir)

@@ -8,7 +8,8 @@ from typing import Dict, Iterable, List
 import numpy as np
 
 PAD, OOV = 0, 1
-_RESERVED = ["<pad>", "<oov>"]
+OOV_TOKEN = "<oov>"   # a raw value that always maps to OOV (data/formats/side_tables.py's `oov` policy)
+_RESERVED = ["<pad>", OOV_TOKEN]
 
 
 class Vocabulary:
@@ -21,6 +22,8 @@ class Vocabulary:
   @classmethod
   def fit(cls, values: Iterable, min_count: int = 1) -> "Vocabulary":
     counts = collections.Counter(str(v) for v in values)
+    for token in _RESERVED:
+      counts.pop(token, None)
     # Sorted by count then token, so the same data always gives the same ids.
     kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
     return cls(kept)

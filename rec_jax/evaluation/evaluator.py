@@ -1,7 +1,7 @@
 """Evaluates a pointwise predictor on a split: CTR metrics (or rating errors) on all rows and on warm/cold item
 slices, plus the oracle.
 
-Metric names follow DESIGN.md §6: `auc`, `logloss`, `ndcg@10`, with slices after a slash (`auc/cold`), and the
+Metric names follow DESIGN.md §6: `auc`, `gauc` (per `rank_group`: user, or search session), `logloss`, `ndcg@10`, with slices after a slash (`auc/cold`), and the
 synthetic shop's ceiling `oracle_auc` computed from the stored true click probabilities of the same rows. `ndcg@K`
 ranks within each `rank_group` (data/features.py): a user's impressions, or a search session's results.
 """
@@ -44,6 +44,7 @@ def ctr_metrics(rows: Dict[str, np.ndarray], probs: np.ndarray, ndcg_k: int) -> 
     if not mask.any():
       continue
     result[f"auc{suffix}"] = metrics.auc(y, p)
+    result[f"gauc{suffix}"] = metrics.gauc(rows["rank_group"][mask], y, p)
     result[f"logloss{suffix}"] = metrics.logloss(y, p)
     result[f"ndcg@{ndcg_k}{suffix}"] = metrics.ndcg_at_k(rows["rank_group"][mask], y, p, ndcg_k)
     if "oracle" in rows:

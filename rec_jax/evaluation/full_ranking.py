@@ -1,22 +1,47 @@
-"""Full-ranking evaluation of the ranking tasks (retrieval, next_item): every click of a split is a query whose true
-item is ranked against the whole item catalogue (data/catalogue.py), new items included.
+"""Ranking evaluation of the ranking tasks (retrieval, next_item): each query (evaluation/ranking_queries.py) ranks
+the whole item catalogue (data/catalogue.py, new items included) or, with `eval.ranking.candidates=sampled`, its
+relevant item against the negatives drawn once for it (evaluation/negatives.py).
 
-Items already in the query's history are removed from its ranking (the SASRec protocol draws its negatives from
-items the user has not interacted with; this is its full-catalogue form), except the true item itself, so a
-repeated purchase still counts. Metrics: `hit@K`, `ndcg@K`, `mrr@K` (one true item per query, so recall@K equals
-hit@K), on all queries and on warm/cold true items (`/warm`, `/cold`).
+Metrics: `hit@K`, `recall@K`, `ndcg@K`, `mrr@K` for `eval.ks`, on all queries and on `/warm` and `/cold` relevant
+items: a slice keeps the relevant items of that kind and removes the query's other relevant items from its
+ranking, so they neither help nor hurt (with one relevant item per query: the queries whose item is of that kind).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Sequence
 
 import numpy as np
 
 from rec_jax.data.features import FeatureArrays
 from rec_jax.data.vocab import OOV
-from rec_jax.evaluation.evaluator import SLICES, predict_split
-from rec_jax.evaluation.ranking import ranking_metrics, target_ranks
+from rec_jax.evaluation.evaluator import predict_split
+from rec_jax.evaluation.ranking import multi_relevance_metrics, target_ranks, top_k_relevance
+from rec_jax.evaluation.ranking_queries import check_exclusion, ranking_queries
+
+CANDIDATES = ("full", "sampled")
+# Rows of one scoring block are capped so a block's [rows, catalogue] arrays stay near this many elements.
+BLOCK_ELEMENTS = 1 << 22
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingOptions:
+  candidates: str = "full"
+  unit: str = "interaction"
+  exclude: str = "history"
+
+  @classmethod
+  def from_config(cls, eval_cfg) -> "RankingOptions":
+    r = dict(eval_cfg.get("ranking", {}))
+    options = cls(r.get("candidates", "full"), r.get("unit", "interaction"), check_exclusion(r.get("exclude",
+                                                                                                      "history")))
+    if options.candidates not in CANDIDATES:
+      raise ValueError(f"eval.ranking.candidates={options.candidates!r}; valid: {', '.join(CANDIDATES)}")
+    if options.candidates == "sampled" and options.unit != "interaction":
+      raise ValueError("eval.ranking.candidates=sampled ranks one relevant item against its negatives: it needs "
+                       "eval.ranking.unit=interaction")
+    return options
 
 
 def history_exclusions(history: np.ndarray, catalogue_ids: np.ndarray) -> np.ndarray:
@@ -32,29 +57,88 @@ def history_exclusions(history: np.ndarray, catalogue_ids: np.ndarray) -> np.nda
   return out
 
 
+def _exclusions(arrays: FeatureArrays, rows: np.ndarray, catalogue: FeatureArrays, exclude: str) -> np.ndarray:
+  num_items = len(catalogue)
+  if exclude == "history":
+    return history_exclusions(arrays.rows["history"][rows], catalogue.rows["item_id"])
+  if exclude == "seen":
+    if "seen" not in arrays.extras:
+      raise ValueError("eval.ranking.exclude=seen needs each user's items of the earlier splits (data/prepare.py)")
+    return arrays.extras["seen"].dense(arrays.rows["user_key"][rows], num_items)
+  return np.zeros((len(rows), num_items), bool)
+
+
+def _slices(catalogue: FeatureArrays) -> Dict[str, np.ndarray]:
+  cold = np.asarray(catalogue.rows["item_is_cold"], bool)
+  return {"": np.ones(len(cold), bool), "warm": ~cold, "cold": cold}
+
+
+def _full(vectors, candidates, arrays, queries, catalogue, exclude, ks, batch_size):
+  """Per slice: (flags [queries, max k], relevant counts [queries]) of the full-catalogue ranking."""
+  num_items, k = len(candidates), max(ks)
+  block = max(1, min(batch_size, BLOCK_ELEMENTS // max(num_items, 1)))
+  slices = _slices(catalogue)
+  flags = {name: [] for name in slices}
+  counts = {name: [] for name in slices}
+  for start in range(0, len(queries.rows), block):
+    q = np.arange(start, min(start + block, len(queries.rows)))
+    # Every block is padded to `block` queries (repeats of its first), so the ranking compiles once.
+    padded = np.concatenate([q, np.full(block - len(q), q[0])])
+    scores = vectors[padded] @ candidates.T
+    relevant = queries.relevant.dense(padded, num_items)
+    excluded = _exclusions(arrays, queries.rows[padded], catalogue, exclude)
+    for name, kind in slices.items():
+      rel = relevant & kind
+      top = np.asarray(top_k_relevance(scores, rel, excluded | (relevant & ~kind), min(k, num_items)))
+      # A catalogue smaller than k: the positions past its end hold nothing relevant.
+      flags[name].append(np.pad(top[:len(q)], ((0, 0), (0, k - top.shape[1]))))
+      counts[name].append(rel.sum(axis=1)[:len(q)])
+  return {name: (np.concatenate(flags[name]), np.concatenate(counts[name])) for name in slices}
+
+
+def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
+  """Per slice: (flags, relevant counts) of each relevant item ranked against its saved negatives."""
+  if "negatives" not in arrays.extras:
+    raise ValueError("eval.ranking.candidates=sampled needs the split's negatives (data/prepare.py draws them)")
+  negatives = arrays.extras["negatives"]
+  targets = arrays.rows["item_key"][queries.rows]
+  if len(negatives) != len(targets):
+    raise ValueError(f"{len(negatives)} sets of negatives for {len(targets)} queries")
+  keys = np.concatenate([targets[:, None], negatives], axis=1)
+  ranks = []
+  for start in range(0, len(keys), 4096):
+    block = keys[start:start + 4096]
+    scores = np.einsum("qd,qcd->qc", vectors[start:start + 4096], candidates[np.maximum(block, 0)])
+    ranks.append(np.asarray(target_ranks(scores, np.zeros(len(block), np.int32), block < 0)))
+  ranks = np.concatenate(ranks)
+  k = max(ks)
+  flags = ranks[:, None] == np.arange(k)[None, :]
+  cold = np.asarray(catalogue.rows["item_is_cold"], bool)[targets]
+  ones = np.ones(len(ranks), np.int64)
+  return {"": (flags, ones), "warm": (flags[~cold], ones[~cold]), "cold": (flags[cold], ones[cold])}
+
+
 def evaluate_ranking(query_fn, candidate_fn, arrays: FeatureArrays, catalogue: FeatureArrays, batch_size: int,
-                     ks: Sequence[int], exclude_history: bool = True, shards: int = 1) -> Dict[str, float]:
+                     ks: Sequence[int], options: RankingOptions = RankingOptions(),
+                     shards: int = 1) -> Dict[str, float]:
   """query_fn / candidate_fn: batch -> [batch, dim] vectors (score = their dot product); `shards`: the devices
   batches are split over (data/pipeline.py)."""
   candidates = predict_split(candidate_fn, catalogue, batch_size, shards).astype(np.float32)
-  clicked = arrays.rows["label"] > 0
-  queries = FeatureArrays({k: v[clicked] for k, v in arrays.rows.items()}, arrays.texts)
-  vectors = predict_split(query_fn, queries, batch_size, shards).astype(np.float32)
-  ranks = []
-  for start in range(0, len(queries), batch_size):
-    # Every block is padded to batch_size rows (repeats of its first row), so target_ranks compiles once.
-    rows = np.arange(start, min(start + batch_size, len(queries)))
-    padded = np.concatenate([rows, np.full(batch_size - len(rows), rows[0])])
-    exclude = (history_exclusions(queries.rows["history"][padded], catalogue.rows["item_id"])
-               if exclude_history else None)
-    block = target_ranks(vectors[padded] @ candidates.T, queries.rows["item_key"][padded], exclude)
-    ranks.append(np.asarray(block)[:len(rows)])
-  ranks = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
-  result = {}
-  for name, select in SLICES.items():
-    mask = select(queries.rows)
+  queries = ranking_queries(arrays.rows, options.unit)
+  query_rows = FeatureArrays({k: v[queries.rows] for k, v in arrays.rows.items()}, arrays.texts)
+  vectors = predict_split(query_fn, query_rows, batch_size, shards).astype(np.float32)
+  result = {"num_candidates": len(candidates)}
+  if not len(queries.rows):
+    return {**result, "num_queries": 0}
+  if options.candidates == "sampled":
+    per_slice = _sampled(vectors, candidates, arrays, queries, catalogue, ks)
+    result["num_candidates"] = int(1 + (arrays.extras["negatives"] >= 0).sum(axis=1).mean())
+  else:
+    per_slice = _full(vectors, candidates, arrays, queries, catalogue, options.exclude, ks, batch_size)
+  for name, (flags, counts) in per_slice.items():
     suffix = f"/{name}" if name else ""
-    result[f"num_queries{suffix}"] = int(mask.sum())
-    result.update({f"{k}{suffix}": v for k, v in ranking_metrics(ranks, ks, mask).items()})
-  result["num_candidates"] = len(candidates)
+    keep = counts > 0
+    result[f"num_queries{suffix}"] = int(keep.sum())
+    result.update({f"{k}{suffix}": v for k, v in
+                   multi_relevance_metrics(flags[keep], counts[keep], ks).items()})
   return result

@@ -29,6 +29,24 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
   return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def gauc(groups: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+  """Group AUC (Zhou et al. 2018, DIN): the AUC within each group (user), averaged with weights = the group's
+  rows, over the groups that have both classes; NaN when none has."""
+  groups, labels, scores = np.asarray(groups), np.asarray(labels).astype(bool), np.asarray(scores, np.float64)
+  order = np.argsort(groups, kind="mergesort")
+  g = groups[order]
+  starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, int)
+  total, weight = 0.0, 0
+  for start, end in zip(starts, np.r_[starts[1:], len(g)]):
+    rows = order[start:end]
+    y = labels[rows]
+    if y.all() or not y.any():
+      continue
+    total += auc(y, scores[rows]) * len(rows)
+    weight += len(rows)
+  return total / weight if weight else float("nan")
+
+
 def logloss(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
   p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
   y = np.asarray(labels, dtype=np.float64)

@@ -3,7 +3,8 @@
 Each entry builds `run(params, arrays) -> metrics` from an `EvalContext`:
 - `ctr`: predicted click probabilities -> auc, logloss, ndcg@K within rank groups, warm/cold slices, the oracle;
 - `rating`: predicted ratings -> rmse, mae, warm/cold slices;
-- `ranking`: query and candidate vectors -> full ranking of the item catalogue (evaluation/full_ranking.py).
+- `ranking`: query and candidate vectors -> ranking of the item catalogue, full or against sampled negatives
+  (evaluation/full_ranking.py, `eval.ranking`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable, Dict, Optional
 from rec_jax import parallel
 from rec_jax.data.features import FeatureArrays
 from rec_jax.evaluation.evaluator import ctr_metrics, predict_split, rating_metrics
-from rec_jax.evaluation.full_ranking import evaluate_ranking
+from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking
 from rec_jax.registry import Registry
 from rec_jax.train_step import device_inputs, make_apply, make_predict
 
@@ -66,6 +67,7 @@ def _ranking(ctx: EvalContext) -> Runner:
   queries = make_apply(ctx.graphdef, "query_vectors", ctx.mesh)
   candidates = make_apply(ctx.graphdef, "candidate_vectors", ctx.mesh)
   cfg = ctx.eval_cfg
+  options = RankingOptions.from_config(cfg)
   return lambda params, arrays: evaluate_ranking(
       ctx.bind(queries, params), ctx.bind(candidates, params), arrays, ctx.catalogue, cfg.batch_size, cfg.ks,
-      cfg.get("exclude_history", True), ctx.shards)
+      options, ctx.shards)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Dict, Iterable, Optional
 
 import jax
@@ -48,4 +49,43 @@ def ranking_metrics(ranks, ks: Iterable[int], mask: Optional[np.ndarray] = None)
     hit = ranks < k
     for name, gain in (("hit", np.ones_like(ranks)), ("ndcg", 1.0 / np.log2(ranks + 2)), ("mrr", 1.0 / (ranks + 1))):
       result[f"{name}@{k}"] = float(np.mean(np.where(hit, gain, 0.0))) if len(ranks) else float("nan")
+  return result
+
+
+@functools.partial(jax.jit, static_argnames="k")
+def top_k_relevance(scores, relevant, exclude, k: int) -> jnp.ndarray:
+  """[n, k] bool: whether the item at each of the top k positions of each row's ranking is relevant.
+
+  scores [n, M]; relevant, exclude [n, M] bool. Excluded items (that are not relevant) leave the ranking, NaN
+  scores rank as -inf, and ties are pessimistic: among equal scores, irrelevant items rank first (relevant ones
+  among themselves by index). With one relevant item per row this is the ranking of `target_ranks`.
+  """
+  scores = jnp.where(jnp.isnan(scores), -jnp.inf, jnp.asarray(scores, jnp.float32))
+  relevant = jnp.asarray(relevant, bool)
+  gone = (jnp.asarray(exclude, bool) & ~relevant).astype(jnp.int8)
+  keys = (gone, -scores, relevant.astype(jnp.int8))
+  _, _, flags = jax.lax.sort(keys, dimension=1, is_stable=True, num_keys=3)
+  return flags[:, :k].astype(bool)
+
+
+def multi_relevance_metrics(flags: np.ndarray, num_relevant: np.ndarray, ks: Iterable[int],
+                            mask: Optional[np.ndarray] = None) -> Dict[str, float]:
+  """hit@k (any relevant in the top k), recall@k (share of the relevant items in the top k, RecBole's
+  definition), ndcg@k (binary gains, ideal DCG of min(relevant, k) items) and mrr@k (first relevant), means over
+  the rows selected by `mask`; flags [n, >= max k] from `top_k_relevance`, num_relevant [n] > 0."""
+  flags = np.asarray(flags, bool)
+  num_relevant = np.asarray(num_relevant, np.float64)
+  if mask is not None:
+    flags, num_relevant = flags[np.asarray(mask, bool)], num_relevant[np.asarray(mask, bool)]
+  result = {}
+  for k in ks:
+    top = flags[:, :k]
+    discounts = 1.0 / np.log2(np.arange(k) + 2)
+    ideal = np.cumsum(discounts)[np.minimum(num_relevant, k).astype(int) - 1] if len(top) else np.zeros(0)
+    first = np.where(top.any(axis=1), np.argmax(top, axis=1), k)
+    values = {"hit": top.any(axis=1), "recall": top.sum(axis=1) / np.maximum(num_relevant, 1),
+              "ndcg": (top * discounts).sum(axis=1) / np.maximum(ideal, 1e-12),
+              "mrr": np.where(first < k, 1.0 / (first + 1), 0.0)}
+    for name, v in values.items():
+      result[f"{name}@{k}"] = float(np.mean(v)) if len(top) else float("nan")
   return result

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rec_jax.data.features import FeatureArrays
-from rec_jax.evaluation.full_ranking import evaluate_ranking, history_exclusions
+from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking, history_exclusions
 
 
 def test_history_exclusions_skip_pad_and_oov():
@@ -19,7 +19,8 @@ def test_history_exclusions_skip_pad_and_oov():
 def test_evaluate_ranking_by_hand():
   # Catalogue of 4 items on a line; a query vector v scores item c as v * c.
   catalogue = FeatureArrays({"vec": np.array([[1.0], [2.0], [3.0], [4.0]], np.float32),
-                             "item_id": np.array([2, 3, 4, 1]), "label": np.zeros(4, np.float32)}, {})
+                             "item_id": np.array([2, 3, 4, 1]), "label": np.zeros(4, np.float32),
+                             "item_is_cold": np.array([False, False, False, True])}, {})
   rows = {"vec": np.array([[1.0], [1.0], [-1.0], [1.0]], np.float32), "item_key": np.array([3, 1, 0, 2]),
           "label": np.array([1, 1, 1, 0], np.float32), "item_is_cold": np.array([True, False, False, False]),
           "history": np.array([[0], [4], [0], [0]])}
@@ -31,5 +32,5 @@ def test_evaluate_ranking_by_hand():
   assert m["hit@1"] == pytest.approx(2 / 3) and m["hit@2"] == 1.0
   assert m["ndcg@2"] == pytest.approx((1 + 1 / np.log2(3) + 1) / 3)
   assert m["mrr@2/warm"] == pytest.approx((0.5 + 1) / 2) and m["hit@1/cold"] == 1.0
-  no_exclusion = evaluate_ranking(fn, fn, FeatureArrays(rows, {}), catalogue, 2, (1, 2), exclude_history=False)
+  no_exclusion = evaluate_ranking(fn, fn, FeatureArrays(rows, {}), catalogue, 2, (1, 2), RankingOptions(exclude="none"))
   assert no_exclusion["hit@2/warm"] == 0.5

@@ -1,0 +1,43 @@
+r"""python -m rec_jax.main --config=configs/movielens_rating.py --workdir=/tmp/rec_jax/ml100k_rating --config.data.path=/path/to/ml-100k
+
+Rating prediction on MovieLens ml-100k with its five predefined folds (u1.base/u1.test ... u5.base/u5.test), the
+protocol of the rating literature: biased MF (rec_jax/models/cf/mf.py) trained on each fold's base file (10 % of it
+held out for validation and best-checkpoint selection) and tested on its test file. `results.json` reports the
+mean over the five folds as `rmse` and `mae` (std in `metrics_std`, each fold in `folds`); each fold's own run is
+in `<workdir>/fold_u<k>/`. `data.path` is the extracted ml-100k directory (https://grouplens.org/datasets/movielens/100k/).
+
+Presets: `neumf` (NeuMF instead of MF), `smoke` (few steps, for tests), `seed=N`.
+"""
+
+import os
+
+from rec_jax.config_check import load_config
+from rec_jax.data.real_config import use_real_dataset
+
+PRESETS = ("neumf", "smoke")
+
+
+def get_config(arg=None):
+  parts = [p for p in (arg or "").split(",") if p]
+  presets = {p for p in parts if "=" not in p}
+  unknown = presets - set(PRESETS)
+  if unknown:
+    raise ValueError(f"unknown preset(s) {sorted(unknown)} for configs/movielens_rating.py; valid: "
+                     f"{', '.join(PRESETS)}, seed=N")
+  c = load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":"
+                  + ",".join(p for p in parts if "=" in p))
+  use_real_dataset(c, "movielens", options=dict(variant="100k", unknown_ids="drop"),
+                   split=dict(kind="predefined", folds=("u1", "u2", "u3", "u4", "u5"), validation_fraction=0.1),
+                   label="rating")
+  c.task = "rating"
+  c.model.update(name="neumf" if "neumf" in presets else "mf", use_text=False, use_cf=False, cf_dim=0,
+                 embed_dim=32, history="none", embedding_init_std=0.01)
+  c.train.update(num_steps=3000, batch_size=1024, learning_rate=3e-3, warmup_steps=100, weight_decay=0.0,
+                 embedding_decay=0.05, lr_multipliers={})
+  c.eval.update(every_steps=250, batch_size=4096)
+  c.checkpoint.update(every_steps=250, best_metric="rmse", best_mode="min")
+  if "smoke" in presets:
+    c.train.update(num_steps=30, batch_size=256, warmup_steps=5, log_every=10)
+    c.eval.update(every_steps=15, batch_size=512)
+    c.checkpoint.every_steps = 15
+  return c

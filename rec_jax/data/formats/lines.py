@@ -1,0 +1,68 @@
+"""Reading the lines of an official dataset file: transparent gzip, per-line decoding (a line that is not valid in
+the file's declared encoding is dropped as "bad encoding", not the whole file), empty lines counted, and the file
+that a format expects named in the error when it is missing."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from typing import Iterator, Sequence, Tuple
+
+from rec_jax.data.formats.source_report import FileReport
+
+
+def find_file(root: str, names: Sequence[str], what: str) -> str:
+  """The first of `names` (relative to `root`; `.gz` variants are accepted too) that exists; else a
+  FileNotFoundError naming what the format expects and where it looked."""
+  for name in names:
+    for candidate in (name, name + ".gz"):
+      path = os.path.join(root, candidate)
+      if os.path.isfile(path):
+        return path
+  raise FileNotFoundError(f"{what}: expected {' or '.join(repr(n) for n in names)} in {os.path.abspath(root)!r}, "
+                          f"which holds {sorted(os.listdir(root))[:12] if os.path.isdir(root) else 'nothing (no such directory)'}")
+
+
+def optional_file(root: str, names: Sequence[str]) -> str:
+  """Like find_file, but '' when none exists (for files a format may or may not have)."""
+  try:
+    return find_file(root, names, "")
+  except FileNotFoundError:
+    return ""
+
+
+def read_lines(path: str, report: FileReport, encoding: str = "utf-8",
+               header: bool = False) -> Iterator[Tuple[int, str]]:
+  """Yields (1-based line number, text without the line break) of each decodable, non-empty line; counts every
+  line as read in `report` and drops empty and undecodable ones there. With `header`, line 1 is the column header:
+  yielded as line 1 but not counted (callers parse it, they do not keep it)."""
+  opener = gzip.open if path.endswith(".gz") else open
+  with opener(path, "rb") as f:
+    for number, raw in enumerate(f, start=1):
+      raw = raw.rstrip(b"\r\n")
+      if not (header and number == 1):
+        report.read()
+      try:
+        text = raw.decode(encoding)
+      except UnicodeDecodeError as e:
+        if header and number == 1:
+          raise ValueError(f"{path}: the header line is not valid {encoding}: {e}") from None
+        report.bad(number, "bad encoding", f"not valid {encoding} at byte {e.start}")
+        continue
+      if not text.strip():
+        if header and number == 1:
+          raise ValueError(f"{path}: the first line should be the column header and is empty")
+        report.bad(number, "empty line")
+        continue
+      yield number, text
+
+
+def read_header(lines: Iterator[Tuple[int, str]], path: str, expected: Sequence[str], sep: str = ",") -> list:
+  """Consumes the header line of `lines` and checks that it starts with the `expected` column names."""
+  first = next(lines, None)
+  if first is None:
+    raise ValueError(f"{path} is empty; expected a header line {sep.join(expected)!r}")
+  fields = [f.strip() for f in first[1].split(sep)]
+  if fields[:len(expected)] != list(expected):
+    raise ValueError(f"{path}: header {first[1][:200]!r} does not start with the expected columns {sep.join(expected)!r}")
+  return fields

@@ -1,0 +1,128 @@
+"""Real datasets as `DATASETS` entries: official files (formats/) -> TFDS (formats/table_builder.py) -> the
+interaction log -> labels, splits (splits.py) and histories (histories.py) -> raw columns per split + a governance
+schema, as every dataset gives them to rec_jax/data/prepare.py.
+
+Config (`data`): `name` (the format), `path` (a directory or file of the official files; empty: download where the
+format can), `data_dir` (TFDS), `options` (the format's own: variant, unknown_ids, k_core, ...),
+`max_bad_fraction` (error budget of malformed lines per file), `implicit_threshold` (label = rating >= it; 0: every
+interaction is positive), `split` (splits.py: kind, ratios, seed, cold_item_fraction; `fold` and
+`validation_fraction` for predefined folds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from rec_jax.data.formats import builders  # noqa: F401  (registers every format)
+from rec_jax.data.formats.columns import governance_rule
+from rec_jax.data.formats.registry import FORMATS
+from rec_jax.data.formats.source_report import check_error_budget
+from rec_jax.data.formats.table_builder import build_and_read, table_config
+from rec_jax.data.governance import Schema
+from rec_jax.data.histories import prior_histories
+from rec_jax.data.sources import DATASETS, RawDataset
+from rec_jax.data.splits import SPLIT_NAMES, assign_splits
+
+Columns = Dict[str, np.ndarray]
+# Columns that order and place rows; they stay in the raw data (governance checks them) but are not features.
+LOG_COLUMNS = ("timestamp", "order")
+
+
+def _root(data_cfg, fmt) -> str:
+  if data_cfg.path:
+    path = os.path.expanduser(data_cfg.path)
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"data.path={data_cfg.path!r} does not exist (the {fmt.name} files: "
+                              f"{fmt.homepage})")
+    return path
+  if not hasattr(fmt, "download"):
+    raise ValueError(f"{fmt.name} cannot be downloaded (its licence asks for a manual download): get the files "
+                     f"from {fmt.homepage} and set data.path")
+  manager = tfds.download.DownloadManager(download_dir=os.path.join(os.path.expanduser(data_cfg.data_dir),
+                                                                    "downloads"))
+  return fmt.download(manager, dict(data_cfg.get("options", {})))
+
+
+def _labels(log: Columns, threshold: float) -> np.ndarray:
+  if "label" in log:
+    return log["label"].astype(np.int64)
+  if "rating" in log and threshold:
+    return (log["rating"] >= threshold).astype(np.int64)
+  return np.ones(len(log["user_id"]), np.int64)
+
+
+def _concat(parts) -> Columns:
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _predefined(stored: Dict[str, Columns], split_cfg):
+  """One log with a split label per row from the format's split files; a fold without a validation file gives
+  `validation_fraction` of its training rows (drawn with `split.seed`) to validation."""
+  fold = split_cfg.get("fold", "")
+  names = {"train": f"{fold}_base", "test": f"{fold}_test"} if fold else {s: s for s in SPLIT_NAMES}
+  missing = [n for n in names.values() if n not in stored]
+  if missing:
+    have = sorted(s for s in stored if s != "full")
+    raise ValueError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has {have or 'none'}"
+                     + ("; set data.split.fold to one of them" if have and fold else ""))
+  parts, labels = [], []
+  for s, name in names.items():
+    parts.append(stored[name])
+    labels.append(np.full(len(stored[name]["user_id"]), SPLIT_NAMES.index(s), np.int8))
+  log, label = _concat(parts), np.concatenate(labels)
+  if "validation" not in names:
+    train = np.flatnonzero(label == 0)
+    take = np.random.default_rng([split_cfg.get("seed", 0), 17]).permutation(len(train))
+    label[train[take[:int(split_cfg.get("validation_fraction", 0.1) * len(train))]]] = 1
+  return {**log, "_split": label}, list(names.values())
+
+
+def _schema(columns: Dict[str, str], log: Columns) -> Schema:
+  rules = [governance_rule(name, kind) for name, kind in columns.items() if name in log and kind != "split"]
+  rules.append(governance_rule("label", "label"))
+  if not any(r.name == "history" for r in rules):
+    rules.append(governance_rule("history", "id_list"))
+  return Schema(rules=tuple(rules))
+
+
+def load_real_dataset(data_cfg, features_cfg=None) -> RawDataset:
+  fmt = FORMATS.get(data_cfg.name)
+  options = dict(data_cfg.get("options", {}))
+  files = fmt.locate(_root(data_cfg, fmt), options)
+  columns = fmt.columns(files, options)
+  config = table_config(fmt.name, files, options, columns)
+  stored, report = build_and_read(builders.BUILDERS[fmt.name], config, data_cfg.data_dir, None)
+  check_error_budget(report, data_cfg.get("max_bad_fraction", 0.01))
+  split_cfg = data_cfg.split
+  if split_cfg.kind == "predefined":
+    log, used = _predefined(stored, split_cfg)
+  else:
+    used = ["full"]
+    if "full" not in stored:
+      raise ValueError(f"{fmt.name} data at {data_cfg.path!r} comes in predefined splits {sorted(stored)}; set "
+                       "data.split.kind=predefined")
+    log = dict(stored["full"])
+    log["_split"] = assign_splits(log, split_cfg)
+  # Rows in time order, so every split lists its rows chronologically (as the synthetic shop does).
+  chronological = np.lexsort((log["order"], log["timestamp"]))
+  log = {k: v[chronological] for k, v in log.items()}
+  split = log.pop("_split")
+  log["label"] = _labels(log, data_cfg.get("implicit_threshold", 0.0))
+  if "history" not in log:
+    length = features_cfg.history_length if features_cfg is not None else 50
+    log["history"] = prior_histories(log["user_id"], log["item_id"], log["timestamp"], log["order"],
+                                     log["label"] > 0, split, length)
+  out = {name: {k: v[split == s] for k, v in log.items()} for s, name in enumerate(SPLIT_NAMES)}
+  for name, cols in out.items():
+    logging.info("%s %s: %d rows, %d users, %d items", fmt.name, name, len(cols["user_id"]),
+                 len(np.unique(cols["user_id"])), len(np.unique(cols["item_id"])))
+  return RawDataset(out, _schema(columns, log), {**report, "used_splits": used})
+
+
+for _name in FORMATS:
+  DATASETS.register(_name)(load_real_dataset)
