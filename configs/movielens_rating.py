@@ -9,23 +9,13 @@ in `<workdir>/fold_u<k>/`. `data.path` is the extracted ml-100k directory (https
 Presets: `neumf` (NeuMF instead of MF), `smoke` (few steps, for tests), `seed=N`.
 """
 
-import os
-
-from rec_jax.config_check import load_config
-from rec_jax.data.real_config import use_real_dataset
+from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
 
 PRESETS = ("neumf", "smoke")
 
 
 def get_config(arg=None):
-  parts = [p for p in (arg or "").split(",") if p]
-  presets = {p for p in parts if "=" not in p}
-  unknown = presets - set(PRESETS)
-  if unknown:
-    raise ValueError(f"unknown preset(s) {sorted(unknown)} for configs/movielens_rating.py; valid: "
-                     f"{', '.join(PRESETS)}, seed=N")
-  c = load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":"
-                  + ",".join(p for p in parts if "=" in p))
+  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
   use_real_dataset(c, "movielens", options=dict(variant="100k", unknown_ids="drop"),
                    split=dict(kind="predefined", folds=("u1", "u2", "u3", "u4", "u5"), validation_fraction=0.1),
                    label="rating")
@@ -33,7 +23,8 @@ def get_config(arg=None):
   c.model.update(name="neumf" if "neumf" in presets else "mf", use_text=False, use_cf=False, cf_dim=0,
                  embed_dim=32, history="none", embedding_init_std=0.01)
   c.train.update(num_steps=3000, batch_size=1024, learning_rate=3e-3, warmup_steps=100, weight_decay=0.0,
-                 embedding_decay=0.05, lr_multipliers={})
+                 embedding_decay=0.05)
+  c.train.lr_multipliers = {}   # (update() would merge a dict into the default, not replace it)
   c.eval.update(every_steps=250, batch_size=4096)
   c.checkpoint.update(every_steps=250, best_metric="rmse", best_mode="min")
   if "smoke" in presets:

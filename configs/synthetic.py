@@ -66,6 +66,7 @@ def get_config(arg=None):
   c.features.user_features = ("age_bucket", "gender", "region", "device")
   c.features.item_features = ("category", "brand", "price")
   c.features.min_count = 1
+  c.features.hash_buckets = {}   # {column: n}: n hashed buckets, not a fitted list, for huge vocabularies (vocab.py)
   c.features.label = "label"
   c.features.oracle = "p_true"
 

@@ -52,3 +52,16 @@ def test_workdir_of_another_config_is_a_clear_error(tmp_path):
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}")
   assert r.returncode != 0 and "different config (seed: 5 -> 0)" in r.stderr
   assert "Traceback" not in r.stderr
+
+
+def test_real_data_errors_are_one_line_naming_the_file(tmp_path):
+  r = _run("--config=configs/movielens_rating.py:smoke", f"--workdir={tmp_path / 'a'}",
+           f"--config.data.path={tmp_path / 'nowhere'}", f"--config.data.data_dir={tmp_path / 'tfds'}")
+  assert r.returncode != 0 and "data.path=" in r.stderr and "does not exist" in r.stderr
+  assert "Traceback" not in r.stderr
+  (tmp_path / "ml").mkdir()
+  (tmp_path / "ml" / "u.data").write_text("1\t1\t5\t880000000\n")
+  r = _run("--config=configs/movielens_rating.py:smoke", f"--workdir={tmp_path / 'b'}",
+           f"--config.data.path={tmp_path / 'ml'}", f"--config.data.data_dir={tmp_path / 'tfds'}")
+  assert r.returncode != 0 and "movielens ml-100k: expected 'u.user' in" in r.stderr
+  assert "Traceback" not in r.stderr

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from rec_jax.data.text_tokenizer import WordPieceTokenizer
-from rec_jax.data.vocab import PAD, Vocabulary
+from rec_jax.data.vocab import PAD, HashedVocabulary, Vocabulary, from_json
 
 Columns = Dict[str, np.ndarray]
 # Texts stored once per distinct value and indexed by rows: item texts and search queries.
@@ -52,10 +52,10 @@ class FeatureProcessor:
   def fit(self, train: Columns) -> "FeatureProcessor":
     cfg = self.cfg
     for name in cfg.categorical:
-      self.vocabs[name] = Vocabulary.fit(train[name], cfg.min_count)
-    self.vocabs["user_id"] = Vocabulary.fit(train[cfg.user_id], cfg.min_count)
+      self.vocabs[name] = self._vocabulary(name, train[name])
+    self.vocabs["user_id"] = self._vocabulary(cfg.user_id, train[cfg.user_id])
     # Items of the behaviour histories share the item vocabulary; only items seen in train get an id.
-    self.vocabs["item_id"] = Vocabulary.fit(train[cfg.item_id], cfg.min_count)
+    self.vocabs["item_id"] = self._vocabulary(cfg.item_id, train[cfg.item_id])
     for name in cfg.numeric:
       x = self._numeric_transform(train[name])
       self.numeric_stats[name] = [float(x.mean()), float(x.std() + 1e-6)]
@@ -63,6 +63,11 @@ class FeatureProcessor:
       self.tokenizer_sha256 = self.tokenizer.sha256
     self.label_mean = float(np.mean(train[cfg.label].astype(np.float64)))
     return self
+
+  def _vocabulary(self, column: str, values: np.ndarray):
+    """Hashed when `features.hash_buckets` lists the column (no list of its values is kept), else fitted."""
+    buckets = self.cfg.get("hash_buckets", {}).get(column)
+    return HashedVocabulary(buckets) if buckets else Vocabulary.fit(values, self.cfg.min_count)
 
   @property
   def tokenizer(self) -> WordPieceTokenizer:
@@ -110,7 +115,7 @@ class FeatureProcessor:
     out = np.full((len(histories), length), PAD, dtype=np.int32)
     vocab = self.vocabs["item_id"]
     for r, seq in enumerate(histories):
-      recent = list(seq)[-length:]
+      recent = list(seq)[-length:] if length else []   # [-0:] would be the whole list
       if recent:
         # Left-aligned, most recent last; positions after the history are padding.
         out[r, :len(recent)] = vocab.lookup(np.asarray(recent, dtype=object))
@@ -151,7 +156,7 @@ class FeatureProcessor:
     if json.loads(json.dumps(current)) != saved:
       raise ValueError(f"{path} was fitted with other feature settings than the current config: "
                        f"saved {saved} vs now {current}")
-    return cls(cfg, {k: Vocabulary(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
+    return cls(cfg, {k: from_json(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
                state["tokenizer_sha256"], state.get("label_mean", 0.0))
 
   def vocab_sizes(self) -> Dict[str, int]:

@@ -74,6 +74,10 @@ def fit_fills(schema: Schema, train: Columns) -> Dict[str, Dict[str, float]]:
       continue
     x = train[rule.name].astype(np.float64)
     ok = np.isfinite(x) & ~_is_invalid(rule, x, ~np.isfinite(x))
+    if not ok.any():
+      # No valid training value (e.g. no training item has a price): impute 0, and say so in the report.
+      stats[rule.name] = {"median": 0.0, "no_valid_train_value": True}
+      continue
     s = {"median": float(np.median(x[ok]))}
     if rule.clip_quantile is not None:
       s["clip_high"] = float(np.quantile(x[ok], rule.clip_quantile))

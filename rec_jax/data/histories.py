@@ -17,8 +17,11 @@ from rec_jax.data.splits import chronological
 def prior_histories(user: np.ndarray, item: np.ndarray, timestamp: np.ndarray, order: np.ndarray,
                     positive: np.ndarray, split: np.ndarray, length: int) -> np.ndarray:
   """[n] object array of lists of item ids (see the module docstring); split: 0/1/2 per row."""
+  out = np.empty(len(user), dtype=object)
+  if not length:   # (Criteo: one constant "user" whose history would be the whole log)
+    out[:] = [[] for _ in range(len(user))]
+    return out
   idx, starts = chronological(user, timestamp, order)
-  out = np.empty(len(idx), dtype=object)
   for start, end in zip(starts, np.r_[starts[1:], len(idx)]):
     # seen[s]: the user's positive items so far that a row of split s may see.
     seen = ([], [], [])

@@ -3,12 +3,28 @@ format reads (rec_jax/data/real_sources.py) and the `features` that its columns 
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from typing import Sequence, Set, Tuple
 
 import ml_collections
 
+from rec_jax.config_check import load_config
+
 SPLIT_DEFAULTS = dict(kind="random", ratios=(0.8, 0.1, 0.1), seed=0, cold_item_fraction=0.0, fold="",
                       folds=(), validation_fraction=0.1)
+
+
+def synthetic_with_presets(config_file: str, arg, valid: Sequence[str]) -> Tuple[ml_collections.ConfigDict, Set[str]]:
+  """(configs/synthetic.py's config with the `key=value` parts of `arg` (seed=N), the named presets of `arg`) for
+  the config file `config_file` (its __file__), whose presets are `valid`."""
+  parts = [p for p in (arg or "").split(",") if p]
+  presets = {p for p in parts if "=" not in p}
+  unknown = presets - set(valid)
+  if unknown:
+    raise ValueError(f"unknown preset(s) {sorted(unknown)} for configs/{os.path.basename(config_file)}; valid: "
+                     f"{', '.join(valid)}, seed=N")
+  synthetic = os.path.join(os.path.dirname(os.path.abspath(config_file)), "synthetic.py")
+  return load_config(synthetic + ":" + ",".join(p for p in parts if "=" in p)), presets
 
 
 def use_real_dataset(c: ml_collections.ConfigDict, name: str, *, options: dict, split: dict,

@@ -1,9 +1,11 @@
-"""Vocabularies with reserved padding and out-of-vocabulary ids, fitted on the train split only."""
+"""Vocabularies with reserved padding and out-of-vocabulary ids, fitted on the train split only, or hashed (a fixed
+number of buckets, nothing fitted) for categorical columns with too many values to list (Criteo's)."""
 
 from __future__ import annotations
 
 import collections
-from typing import Dict, Iterable, List
+import zlib
+from typing import Dict, Iterable, List, Union
 
 import numpy as np
 
@@ -41,3 +43,38 @@ class Vocabulary:
 
   def to_json(self) -> List[str]:
     return self.tokens
+
+
+class HashedVocabulary:
+  """token -> 2 + crc32(token) % buckets: every value gets an id without a fitted list (colliding values share one),
+  so values unseen in training are not OOV. crc32 of the UTF-8 bytes, not Python's hash(), which is salted per
+  process: ids must be the same when a saved processor is loaded in another run."""
+
+  def __init__(self, buckets: int):
+    if int(buckets) < 1:
+      raise ValueError(f"hash buckets must be >= 1, got {buckets!r}")
+    self.buckets = int(buckets)
+
+  def __len__(self) -> int:
+    return self.buckets + len(_RESERVED)
+
+  def _id(self, token: str) -> int:
+    # Empty and reserved values stay OOV, as in a fitted vocabulary (side_tables.py's `oov` policy relies on it).
+    if token == "" or token in _RESERVED:
+      return OOV
+    return len(_RESERVED) + zlib.crc32(token.encode("utf-8")) % self.buckets
+
+  def lookup(self, values: np.ndarray) -> np.ndarray:
+    flat = [self._id(str(v)) for v in np.ravel(values)]
+    return np.asarray(flat, dtype=np.int32).reshape(np.shape(values))
+
+  def contains(self, values: np.ndarray) -> np.ndarray:
+    return self.lookup(values) != OOV
+
+  def to_json(self) -> dict:
+    return {"hash_buckets": self.buckets}
+
+
+def from_json(state: Union[List[str], dict]):
+  """The vocabulary saved by `to_json`: a token list (fitted) or {"hash_buckets": n} (hashed)."""
+  return HashedVocabulary(state["hash_buckets"]) if isinstance(state, dict) else Vocabulary(state)

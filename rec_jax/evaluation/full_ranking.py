@@ -132,7 +132,7 @@ def evaluate_ranking(query_fn, candidate_fn, arrays: FeatureArrays, catalogue: F
     return {**result, "num_queries": 0}
   if options.candidates == "sampled":
     per_slice = _sampled(vectors, candidates, arrays, queries, catalogue, ks)
-    result["num_candidates"] = int(1 + (arrays.extras["negatives"] >= 0).sum(axis=1).mean())
+    result["num_candidates"] = 1 + arrays.extras["negatives"].shape[1]   # per query: its item + the negatives
   else:
     per_slice = _full(vectors, candidates, arrays, queries, catalogue, options.exclude, ks, batch_size)
   for name, (flags, counts) in per_slice.items():

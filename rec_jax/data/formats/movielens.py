@@ -15,6 +15,7 @@ items: title (without the year), year, genres ("Action|Comedy"), and for CSV rel
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 from typing import Dict, List
@@ -23,7 +24,7 @@ import numpy as np
 
 from rec_jax.data.formats import side_tables
 from rec_jax.data.formats.lines import find_file, optional_file, read_header, read_lines
-from rec_jax.data.formats.registry import FORMATS
+from rec_jax.data.formats.registry import FORMATS, format_options
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -48,6 +49,12 @@ def split_title(title: str):
   """'Toy Story (1995)' -> ('Toy Story', '1995'); no year -> (title, '')."""
   m = _YEAR.match(title)
   return (m.group(1), m.group(2)) if m else (title.strip(), "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  variant: str = "auto"        # auto | 100k | 1m | csv
+  unknown_ids: str = "drop"    # formats/side_tables.py
 
 
 class _Ratings:
@@ -139,7 +146,7 @@ class MovieLensFormat:
              "(see the README.txt inside each archive)")
 
   def variant(self, path: str, options: dict) -> str:
-    variant = options.get("variant", "auto")
+    variant = format_options("movielens", options, Options).variant
     if variant != "auto":
       if variant not in URLS:
         raise ValueError(f"data.options.variant={variant!r}; valid: auto, {', '.join(URLS)}")

@@ -13,6 +13,18 @@ Split names are `full` (the whole log; rec_jax/data/splits.py splits it) or the 
 
 from __future__ import annotations
 
+import dataclasses
+
 from rec_jax.registry import Registry
 
 FORMATS: Registry = Registry("dataset format")
+
+
+def format_options(name: str, options: dict, defaults):
+  """`options` (the config's `data.options`) as the format's options dataclass `defaults`; an unknown key, e.g. a
+  typo that would otherwise silently read with the default, is a named error."""
+  valid = [f.name for f in dataclasses.fields(defaults)]
+  unknown = sorted(set(options) - set(valid))
+  if unknown:
+    raise ValueError(f"{name} has no option(s) {unknown}; valid: {', '.join(valid)}")
+  return defaults(**options)

@@ -25,9 +25,11 @@ def check_policy(policy: str) -> str:
 
 
 def join(rows: Dict[str, np.ndarray], key: str, table: Optional[Dict[str, Sequence]], names: Sequence[str],
-         policy: str, account: SplitAccount, side: str) -> Dict[str, np.ndarray]:
+         policy: str, account: SplitAccount, side: str,
+         missing: Optional[Sequence] = None) -> Dict[str, np.ndarray]:
   """Adds columns `names` looked up in `table` (id -> values) by `rows[key]`; applies the unknown-id policy and
-  counts it in the split's `account`."""
+  counts it in the split's `account`. `missing`: the value of each column for an unknown id ("" by default; NaN
+  for number columns)."""
   if table is None:
     return rows
   ids = rows[key]
@@ -43,7 +45,7 @@ def join(rows: Dict[str, np.ndarray], key: str, table: Optional[Dict[str, Sequen
     ids = ids.copy()
     ids[~known] = OOV_TOKEN
     rows[key] = ids
-  missing = tuple("" for _ in names)
+  missing = tuple(missing) if missing is not None else tuple("" for _ in names)
   values = [table.get(i, missing) if k else missing for i, k in zip(ids, known)]
   for j, name in enumerate(names):
     column = np.empty(len(values), dtype=object)
