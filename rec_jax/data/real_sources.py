@@ -68,8 +68,10 @@ def _predefined(stored: Dict[str, Columns], split_cfg):
   missing = [n for n in names.values() if n not in stored]
   if missing:
     have = sorted(s for s in stored if s != "full")
-    raise ValueError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has {have or 'none'}"
-                     + ("; set data.split.fold to one of them" if have and fold else ""))
+    folds = sorted({s.rsplit("_", 1)[0] for s in have if s.endswith(("_base", "_test"))})
+    hint = f"; set data.split.fold to one of its folds {folds}" if folds else ""
+    raise ValueError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has "
+                     f"{have or 'none'}{hint}")
   parts, labels = [], []
   for s, name in names.items():
     parts.append(stored[name])

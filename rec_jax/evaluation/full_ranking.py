@@ -17,12 +17,12 @@ import numpy as np
 from rec_jax.data.features import FeatureArrays
 from rec_jax.data.vocab import OOV
 from rec_jax.evaluation.evaluator import predict_split
-from rec_jax.evaluation.ranking import multi_relevance_metrics, target_ranks, top_k_relevance
+from rec_jax.evaluation.ranking import multi_relevance_metrics, positions_to_flags, relevant_positions, target_ranks
 from rec_jax.evaluation.ranking_queries import check_exclusion, ranking_queries
 
 CANDIDATES = ("full", "sampled")
-# Rows of one scoring block are capped so a block's [rows, catalogue] arrays stay near this many elements.
-BLOCK_ELEMENTS = 1 << 22
+# Queries of one scoring block are capped so its [queries, relevant, catalogue] comparisons stay near this size.
+BLOCK_ELEMENTS = 1 << 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,27 +73,62 @@ def _slices(catalogue: FeatureArrays) -> Dict[str, np.ndarray]:
   return {"": np.ones(len(cold), bool), "warm": ~cold, "cold": cold}
 
 
+def _relevant_keys(queries, rows: np.ndarray, width: int) -> np.ndarray:
+  """[len(rows), width] catalogue keys of each query's relevant items, -1 padded."""
+  out = np.full((len(rows), width), -1, np.int32)
+  for r, q in enumerate(rows):
+    items = queries.relevant.items(int(q))
+    out[r, :len(items)] = items
+  return out
+
+
 def _full(vectors, candidates, arrays, queries, catalogue, exclude, ks, batch_size):
   """Per slice: (flags [queries, max k], relevant counts [queries]) of the full-catalogue ranking."""
   num_items, k = len(candidates), max(ks)
-  block = max(1, min(batch_size, BLOCK_ELEMENTS // max(num_items, 1)))
   slices = _slices(catalogue)
-  flags = {name: [] for name in slices}
-  counts = {name: [] for name in slices}
-  for start in range(0, len(queries.rows), block):
-    q = np.arange(start, min(start + block, len(queries.rows)))
-    # Every block is padded to `block` queries (repeats of its first), so the ranking compiles once.
-    padded = np.concatenate([q, np.full(block - len(q), q[0])])
-    scores = vectors[padded] @ candidates.T
-    relevant = queries.relevant.dense(padded, num_items)
-    excluded = _exclusions(arrays, queries.rows[padded], catalogue, exclude)
-    for name, kind in slices.items():
-      rel = relevant & kind
-      top = np.asarray(top_k_relevance(scores, rel, excluded | (relevant & ~kind), min(k, num_items)))
-      # A catalogue smaller than k: the positions past its end hold nothing relevant.
-      flags[name].append(np.pad(top[:len(q)], ((0, 0), (0, k - top.shape[1]))))
-      counts[name].append(rel.sum(axis=1)[:len(q)])
-  return {name: (np.concatenate(flags[name]), np.concatenate(counts[name])) for name in slices}
+  sizes = queries.relevant.sizes()
+  # Queries are ranked in groups of equal padded width (powers of two: few shapes to compile), so a user with
+  # hundreds of relevant items does not widen everyone's comparisons.
+  widths = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
+  parts = {name: [] for name in slices}
+  order = []
+  for width in np.unique(widths):
+    members = np.flatnonzero(widths == width)
+    block = max(1, min(batch_size, BLOCK_ELEMENTS // (max(num_items, 1) * int(width))))
+    for start in range(0, len(members), block):
+      q = members[start:start + block]
+      padded = np.concatenate([q, np.full(block - len(q), q[0])])   # one shape per width
+      for name, pos in _rank_block(vectors[padded] @ candidates.T, _relevant_keys(queries, padded, int(width)),
+                                   _exclusions(arrays, queries.rows[padded], catalogue, exclude), slices).items():
+        parts[name].append(pos[:len(q)])
+      order.append(q)
+  order = np.concatenate(order)
+  out = {}
+  for name in slices:
+    flags = np.zeros((len(sizes), k), bool)
+    counts = np.zeros(len(sizes), np.int64)
+    for q, pos in zip(np.split(order, np.cumsum([len(p) for p in parts[name]])[:-1]), parts[name]):
+      flags[q] = positions_to_flags(pos, k)
+      counts[q] = (pos < num_items).sum(axis=1)
+    out[name] = (flags, counts)
+  return out
+
+
+def _rank_block(scores, keys, excluded, slices) -> Dict[str, np.ndarray]:
+  """Per slice: the positions [block, width] of the block's relevant items of that slice's kind (others: M)."""
+  num_items = scores.shape[1]
+  if keys.shape[1] == 1:   # one relevant item per query: a slice is the queries whose item is of its kind
+    pos = np.asarray(relevant_positions(scores, keys, excluded))
+    return {name: np.where(kind[np.maximum(keys, 0)] & (keys >= 0), pos, num_items) for name, kind in slices.items()}
+  out = {}
+  rows, cols = np.nonzero(keys >= 0)
+  for name, kind in slices.items():
+    # The query's relevant items of the other kind leave its ranking: they neither help nor hurt.
+    other = np.zeros_like(excluded)
+    other[rows, keys[rows, cols]] = ~kind[keys[rows, cols]]
+    kept = np.where((keys >= 0) & kind[np.maximum(keys, 0)], keys, -1)
+    out[name] = np.asarray(relevant_positions(scores, kept, excluded | other))
+  return out
 
 
 def _sampled(vectors, candidates, arrays, queries, catalogue, ks):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Dict, Iterable, Optional
 
 import jax
@@ -52,27 +51,45 @@ def ranking_metrics(ranks, ks: Iterable[int], mask: Optional[np.ndarray] = None)
   return result
 
 
-@functools.partial(jax.jit, static_argnames="k")
-def top_k_relevance(scores, relevant, exclude, k: int) -> jnp.ndarray:
-  """[n, k] bool: whether the item at each of the top k positions of each row's ranking is relevant.
+@jax.jit
+def relevant_positions(scores, relevant, exclude) -> jnp.ndarray:
+  """0-based position [n, R] (int32) of each relevant item relevant[i, r] (catalogue index, -1 = padding, which
+  gets position M) in row i's ranking of scores [n, M]; exclude [n, M] bool.
 
-  scores [n, M]; relevant, exclude [n, M] bool. Excluded items (that are not relevant) leave the ranking, NaN
-  scores rank as -inf, and ties are pessimistic: among equal scores, irrelevant items rank first (relevant ones
-  among themselves by index). With one relevant item per row this is the ranking of `target_ranks`.
+  Excluded items that are not relevant leave the ranking, NaN scores rank as -inf, and ties are pessimistic:
+  among equal scores every irrelevant item ranks first, relevant ones among themselves by index, so the relevant
+  items' positions are distinct. With one relevant item per row the position is `target_ranks`'s rank. Counts
+  [n, R, M] comparisons (no sort: sorting is ~200x slower on XLA:CPU), so callers keep n * R * M bounded.
   """
   scores = jnp.where(jnp.isnan(scores), -jnp.inf, jnp.asarray(scores, jnp.float32))
-  relevant = jnp.asarray(relevant, bool)
-  gone = (jnp.asarray(exclude, bool) & ~relevant).astype(jnp.int8)
-  keys = (gone, -scores, relevant.astype(jnp.int8))
-  _, _, flags = jax.lax.sort(keys, dimension=1, is_stable=True, num_keys=3)
-  return flags[:, :k].astype(bool)
+  relevant = jnp.asarray(relevant, jnp.int32)
+  n, m = scores.shape
+  real = relevant >= 0
+  key = jnp.where(real, relevant, 0)
+  is_relevant = jnp.zeros((n, m), bool).at[jnp.arange(n)[:, None], key].max(real)
+  stays = ~(jnp.asarray(exclude, bool) & ~is_relevant)
+  target = jnp.take_along_axis(scores, key, axis=1)[:, :, None]          # [n, R, 1]
+  index = jnp.arange(m)[None, None, :]
+  other = scores[:, None, :]
+  tie_ahead = ~is_relevant[:, None, :] | (index < key[:, :, None])
+  ahead = stays[:, None, :] & (index != key[:, :, None]) & ((other > target) | ((other == target) & tie_ahead))
+  return jnp.where(real, jnp.sum(ahead, axis=2, dtype=jnp.int32), m)
+
+
+def positions_to_flags(positions: np.ndarray, k: int) -> np.ndarray:
+  """[n, k] bool: whether position p of each row's ranking holds a relevant item (positions [n, R] distinct)."""
+  positions = np.asarray(positions)
+  flags = np.zeros((len(positions), k), bool)
+  rows, cols = np.nonzero(positions < k)
+  flags[rows, positions[rows, cols]] = True
+  return flags
 
 
 def multi_relevance_metrics(flags: np.ndarray, num_relevant: np.ndarray, ks: Iterable[int],
                             mask: Optional[np.ndarray] = None) -> Dict[str, float]:
   """hit@k (any relevant in the top k), recall@k (share of the relevant items in the top k, RecBole's
   definition), ndcg@k (binary gains, ideal DCG of min(relevant, k) items) and mrr@k (first relevant), means over
-  the rows selected by `mask`; flags [n, >= max k] from `top_k_relevance`, num_relevant [n] > 0."""
+  the rows selected by `mask`; flags [n, >= max k] from `positions_to_flags`, num_relevant [n] > 0."""
   flags = np.asarray(flags, bool)
   num_relevant = np.asarray(num_relevant, np.float64)
   if mask is not None:

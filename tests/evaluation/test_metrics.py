@@ -44,3 +44,10 @@ def test_ndcg_hand_computed():
   expected = (1 / np.log2(3) + 0.5) / (1 + 1 / np.log2(3))
   assert metrics.ndcg_at_k(groups, y, s, 10) == pytest.approx(expected)
   assert metrics.ndcg_at_k(groups, y, s, 1) == 0.0
+
+
+def test_rmse_and_mae_hand_computed():
+  targets, predictions = np.array([1.0, 3.0, 5.0, 4.0]), np.array([2.0, 3.0, 3.0, 4.5])
+  # errors 1, 0, -2, 0.5: squared 1 + 0 + 4 + 0.25 = 5.25; absolute 1 + 0 + 2 + 0.5 = 3.5
+  assert metrics.rmse(targets, predictions) == pytest.approx(np.sqrt(5.25 / 4))
+  assert metrics.mae(targets, predictions) == pytest.approx(3.5 / 4)

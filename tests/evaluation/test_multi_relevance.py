@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 
 from rec_jax.evaluation import metrics
-from rec_jax.evaluation.ranking import multi_relevance_metrics, ranking_metrics, target_ranks, top_k_relevance
+from rec_jax.evaluation.ranking import (multi_relevance_metrics, positions_to_flags, ranking_metrics, relevant_positions,
+                                       target_ranks)
+
+
+def top_k_relevance(scores, relevant, exclude, k):
+  """[n, k] flags of the top k positions, through relevant_positions with relevant keys padded by -1."""
+  width = max(int(relevant.sum(axis=1).max()), 1) + 1   # one extra column of padding
+  keys = np.full((len(relevant), width), -1, np.int32)
+  for r, row in enumerate(relevant):
+    keys[r, :row.sum()] = np.flatnonzero(row)
+  positions = np.asarray(relevant_positions(scores, keys, exclude))
+  assert (positions[keys < 0] == scores.shape[1]).all()
+  return positions_to_flags(positions, k)
 
 
 def _brute_flags(scores, relevant, exclude, k):

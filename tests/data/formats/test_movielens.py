@@ -180,3 +180,9 @@ def test_an_unknown_option_is_named(tmp_path):
   movielens_files.write_100k(str(tmp_path), folds=False)
   with pytest.raises(ValueError, match=r"movielens has no option\(s\) \['varaint'\]"):
     FORMAT.locate(str(tmp_path), {"varaint": "1m"})
+
+
+def test_predefined_without_a_fold_names_the_folds(tmp_path):
+  movielens_files.write_100k(str(tmp_path / "ml"))
+  with pytest.raises(ValueError, match=r"fold to one of its folds \['u1', 'u2', 'u3', 'u4', 'u5'\]"):
+    load_real_dataset(_data_cfg(tmp_path / "ml", tmp_path / "tfds", kind="predefined"))
