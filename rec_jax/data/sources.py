@@ -6,14 +6,13 @@ columns as object arrays of lists. Raw means before governance: rows may be dirt
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 
 from rec_jax.data.governance import Schema
+from rec_jax.data.tfds_prepare import decode_strings, prepare_once
 from rec_jax.registry import Registry
 
 Columns = Dict[str, np.ndarray]
@@ -26,18 +25,11 @@ class RawDataset(NamedTuple):
   source_report: Optional[dict] = None   # what reading the files did (data/formats/source_report.py)
 
 
-def _decode(values: np.ndarray) -> np.ndarray:
-  if values.dtype == object or values.dtype.kind == "S":
-    return np.array([v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in values],
-                    dtype=object)
-  return values
-
-
 def unpack_row_groups(groups) -> Columns:
   """Row-group examples (dicts of equal-length columns; histories flat with per-row lengths) -> row columns."""
   if not groups:
     return {}
-  cols = {k: _decode(np.concatenate([np.asarray(g[k]) for g in groups])) for k in groups[0]}
+  cols = {k: decode_strings(np.concatenate([np.asarray(g[k]) for g in groups])) for k in groups[0]}
   lengths = cols.pop("history_length")
   flat = cols.pop("history_items")
   history = np.empty(len(lengths), dtype=object)
@@ -54,18 +46,7 @@ def load_synthetic_shop(data_cfg, features_cfg=None) -> RawDataset:
   del features_cfg  # The shop stores its histories.
   from rec_jax.data.synthetic_shop import builder, schema, world  # TFDS import is slow; only when used.
   spec = world.ShopSpec(**dict(data_cfg.shop))
-  data_dir = os.path.expanduser(data_cfg.data_dir)
-  shop_config = builder.shop_config(spec)
-  # Runs of a parallel sweep may all ask for the same shop at once: one generates it, the others wait for it and
-  # then open it (a builder made before the shop exists would keep seeing no splits).
-  os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, f".{shop_config.name}.lock"), "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      shop = builder.SyntheticShop(config=shop_config, data_dir=data_dir, file_format="array_record")
-      shop.download_and_prepare()
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
+  shop = prepare_once(builder.SyntheticShop, builder.shop_config(spec), data_cfg.data_dir)
   out = {}
   for split in world.SPLITS:
     source = shop.as_data_source(split=split)

@@ -12,7 +12,6 @@ stored in the dataset's TFDS metadata (`metadata.json`).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
@@ -25,6 +24,7 @@ import tensorflow_datasets as tfds
 from rec_jax.data.formats.columns import STORAGE, check_columns
 from rec_jax.data.formats.registry import FORMATS
 from rec_jax.data.formats.source_report import SourceReport
+from rec_jax.data.tfds_prepare import decode_strings, prepare_once
 
 ROWS_PER_EXAMPLE = 4096
 LENGTH_SUFFIX, ITEMS_SUFFIX = "__length", "__items"
@@ -137,33 +137,19 @@ def unpack(groups, columns: Dict[str, str]) -> Columns:
   for name, kind in columns.items():
     if kind == "id_list":
       lengths = np.concatenate([np.asarray(g[name + LENGTH_SUFFIX]) for g in groups])
-      flat = _decode(np.concatenate([np.asarray(g[name + ITEMS_SUFFIX]) for g in groups]))
+      flat = decode_strings(np.concatenate([np.asarray(g[name + ITEMS_SUFFIX]) for g in groups]))
       lists = np.empty(len(lengths), dtype=object)
       lists[:] = [list(x) for x in np.split(flat, np.cumsum(lengths)[:-1])] if len(lengths) else []
       out[name] = lists
     else:
-      out[name] = _decode(np.concatenate([np.asarray(g[name]) for g in groups]))
+      out[name] = decode_strings(np.concatenate([np.asarray(g[name]) for g in groups]))
   return out
-
-
-def _decode(values: np.ndarray) -> np.ndarray:
-  if values.dtype == object or values.dtype.kind == "S":
-    return np.array([v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values], dtype=object)
-  return values
 
 
 def build_and_read(builder_cls, config: TableConfig, data_dir: str, splits) -> Tuple[Dict[str, Columns], dict]:
   """Prepares the dataset once (under a file lock: runs of a parallel sweep may ask for it at once) and reads
   `splits` (None: all of them); returns ({split: columns}, source report)."""
-  data_dir = os.path.expanduser(data_dir)
-  os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, f".{config.name}.lock"), "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      builder = builder_cls(config=config, data_dir=data_dir, file_format="array_record")
-      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
+  builder = prepare_once(builder_cls, config, data_dir)
   columns = dict(config.columns)
   available = list(builder.info.splits)
   out = {}
