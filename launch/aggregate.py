@@ -1,28 +1,40 @@
-r"""python -m launch.aggregate --sweep_dir=/tmp/rec_jax/zoo [--metrics=auc,auc/cold,logloss]
+r"""python -m launch.aggregate --sweep_dir=/tmp/rec_jax/towers [--baseline=text+cf+cross] [--variants=a,b,c] \
+    [--metrics=auc,auc/cold] [--alpha=0.05]
 
-Reads every run of a sweep (`<sweep_dir>/<variant>/seed_<n>/results.json`, or `failed.json`) and writes
-`<sweep_dir>/results.csv` (one row per run) and `<sweep_dir>/results.md`: one table per task (their metrics differ:
-`ndcg@10` of ctr ranks a user's impressions, that of next_item the whole catalogue), one row per variant with the
-mean ± std over seeds of each metric, training steps/s and trainable parameters. A failed run is a row of its own,
-with its error. `--metrics` replaces the per-task metric lists by one list for every table.
+Turns a sweep (launch.sweep: `<sweep_dir>/<variant>/seed_<n>/`, listed in `<sweep_dir>/sweep.json`) into the tables
+of a paper: `runs.csv` (one row per run), `results.csv` (one row per variant: mean, std and paired p-value of each
+metric), `results.md` and `results.tex` (one table per task, since the tasks' metrics differ: `ndcg@10` of ctr ranks
+a user's impressions, that of next_item the whole catalogue). A cell is the mean ± std over seeds; the best mean of
+a column is bold; † marks a paired t-test against the baseline with p < alpha. A run that failed, was interrupted or
+never started keeps a row of its own with its reason, so a table never silently loses a run.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
 import json
+import math
 import os
+import re
 import sys
-from typing import Dict, List, Sequence
+import warnings
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from absl import app, flags
+from scipy import stats
+
+from launch import latex_table
 
 _SWEEP_DIR = flags.DEFINE_string("sweep_dir", None, "Directory written by launch.sweep.")
 _METRICS = flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: TASK_METRICS.")
+_BASELINE = flags.DEFINE_string("baseline", None, "Variant the others are tested against; default: sweep.json's.")
+_VARIANTS = flags.DEFINE_list("variants", [], "Table only these variants, in this order; default: all.")
+_ALPHA = flags.DEFINE_float("alpha", 0.05, "Significance level of the paired t-test (the † mark).")
 
-# The columns of each task's table by default.
+# The columns of each task's table by default (those that no run of the table reports are left out).
 TASK_METRICS = {
     "ctr": ("auc", "auc/cold", "logloss", "ndcg@10", "oracle_auc"),
     "search": ("auc", "auc/cold", "logloss", "ndcg@10", "oracle_ndcg@10"),
@@ -30,86 +42,362 @@ TASK_METRICS = {
     "retrieval": ("hit@10", "ndcg@10", "mrr@10", "hit@50", "hit@50/cold"),
     "next_item": ("hit@10", "ndcg@10", "mrr@10", "hit@50", "hit@50/cold"),
 }
+# Base names (before `@` and `/`) of the metrics where smaller is better; every other metric is better larger.
+LOWER_IS_BETTER = frozenset({"logloss", "rmse", "mae", "loss"})
+STATUSES = ("done", "failed", "incomplete", "pending")
+DIGITS = 4   # Decimals shown; the best of a column is decided on the shown value, so equal-looking cells tie.
+SWEEP_FILE = "sweep.json"
+_REASONS = {"incomplete": "no results.json (interrupted or running)", "pending": "not started (no run directory)"}
+
+
+# --- Reading the runs -------------------------------------------------------------------------------------------
+
+def _read_json(path: str):
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+
+def read_sweep_file(sweep_dir: str) -> Optional[dict]:
+  """`<sweep_dir>/sweep.json` checked to list its runs as dicts with a variant and a seed, or None without one."""
+  path = os.path.join(sweep_dir, SWEEP_FILE)
+  if not os.path.exists(path):
+    return None
+  spec = _read_json(path)
+  if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list):
+    raise ValueError(f"{path}: expected an object with runs=[{{variant, seed, workdir}}, ...]")
+  for i, run in enumerate(spec["runs"]):
+    if not isinstance(run, dict) or "variant" not in run or "seed" not in run:
+      raise ValueError(f"{path}: runs[{i}] needs a variant and a seed, got {run!r}")
+  return spec
+
+
+def _expected_runs(sweep_dir: str) -> List[tuple]:
+  """(variant, seed, run_dir) of every run: exactly sweep.json's runs in its variant order when the sweep wrote one
+  (so a run that never started is still listed), else the run directories found, by variant and numeric seed."""
+  spec = read_sweep_file(sweep_dir)
+  if spec is None:
+    found = glob.glob(os.path.join(sweep_dir, "*", "seed_*"))
+    runs = [(os.path.basename(os.path.dirname(d)), int(d.rsplit("_", 1)[1]), d) for d in found
+            if os.path.isdir(d) and d.rsplit("_", 1)[1].isdigit()]
+    return sorted(runs, key=lambda run: run[:2])
+  order = list(spec.get("variants") or []) + [r["variant"] for r in spec["runs"]]
+  rank = {variant: order.index(variant) for variant in order}
+  runs = [(r["variant"], int(r["seed"]),
+           os.path.join(sweep_dir, r.get("workdir") or os.path.join(r["variant"], f"seed_{r['seed']}")))
+          for r in spec["runs"]]
+  return sorted(runs, key=lambda run: rank[run[0]])   # Stable: seeds stay in sweep.json's order.
+
+
+def _failure_reason(failure: dict) -> str:
+  """The error launch.sweep picked out, else the log's last `error:` line (rec_jax.main's one-line errors), else
+  its last line, else the exit code: failed.json files from before the sweep recorded `error` still read."""
+  if failure.get("error"):
+    return failure["error"]
+  tail = failure.get("log_tail") or []
+  errors = [line for line in tail if line.startswith("error:")] or tail[-1:]
+  return errors[-1] if errors else f"exit code {failure.get('exit_code')}"
+
+
+def read_run(variant: str, seed: int, run_dir: str) -> dict:
+  """One run's record; status done (results.json), failed (failed.json), incomplete (neither) or pending (no dir)."""
+  record = {"variant": variant, "seed": seed, "status": "pending", "task": None, "model": None, "metrics": {},
+            "steps_per_s": None, "params": None, "error": _REASONS["pending"]}
+  if not os.path.isdir(run_dir):
+    return record
+  record.update(status="incomplete", error=_REASONS["incomplete"])
+  if os.path.exists(os.path.join(run_dir, "config.json")):
+    config = _read_json(os.path.join(run_dir, "config.json"))
+    record.update(task=config.get("task"), model=(config.get("model") or {}).get("name"))
+  if os.path.exists(os.path.join(run_dir, "results.json")):
+    results = _read_json(os.path.join(run_dir, "results.json"))
+    record.update(status="done", error=None, metrics=results.get("metrics", {}),
+                  steps_per_s=results.get("train_steps_per_s"),
+                  params=(results.get("parameters") or {}).get("trainable"))
+  elif os.path.exists(os.path.join(run_dir, "failed.json")):
+    record.update(status="failed", error=_failure_reason(_read_json(os.path.join(run_dir, "failed.json"))))
+  return record
 
 
 def collect(sweep_dir: str) -> List[dict]:
   """One record per run: variant, seed, status, task and model (from config.json), metrics and extras."""
-  records = []
-  for run_dir in sorted(glob.glob(os.path.join(sweep_dir, "*", "seed_*"))):
-    variant, seed = os.path.basename(os.path.dirname(run_dir)), int(run_dir.rsplit("_", 1)[1])
-    record = {"variant": variant, "seed": seed, "status": "incomplete", "metrics": {}}
-    config_path = os.path.join(run_dir, "config.json")
-    if os.path.exists(config_path):
-      with open(config_path) as f:
-        config = json.load(f)
-      record.update(task=config.get("task"), model=config["model"]["name"])
-    if os.path.exists(os.path.join(run_dir, "results.json")):
-      with open(os.path.join(run_dir, "results.json")) as f:
-        results = json.load(f)
-      record.update(status="done", metrics=results["metrics"], steps_per_s=results.get("train_steps_per_s"),
-                    params=results.get("parameters", {}).get("trainable"))
-    elif os.path.exists(os.path.join(run_dir, "failed.json")):
-      with open(os.path.join(run_dir, "failed.json")) as f:
-        failure = json.load(f)
-      errors = [line for line in failure["log_tail"] if line.startswith("error:")] or failure["log_tail"][-1:]
-      record.update(status="failed", error=errors[-1] if errors else f"exit code {failure['exit_code']}")
-    records.append(record)
-  return records
+  return [read_run(variant, seed, run_dir) for variant, seed, run_dir in _expected_runs(sweep_dir)]
 
 
-def _mean_std(values: Sequence[float]) -> str:
-  values = [v for v in values if v is not None and np.isfinite(v)]
-  if not values:
+# --- Choosing rows, columns and the baseline ---------------------------------------------------------------------
+
+def _variant_names(records: List[dict]) -> List[str]:
+  return list(dict.fromkeys(r["variant"] for r in records))
+
+
+def select_variants(records: List[dict], variants: Sequence[str]) -> List[dict]:
+  """The records of `variants` in that order (all records without a selection)."""
+  if not variants:
+    return records
+  valid = _variant_names(records)
+  unknown = [v for v in variants if v not in valid]
+  if unknown:
+    raise ValueError(f"--variants: unknown variant(s) {unknown}; valid: {', '.join(valid)}")
+  return [r for v in dict.fromkeys(variants) for r in records if r["variant"] == v]
+
+
+def check_metrics(records: List[dict], metrics: Sequence[str]) -> None:
+  available = sorted({m for r in records for m in r["metrics"]})
+  unknown = [m for m in metrics if m not in available]
+  if unknown:
+    raise ValueError(f"--metrics: no run has metric(s) {unknown}; available: {', '.join(available) or 'none'}")
+
+
+def resolve_baseline(records: List[dict], baseline: Optional[str], sweep_dir: str) -> Optional[str]:
+  """`baseline` if given (it must name a tabled variant); else sweep.json's, if that variant is tabled; else None."""
+  valid = _variant_names(records)
+  if baseline:
+    if baseline not in valid:
+      raise ValueError(f"--baseline={baseline} names no variant of the table; valid: {', '.join(valid)}")
+    return baseline
+  spec = read_sweep_file(sweep_dir) or {}
+  return spec.get("baseline") if spec.get("baseline") in valid else None
+
+
+# --- Statistics --------------------------------------------------------------------------------------------------
+
+def lower_is_better(metric: str) -> bool:
+  return re.split("[@/]", metric, maxsplit=1)[0] in LOWER_IS_BETTER
+
+
+def _finite(value) -> bool:
+  return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def seed_values(runs: List[dict], metric: str) -> Dict[int, float]:
+  """seed -> value of `metric` over the done runs that report it finite."""
+  return {r["seed"]: float(r["metrics"][metric]) for r in runs
+          if r["status"] == "done" and _finite(r["metrics"].get(metric))}
+
+
+def paired_p_value(values: Dict[int, float], baseline: Dict[int, float]) -> Optional[float]:
+  """Two-sided paired t-test over the seeds both have: a seed's data split and init are shared by every variant,
+  so pairing removes the seed-to-seed spread from the comparison. None (untestable) with fewer than 2 pairs."""
+  seeds = sorted(values.keys() & baseline.keys())
+  if len(seeds) < 2:
+    return None
+  ours, theirs = [values[s] for s in seeds], [baseline[s] for s in seeds]
+  if all(a == b for a, b in zip(ours, theirs)):
+    return 1.0   # No difference at all; scipy's t = 0/0 would give nan.
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)   # Constant differences: t = inf, p = 0, said loudly.
+    return float(stats.ttest_rel(ours, theirs).pvalue)
+
+
+# --- The table model shared by every writer ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Cell:
+  """One metric of one variant over its done seeds."""
+  n: int
+  mean: Optional[float] = None
+  std: Optional[float] = None   # Sample std (ddof=1); None with fewer than 2 seeds.
+  p: Optional[float] = None     # Paired t-test against the baseline; None for the baseline itself or untestable.
+  significant: bool = False
+  best: bool = False
+
+  def mean_text(self) -> str:
+    return f"{self.mean:.{DIGITS}f}"
+
+  def std_text(self) -> str:
+    return f"{self.std:.{DIGITS}f}"
+
+
+@dataclasses.dataclass
+class VariantRow:
+  variant: str
+  task: str
+  model: Optional[str]
+  runs: List[dict]              # Every run of the variant, whatever its status.
+  cells: Dict[str, Cell]
+  is_baseline: bool = False
+
+  @property
+  def done(self) -> List[dict]:
+    return [r for r in self.runs if r["status"] == "done"]
+
+  @property
+  def not_done(self) -> List[dict]:
+    return [r for r in self.runs if r["status"] != "done"]
+
+  @property
+  def steps_per_s(self) -> Optional[float]:
+    speeds = [r["steps_per_s"] for r in self.done if _finite(r.get("steps_per_s"))]
+    return float(np.mean(speeds)) if speeds else None
+
+  @property
+  def params(self) -> Optional[int]:
+    return next((r["params"] for r in self.done if r.get("params") is not None), None)
+
+
+@dataclasses.dataclass
+class TaskTable:
+  task: str
+  metrics: List[str]
+  rows: List[VariantRow]
+  baseline: Optional[str]
+  alpha: float
+
+  def run_counts(self) -> Dict[str, int]:
+    runs = [r for row in self.rows for r in row.runs]
+    return {s: sum(r["status"] == s for r in runs) for s in STATUSES}
+
+  def seeds_phrase(self, dash: str = "–") -> str:
+    """How many seeds a ± is over: "3 seeds", or "1–3 seeds" when variants finished different numbers."""
+    counts = [len(row.done) for row in self.rows if row.done] or [0]
+    fewest, most = min(counts), max(counts)
+    return f"{most} seed" + "s" * (most != 1) if fewest == most else f"{fewest}{dash}{most} seeds"
+
+
+def _cell(runs: List[dict], metric: str, baseline_runs: Optional[List[dict]], alpha: float) -> Cell:
+  values = seed_values(runs, metric)
+  cell = Cell(n=len(values))
+  if values:
+    cell.mean = float(np.mean(list(values.values())))
+    cell.std = float(np.std(list(values.values()), ddof=1)) if len(values) > 1 else None
+  if baseline_runs is not None:
+    cell.p = paired_p_value(values, seed_values(baseline_runs, metric))
+    cell.significant = cell.p is not None and cell.p < alpha
+  return cell
+
+
+def _mark_best(rows: List[VariantRow], metric: str) -> None:
+  """Bolds the best shown mean of `metric`, ties included; only when at least two variants compete."""
+  shown = [(cell, float(cell.mean_text())) for cell in (row.cells[metric] for row in rows) if cell.n]
+  if len(shown) < 2:
+    return
+  best = (min if lower_is_better(metric) else max)(value for _, value in shown)
+  for cell, value in shown:
+    cell.best = value == best
+
+
+def _table_metrics(task: str, records: List[dict], metrics: Sequence[str]) -> List[str]:
+  if metrics:
+    return list(metrics)
+  reported = {m for r in records for m in r["metrics"]}
+  return [m for m in TASK_METRICS.get(task, ()) if m in reported] or sorted(reported)
+
+
+def _group(records: List[dict]) -> Dict[str, Dict[str, List[dict]]]:
+  """task -> variant -> runs, in order of appearance. A run without a config.json (pending, or failed early) is
+  filed under its variant's task, known from its other runs; "?" when no run of the variant has one."""
+  variant_task = {r["variant"]: r["task"] for r in reversed(records) if r["task"]}   # Its first run's task.
+  tasks: Dict[str, Dict[str, List[dict]]] = {}
+  for r in records:
+    task = r["task"] or variant_task.get(r["variant"], "?")
+    tasks.setdefault(task, {}).setdefault(r["variant"], []).append(r)
+  return tasks
+
+
+def build_tables(records: List[dict], metrics: Sequence[str] = (), baseline: Optional[str] = None,
+                 alpha: float = 0.05) -> List[TaskTable]:
+  """One TaskTable per task: a row per variant, a Cell per metric with its mean, std, p-value and marks."""
+  tables = []
+  for task, variants in _group(records).items():
+    task_records = [r for runs in variants.values() for r in runs]
+    columns = _table_metrics(task, task_records, metrics)
+    baseline_runs = variants.get(baseline)
+    rows = []
+    for name, runs in variants.items():
+      against = baseline_runs if name != baseline else None
+      model = next((r["model"] for r in runs if r["model"]), None)
+      rows.append(VariantRow(name, task, model, runs, {m: _cell(runs, m, against, alpha) for m in columns},
+                             is_baseline=name == baseline))
+    for metric in columns:
+      _mark_best(rows, metric)
+    tables.append(TaskTable(task, columns, rows, baseline if baseline_runs else None, alpha))
+  return tables
+
+
+# --- Writers -----------------------------------------------------------------------------------------------------
+
+def _write_csv(path: str, header: List[str], rows: List[list]) -> None:
+  """None is written as an empty cell: no value, as opposed to a 0 or a nan a run reported."""
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(header)
+    writer.writerows([["" if value is None else value for value in row] for row in rows])
+
+
+def write_runs_csv(path: str, records: List[dict], metrics: Sequence[str]) -> None:
+  header = ["variant", "seed", "status", "task", "model", *metrics, "steps_per_s", "params", "error"]
+  _write_csv(path, header, [[r["variant"], r["seed"], r["status"], r["task"], r["model"],
+                             *[r["metrics"].get(m) for m in metrics], r["steps_per_s"], r["params"], r["error"]]
+                            for r in records])
+
+
+def write_results_csv(path: str, tables: List[TaskTable], metrics: Sequence[str]) -> None:
+  """One row per variant and task; metrics a task's table leaves out are still filled in, from its runs."""
+  rows = []
+  for table in tables:
+    against = next((row.runs for row in table.rows if row.is_baseline), None)
+    for row in table.rows:
+      cells = [_cell(row.runs, m, None if row.is_baseline else against, table.alpha) for m in metrics]
+      rows.append([row.variant, row.task, row.model, len(row.done), len(row.not_done),
+                   *[value for c in cells for value in (c.mean, c.std, c.p)], row.steps_per_s, row.params])
+  stat_columns = [f"{m}_{s}" for m in metrics for s in ("mean", "std", "p")]
+  _write_csv(path, ["variant", "task", "model", "seeds", "failed", *stat_columns, "steps_per_s", "params"], rows)
+
+
+def _md_cell(cell: Cell) -> str:
+  if not cell.n:
     return "–"
-  if len(values) == 1:
-    return f"{values[0]:.4f}"
-  return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+  mean = f"**{cell.mean_text()}**" if cell.best else cell.mean_text()
+  text = mean if cell.std is None else f"{mean} ± {cell.std_text()}"
+  return text + ("†" if cell.significant else "")
 
 
-def markdown_tables(records: List[dict], metrics: Sequence[str] = ()) -> str:
-  """One table per task, in the order tasks first appear (a run that failed before writing its config: "?")."""
-  tasks: Dict[str, List[dict]] = {}
-  for r in records:
-    tasks.setdefault(r.get("task") or "?", []).append(r)
-  return "\n".join(f"### {task}\n\n" + markdown_table(runs, metrics or TASK_METRICS.get(task, ()))
-                   for task, runs in tasks.items())
+def markdown_footnote(table: TaskTable) -> str:
+  test = (f"† p < {table.alpha:g} in a two-sided paired t-test against the baseline over the seeds both finished"
+          if table.baseline else "no baseline, so no significance test")
+  counts = ", ".join(f"{n} {status}" for status, n in table.run_counts().items())
+  return f"± is the sample std over {table.seeds_phrase()} (the seeds column); {test}. Runs: {counts}.\n"
 
 
-def markdown_table(records: List[dict], metrics: Sequence[str]) -> str:
-  head = ["variant", "task", "model", "seeds", *metrics, "steps/s", "params"]
+def markdown_table(table: TaskTable) -> str:
+  head = ["variant", "task", "model", "seeds", *table.metrics, "steps/s", "params"]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-  variants: Dict[str, List[dict]] = {}
-  for r in records:
-    variants.setdefault(r["variant"], []).append(r)
-  for name, runs in variants.items():
-    done = [r for r in runs if r["status"] == "done"]
-    if done:
-      cells = [name, done[0].get("task", ""), done[0].get("model", ""), str(len(done))]
-      cells += [_mean_std([r["metrics"].get(m) for r in done]) for m in metrics]
-      speed = [r["steps_per_s"] for r in done if r.get("steps_per_s")]
-      cells += [f"{np.mean(speed):.1f}" if speed else "–", f"{done[0].get('params') or 0:,}"]
+  for row in table.rows:
+    if row.done:
+      name = row.variant + (" (baseline)" if row.is_baseline else "")
+      cells = [name, row.task, row.model or "", str(len(row.done)), *[_md_cell(row.cells[m]) for m in table.metrics]]
+      cells += [f"{row.steps_per_s:.1f}" if row.steps_per_s else "–", f"{row.params or 0:,}"]
       lines.append("| " + " | ".join(cells) + " |")
-    for r in runs:
-      if r["status"] != "done":
-        reason = r.get("error", "no results.json (interrupted or running)")
-        lines.append(f"| {name} (seed {r['seed']}) | **{r['status']}**: {reason} |" + " |" * (len(head) - 2))
-  return "\n".join(lines) + "\n"
+    for r in row.not_done:
+      reason = r["error"].replace("|", "\\|")
+      lines.append(f"| {row.variant} (seed {r['seed']}) | **{r['status']}**: {reason} |" + " |" * (len(head) - 2))
+  return "\n".join(lines) + "\n\n" + markdown_footnote(table)
 
 
-def write_tables(sweep_dir: str, metrics: Sequence[str] = ()) -> List[dict]:
+def markdown_tables(tables: List[TaskTable]) -> str:
+  return "\n".join(f"### {table.task}\n\n" + markdown_table(table) for table in tables)
+
+
+def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional[str] = None,
+                 variants: Sequence[str] = (), alpha: float = 0.05) -> List[dict]:
+  """Writes runs.csv, results.csv, results.md and results.tex into `sweep_dir`; returns the tabled records."""
+  if not 0 < alpha < 1:
+    raise ValueError(f"--alpha={alpha} must lie strictly between 0 and 1")
   records = collect(sweep_dir)
   if not records:
-    raise FileNotFoundError(f"no runs (<variant>/seed_<n>/) under {sweep_dir}")
+    raise FileNotFoundError(f"no runs under {sweep_dir}: neither {SWEEP_FILE} nor <variant>/seed_<n>/ directories")
+  records = select_variants(records, variants)
+  check_metrics(records, metrics)
+  tables = build_tables(records, metrics, resolve_baseline(records, baseline, sweep_dir), alpha)
   csv_metrics = list(metrics) or sorted({m for r in records for m in r["metrics"]})
-  with open(os.path.join(sweep_dir, "results.csv"), "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["variant", "seed", "status", "task", "model", *csv_metrics, "steps_per_s", "params", "error"])
-    for r in records:
-      writer.writerow([r["variant"], r["seed"], r["status"], r.get("task", ""), r.get("model", ""),
-                       *[r["metrics"].get(m, "") for m in csv_metrics], r.get("steps_per_s", ""), r.get("params", ""),
-                       r.get("error", "")])
+  write_runs_csv(os.path.join(sweep_dir, "runs.csv"), records, csv_metrics)
+  write_results_csv(os.path.join(sweep_dir, "results.csv"), tables, csv_metrics)
   with open(os.path.join(sweep_dir, "results.md"), "w") as f:
-    f.write(markdown_tables(records, metrics))
+    f.write(markdown_tables(tables))
+  with open(os.path.join(sweep_dir, "results.tex"), "w") as f:
+    f.write(latex_table.latex_tables(tables))
   return records
 
 
@@ -118,8 +406,8 @@ def main(argv):
   if not _SWEEP_DIR.value:
     raise app.UsageError("--sweep_dir is required")
   try:
-    write_tables(_SWEEP_DIR.value, _METRICS.value)
-  except FileNotFoundError as e:
+    write_tables(_SWEEP_DIR.value, _METRICS.value, _BASELINE.value, _VARIANTS.value, _ALPHA.value)
+  except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
   with open(os.path.join(_SWEEP_DIR.value, "results.md")) as f:
     print(f.read())

@@ -18,6 +18,13 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for config.json, metr
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _apply_cpu_affinity() -> None:
+  """Pins this process to the cores a parallel sweep gave its slot (launch/devices.py); before JAX starts."""
+  cores = os.environ.get("RECJAX_CPU_AFFINITY", "")
+  if cores and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {int(c) for c in cores.split(",")})
+
+
 class _QuietLibraries(py_logging.Filter):
   """Orbax logs every checkpoint step at INFO; keep its warnings, drop the chatter."""
 
@@ -29,6 +36,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  _apply_cpu_affinity()
   from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
   from rec_jax.xla_cpu import select_cpu_dots
   logging.info("workdir %s", _WORKDIR.value)

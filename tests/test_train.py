@@ -6,6 +6,8 @@ import os
 import jax
 import pytest
 
+from tests.test_tensorboard_writer import read_scalars
+
 from rec_jax import train
 from rec_jax.run_files import RunFiles
 
@@ -39,6 +41,11 @@ def test_resume_after_preemption_equals_uninterrupted_run(smoke_config, tmp_path
   resumed = train.train_and_evaluate(smoke_config, workdir)
   assert resumed["metrics"] == full["metrics"]
   assert _metrics(workdir) == _metrics(tmp_path / "full")
+  # TensorBoard shows the same eval curves (the resumed process logs from step 21 on, in a new event file).
+  resumed_events, full_events = read_scalars(workdir), read_scalars(tmp_path / "full")
+  assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 2
+  assert {t: v for t, v in resumed_events.items() if not t.startswith("train/steps_per_s")} == \
+      {t: v for t, v in full_events.items() if not t.startswith("train/steps_per_s")}
 
 
 def test_finished_run_is_not_retrained(smoke_config, tmp_path):

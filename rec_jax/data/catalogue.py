@@ -22,7 +22,11 @@ def build_catalogue(processor: FeatureProcessor, clean: Dict[str, Columns],
   columns = set.intersection(*(set(clean[s]) for s in order))
   stacked = {k: np.concatenate([clean[s][k] for s in order]) for k in columns}
   keys, first = np.unique(stacked[item_col].astype(str), return_index=True)
-  return processor.transform({k: v[first] for k, v in stacked.items()}), keys
+  catalogue = processor.transform({k: v[first] for k, v in stacked.items()})
+  # What an analysis shows of each item (rec_jax.analysis): its raw id, texts and item features.
+  described = [item_col, *processor.cfg.text, *processor.cfg.get("item_features", ())]
+  catalogue.extras["raw"] = {k: stacked[k][first] for k in dict.fromkeys(described) if k in stacked}
+  return catalogue, keys
 
 
 def item_keys(cols: Columns, item_col: str, keys: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from rec_jax.data.item_sets import ItemSets
 from rec_jax.data.sources import DATASETS
 from rec_jax.evaluation.negatives import saved_negatives, sample_negatives
 from rec_jax.evaluation.ranking_queries import ranking_queries
+from rec_jax.progress import bar
 
 PROCESSOR_FILE = "feature_processor.json"
 REPORT_FILE = "data_report.json"
@@ -33,6 +34,7 @@ class PreparedData:
   processor: FeatureProcessor
   report: dict
   catalogue: FeatureArrays   # one row per item of all splits; rows of every split carry its `item_key`
+  users: Optional[np.ndarray] = None   # raw user ids of all splits; rows carry their index, `user_key`
 
 
 def _check_source_accounting(source: dict, report: dict) -> None:
@@ -44,7 +46,9 @@ def _check_source_accounting(source: dict, report: dict) -> None:
                          f"the train/validation/test splits hold {split_rows}")
 
 
-def prepare_data(config, workdir: str) -> PreparedData:
+def prepare_data(config, workdir: str, *, write_report: bool = True) -> PreparedData:
+  """`write_report=False` (rec_jax.analysis reading a finished run) leaves the workdir's data_report.json alone and
+  needs the feature processor the run fitted."""
   from rec_jax.data import real_sources  # noqa: F401  (registers the real datasets; imports TFDS)
   raw = DATASETS.get(config.data.name)(config.data, config.features)
   missing = {"train", config.eval.split, config.eval.final_split} - set(raw.splits)
@@ -54,29 +58,33 @@ def prepare_data(config, workdir: str) -> PreparedData:
   if raw.source_report is not None:
     _check_source_accounting(raw.source_report, report)
     report = {"source": raw.source_report, **report}
-  with open(os.path.join(workdir, REPORT_FILE), "w") as f:
-    json.dump(report, f, indent=1)
+  if write_report:
+    with open(os.path.join(workdir, REPORT_FILE), "w") as f:
+      json.dump(report, f, indent=1)
   for split, r in report["splits"].items():
     logging.info("governance %s: read %d kept %d dropped %s imputed %s clipped %s", split, r["rows_read"],
                  r["rows_kept"], r["dropped"], r["imputed"], r["clipped"])
   path = os.path.join(workdir, PROCESSOR_FILE)
   if os.path.exists(path):
     processor = FeatureProcessor.load(path, config.features)
+  elif not write_report:
+    raise FileNotFoundError(f"{path} does not exist: {workdir} holds no run that prepared its data")
   else:
     processor = FeatureProcessor(config.features).fit(clean["train"])
     processor.save(path)
-  splits = {name: processor.transform(cols) for name, cols in clean.items()}
+  # Tokenising every split's texts is the slow part of preparing a large dataset.
+  splits = {name: processor.transform(cols) for name, cols in bar(clean.items(), desc="features", unit="split")}
   order = ["train"] + sorted(set(clean) - {"train"})
   catalogue, keys = build_catalogue(processor, clean, order)
   for name, arrays in splits.items():
     arrays.rows["item_key"] = item_keys(clean[name], config.features.item_id, keys)
-  _attach_user_items(splits, clean, config.features.user_id, order, len(catalogue))
+  users = _attach_user_items(splits, clean, config.features.user_id, order, len(catalogue))
   if config.task in ("retrieval", "next_item") and config.eval.get("ranking", {}).get("candidates") == "sampled":
     _attach_negatives(config, workdir, splits, len(catalogue))
-  return PreparedData(splits, processor, report, catalogue)
+  return PreparedData(splits, processor, report, catalogue, users)
 
 
-def _attach_user_items(splits: Dict[str, FeatureArrays], clean, user_col: str, order, num_items: int) -> None:
+def _attach_user_items(splits: Dict[str, FeatureArrays], clean, user_col: str, order, num_items: int) -> np.ndarray:
   """rows["user_key"] (index of the raw user among all splits' users) and, per split, `extras["seen"]`: each
   user's catalogue items in the splits before it (train < validation < test; other splits see train),
   and `extras["interacted"]`: their items in every split."""
@@ -94,6 +102,7 @@ def _attach_user_items(splits: Dict[str, FeatureArrays], clean, user_col: str, o
   for name in order:
     earlier = sequence[:sequence.index(name)] if name in sequence else ["train"]
     splits[name].extras.update(seen=item_sets(earlier), interacted=everything)
+  return users
 
 
 def _attach_negatives(config, workdir: str, splits: Dict[str, FeatureArrays], num_items: int) -> None:

@@ -12,7 +12,7 @@ from typing import Dict, NamedTuple, Optional
 import numpy as np
 
 from rec_jax.data.governance import Schema
-from rec_jax.data.tfds_prepare import decode_strings, prepare_once
+from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
 from rec_jax.registry import Registry
 
 Columns = Dict[str, np.ndarray]
@@ -51,5 +51,5 @@ def load_synthetic_shop(data_cfg, features_cfg=None) -> RawDataset:
   for split in world.SPLITS:
     source = shop.as_data_source(split=split)
     logging.info("reading %s/%s: %d row groups", shop.builder_config.name, split, len(source))
-    out[split] = unpack_row_groups(source.__getitems__(list(range(len(source)))))
+    out[split] = unpack_row_groups(read_row_groups(source, f"read {split}"))
   return RawDataset(out, schema.schema_for(spec))

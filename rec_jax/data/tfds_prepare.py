@@ -32,3 +32,12 @@ def decode_strings(values: np.ndarray) -> np.ndarray:
     return np.array([v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in values],
                     dtype=object)
   return values
+
+
+def read_row_groups(source, desc: str, chunk: int = 16) -> list:
+  """Every example of a TFDS data source (row groups of columns), read `chunk` at a time behind a progress bar."""
+  from rec_jax.progress import bar  # pylint: disable=import-outside-toplevel
+  groups = []
+  for start in bar(range(0, len(source), chunk), total=-(-len(source) // chunk), desc=desc, unit="chunk"):
+    groups.extend(source.__getitems__(list(range(start, min(start + chunk, len(source))))))
+  return groups

@@ -15,6 +15,7 @@ import numpy as np
 from rec_jax.data.features import FeatureArrays
 from rec_jax.data.pipeline import eval_batches
 from rec_jax.evaluation import metrics
+from rec_jax.progress import bar
 
 SLICES: Dict[str, Callable[[Dict[str, np.ndarray]], np.ndarray]] = {
     "": lambda rows: np.ones(len(rows["label"]), dtype=bool),
@@ -26,7 +27,8 @@ SLICES: Dict[str, Callable[[Dict[str, np.ndarray]], np.ndarray]] = {
 def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int, shards: int = 1) -> np.ndarray:
   """Predictions for every row of the split, in row order; padding rows are dropped by their weight."""
   out = []
-  for batch in eval_batches(arrays, batch_size, shards):
+  for batch in bar(eval_batches(arrays, batch_size, shards), total=-(-len(arrays) // batch_size), desc="eval",
+                   unit="batch"):
     pred = np.asarray(predict_fn(batch))
     out.append(pred[batch["weight"] > 0])
   preds = np.concatenate(out) if out else np.zeros(0, np.float32)

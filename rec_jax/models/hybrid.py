@@ -115,29 +115,32 @@ class HybridRecModel(nnx.Module):
       encoders["query"] = getattr(self.text if self.query_encoder == "shared" else self.query, "bert", None)
     return encoders
 
-  def __call__(self, batch) -> jnp.ndarray:
-    fields = [self.fields(batch)]
+  def tower_vectors(self, batch) -> Dict[str, jnp.ndarray]:
+    """The vectors [batch, dim] of the towers that are on: `text`, `query`, and the CF tower's `user`, `item`,
+    `history` (plus `item_bias` [batch]); what rec_jax.analysis embeds items and users with."""
     towers = {}
-    match = jnp.zeros(batch["label"].shape, jnp.float32)
-    text_vec = None
     if self.text is not None:
       # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
       # Token ids, or what rec_jax/text_cache.py computed ahead for frozen blocks (see models/text_modes.py).
-      text_vec = self.text.encode_batch(batch)[batch["text_slot"]]
-      towers["text"] = text_vec
+      towers["text"] = self.text.encode_batch(batch)[batch["text_slot"]]
     if self.query_encoder != "none":
       tower = self.text if self.query_encoder == "shared" else self.query
-      query_vec = tower.encode_batch(batch, "query")[batch["query_slot"]]
-      towers["query"] = query_vec
-      if self.query_match:
-        # Relevance as a bi-encoder scores it: the dot product of the query's and the item text's vectors.
-        match += jnp.sum(query_vec * text_vec, axis=-1)
+      towers["query"] = tower.encode_batch(batch, "query")[batch["query_slot"]]
     if self.cf is not None:
-      cf = self.cf(batch)
-      user = cf.get("user", 0.0) + cf.get("history", 0.0)
-      item = cf["item"] + (text_vec if self.match_text else 0.0)
-      match += jnp.sum(user * item, axis=-1) + cf["item_bias"]
-      towers.update(cf)
+      towers.update(self.cf(batch))
+    return towers
+
+  def __call__(self, batch) -> jnp.ndarray:
+    fields = [self.fields(batch)]
+    towers = self.tower_vectors(batch)
+    match = jnp.zeros(batch["label"].shape, jnp.float32)
+    if self.query_match:
+      # Relevance as a bi-encoder scores it: the dot product of the query's and the item text's vectors.
+      match += jnp.sum(towers["query"] * towers["text"], axis=-1)
+    if self.cf is not None:
+      user = towers.get("user", 0.0) + towers.get("history", 0.0)
+      item = towers["item"] + (towers["text"] if self.match_text else 0.0)
+      match += jnp.sum(user * item, axis=-1) + towers["item_bias"]
     fields += [towers[t][:, None] for t in self.field_towers]
     fields = jnp.concatenate(fields, axis=1)
     flat = fields.reshape(fields.shape[0], -1)

@@ -3,19 +3,25 @@ every run, failed ones included."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from launch import aggregate, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SWEEP_FILE = '''
 def get_sweep(arg=None):
-  return dict(seeds=(0,), variants=[dict(name="lr", preset="lr,smoke"),
-                                    dict(name="broken", preset="lr,smoke", overrides={"model.cross": "nope"})])
+  return dict(seeds=(0, 1), baseline="lr",
+              variants=[dict(name="lr", preset="lr,smoke"),
+                        dict(name="broken", preset="lr,smoke", overrides={"model.cross": "nope"})])
 '''
+# Long enough after its first checkpoint (step 20) that the sweep is reliably killed mid-run.
+LONG_SMOKE = ["--config.train.num_steps=400", "--config.eval.every_steps=200", "--config.checkpoint.every_steps=20"]
 
 
 def test_expand_gives_one_run_per_variant_and_seed(tmp_path):
@@ -36,29 +42,68 @@ def test_zoo_sweep_lists_every_family():
   assert all(v["preset"].endswith(",smoke") for v in spec["variants"])
 
 
-def test_sweep_records_failures_resumes_and_aggregates(tmp_path, tfds_dir):
+def _lock_is_free(run_dir) -> bool:
+  with open(run_dir / sweep.LOCK_FILE, "a") as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      return True
+    except BlockingIOError:
+      return False
+
+
+def _has_checkpoint(run_dir) -> bool:
+  latest = run_dir / "checkpoints" / "latest"
+  return latest.exists() and any(p.name.isdigit() for p in latest.iterdir())
+
+
+def _statuses(stdout: str) -> dict:
+  return {json.loads(line)["run"]: json.loads(line)["status"] for line in stdout.splitlines()
+          if line.startswith("{")}
+
+
+def test_killed_sweep_resumes_and_accounts_for_every_run(tmp_path, tfds_dir):
   (tmp_path / "sweep.py").write_text(SWEEP_FILE)
   out = tmp_path / "out"
   command = [sys.executable, "-m", "launch.sweep", "--config=configs/zoo.py", f"--sweep={tmp_path / 'sweep.py'}",
-             f"--workdir={out}", "--parallel=2", f"--config.data.data_dir={tfds_dir}"]
-  first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-  assert first.returncode == 1, first.stderr[-2000:]
-  assert "1/2 runs finished" in first.stdout
-  assert os.path.exists(out / "lr" / "seed_0" / "results.json")
-  failure = json.loads((out / "broken" / "seed_0" / "failed.json").read_text())
-  assert failure["exit_code"] != 0 and any("nope" in line for line in failure["log_tail"])
+             f"--workdir={out}", "--parallel=2", f"--config.data.data_dir={tfds_dir}", *LONG_SMOKE]
+  runs = [out / "lr" / "seed_0", out / "lr" / "seed_1", out / "broken" / "seed_0", out / "broken" / "seed_1"]
+  manifest_runs = None
+  sweep_process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 300
+  while not any((r / "checkpoints" / "latest" / "20").exists() for r in runs[:2]) and time.time() < deadline:
+    time.sleep(0.2)
+  manifest_runs = json.loads((out / "sweep.json").read_text())["runs"]
+  interrupted = [r for r in runs[:2] if _has_checkpoint(r) and not (r / "results.json").exists()]
+  sweep_process.send_signal(signal.SIGTERM)
+  _, stderr = sweep_process.communicate(timeout=120)
+  assert sweep_process.returncode == 1 and "stopped" in stderr, stderr[-2000:]
+  assert interrupted, "the sweep should have been killed while a run was training"
+  # The sweep took its runs down with it: none still holds its workdir's lock.
+  assert all(_lock_is_free(r) for r in runs if (r / sweep.LOCK_FILE).exists())
+  assert [(m["variant"], m["seed"]) for m in manifest_runs] == [("lr", 0), ("lr", 1), ("broken", 0), ("broken", 1)]
+
+  resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+  assert resumed.returncode == 1, resumed.stderr[-2000:]
+  assert "2/4 runs finished" in resumed.stdout and "failed:" in resumed.stdout and "nope" in resumed.stdout
+  for run in interrupted:
+    assert "resumed from step" in (run / sweep.LOG_FILE).read_text()
+  for run in runs[:2]:
+    results = json.loads((run / "results.json").read_text())
+    assert results["devices"]["mesh"] == {"data": 2, "model": 1}   # its half of the 4 devices
+  failure = json.loads((runs[2] / "failed.json").read_text())
+  assert failure["exit_code"] != 0 and "nope" in failure["error"]
   records = aggregate.write_tables(str(out))
-  assert {r["variant"]: r["status"] for r in records} == {"lr": "done", "broken": "failed"}
+  assert sorted((r["variant"], r["seed"], r["status"]) for r in records) == [
+      ("broken", 0, "failed"), ("broken", 1, "failed"), ("lr", 0, "done"), ("lr", 1, "done")]
   table = (out / "results.md").read_text()
-  assert "| lr | ctr | hybrid | 1 |" in table and "broken (seed 0) | **failed**" in table and "nope" in table
-  # Re-running reports the finished run without retraining it and retries the failed one.
-  results_mtime = os.path.getmtime(out / "lr" / "seed_0" / "results.json")
+  assert "| lr (baseline) | ctr | hybrid | 2 |" in table and "broken (seed 0) | **failed**" in table, table
+
+  # Again: the finished runs are reported without retraining, the failed ones retried.
+  mtimes = [os.path.getmtime(r / "results.json") for r in runs[:2]]
   again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-  statuses = {json.loads(line)["run"]: json.loads(line)["status"] for line in again.stdout.splitlines()
-              if line.startswith("{")}
-  assert statuses == {str(out / "lr" / "seed_0"): "done", str(out / "broken" / "seed_0"): "failed"}
-  assert os.path.getmtime(out / "lr" / "seed_0" / "results.json") == results_mtime
-  assert os.path.exists(out / "broken" / "seed_0" / "failed.json")
+  assert _statuses(again.stdout) == {**{str(r): "skipped (finished before)" for r in runs[:2]},
+                                     **{str(r): "failed" for r in runs[2:]}}, again.stdout
+  assert [os.path.getmtime(r / "results.json") for r in runs[:2]] == mtimes
 
 
 def test_bad_sweep_input_is_one_error_line(tmp_path):

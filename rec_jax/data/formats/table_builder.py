@@ -24,7 +24,7 @@ import tensorflow_datasets as tfds
 from rec_jax.data.formats.columns import STORAGE, check_columns
 from rec_jax.data.formats.registry import FORMATS
 from rec_jax.data.formats.source_report import SourceReport
-from rec_jax.data.tfds_prepare import decode_strings, prepare_once
+from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
 
 ROWS_PER_EXAMPLE = 4096
 LENGTH_SUFFIX, ITEMS_SUFFIX = "__length", "__items"
@@ -159,5 +159,5 @@ def build_and_read(builder_cls, config: TableConfig, data_dir: str, splits) -> T
                        f"it has {sorted(available)}")
     source = builder.as_data_source(split=split)
     logging.info("reading %s/%s: %d row groups", config.name, split, len(source))
-    out[split] = unpack(source.__getitems__(list(range(len(source)))), columns)
+    out[split] = unpack(read_row_groups(source, f"read {split}"), columns)
   return out, dict(builder.info.metadata)["source_report"]

@@ -1,0 +1,130 @@
+"""A finished (or interrupted) run loaded back from its workdir: resolved config, feature processor, prepared data,
+and the model with the parameters of its best or latest checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from rec_jax import parallel
+from rec_jax.data.features import FeatureArrays
+from rec_jax.data.prepare import PreparedData
+from rec_jax.evaluation.protocols import EvalContext, make_evaluator
+from rec_jax.run_files import RunFiles
+from rec_jax.train_step import make_apply, make_predict
+
+CHECKPOINTS = ("best", "latest")
+
+
+@dataclasses.dataclass
+class LoadedRun:
+  workdir: str
+  config: ml_collections.ConfigDict
+  data: PreparedData
+  task: Any
+  graphdef: Any
+  params: Any
+  frozen: Any
+  step: int            # the checkpoint's training step
+  checkpoint: str      # "best" or "latest"
+  results: Optional[dict]
+  _bound: Dict[Optional[str], Any] = dataclasses.field(default_factory=dict, repr=False)
+
+  @property
+  def processor(self):
+    return self.data.processor
+
+  @property
+  def catalogue(self) -> FeatureArrays:
+    return self.data.catalogue
+
+  @property
+  def model(self) -> nnx.Module:
+    """The model with the checkpoint's parameters (a fresh merge: changing it leaves the run untouched)."""
+    return nnx.merge(self.graphdef, self.params, self.frozen)
+
+  def split(self, name: str) -> FeatureArrays:
+    if name not in self.data.splits:
+      raise KeyError(f"no split {name!r} in {self.workdir}; splits: {sorted(self.data.splits)}")
+    return self.data.splits[name]
+
+  @functools.cached_property
+  def eval_context(self) -> EvalContext:
+    """On one device: analysis is interactive, and any eval batch size divides over one device."""
+    return EvalContext(self.graphdef, self.frozen, parallel.make_mesh(1), self.task, self.config.eval,
+                       self.data.catalogue)
+
+  @functools.cached_property
+  def evaluator(self):
+    """(params, arrays) -> metrics: the run's evaluation protocol, compiled once per loaded run."""
+    return make_evaluator(self.eval_context)
+
+  def bound(self, method: Optional[str] = None):
+    """batch -> the model's `method` output (None: the task's pointwise prediction), jitted once per method."""
+    if method not in self._bound:
+      ctx = self.eval_context
+      jitted = make_predict(self.graphdef, self.task, ctx.mesh) if method is None else \
+          make_apply(self.graphdef, method, ctx.mesh)
+      self._bound[method] = ctx.bind(jitted, self.params)
+    return self._bound[method]
+
+  def user_key(self, user) -> int:
+    """The `user_key` of a raw user id (or the key itself, given an int)."""
+    if isinstance(user, (int, np.integer)):
+      return int(user)
+    users = self.data.users
+    index = int(np.searchsorted(users, str(user)))
+    if index >= len(users) or users[index] != str(user):
+      raise KeyError(f"user {user!r} is in no split of {self.workdir}")
+    return index
+
+  def item_ids(self) -> np.ndarray:
+    """Raw item id of each catalogue row."""
+    return self.data.catalogue.extras["raw"][self.config.features.item_id]
+
+
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} does not exist: {workdir} is not a rec_jax workdir")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
+  """The run in `workdir` with the parameters of its `best` checkpoint (by `checkpoint.best_metric` on
+  validation) or its `latest` one."""
+  from rec_jax import train  # pylint: disable=import-outside-toplevel  (registers every model and dataset)
+  if checkpoint not in CHECKPOINTS:
+    raise ValueError(f"checkpoint={checkpoint!r}: valid are {', '.join(CHECKPOINTS)}")
+  config = read_config(workdir)
+  task, data, model, _ = train.prepare_run(config, workdir, write_report=False)
+  graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
+  _, state, frozen_sha = train.initial_state(config, params, frozen)
+  ckpt = train.checkpointer(config, workdir)
+  try:
+    step = ckpt.best_step() if checkpoint == "best" else ckpt.latest_step()
+    if step is None:
+      raise FileNotFoundError(f"{workdir} has no {checkpoint} checkpoint (checkpoints/{checkpoint} is empty)")
+    state = ckpt.restore_best(state) if checkpoint == "best" else ckpt.restore_latest(state)
+  finally:
+    ckpt.close()
+  train.check_frozen(state, frozen_sha)
+  files = RunFiles(workdir)
+  results = files.read_results() if files.finished() else None
+  return LoadedRun(workdir, config, data, task, graphdef, state["params"], frozen, int(step), checkpoint, results)
+
+
+def learning_curves(workdir: str) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+  """{metric: (steps, values)} of every evaluation in metrics.jsonl (validation metrics and `train/*`)."""
+  rows: List[dict] = RunFiles(workdir).read_metrics()
+  names = sorted({k for r in rows for k in r} - {"step"})
+  return {n: (np.array([r["step"] for r in rows if n in r]), np.array([r[n] for r in rows if n in r], np.float64))
+          for n in names}
