@@ -256,13 +256,19 @@ class TaskTable:
     return f"{most} seed" + "s" * (most != 1) if fewest == most else f"{fewest}{dash}{most} seeds"
 
 
+def is_reference(metric: str) -> bool:
+  """`oracle_*`: the data's ceiling (the synthetic shop's true click probability), the same for every model of a
+  table, so it is neither a winner to bold nor a difference to test."""
+  return metric.startswith("oracle_")
+
+
 def _cell(runs: List[dict], metric: str, baseline_runs: Optional[List[dict]], alpha: float) -> Cell:
   values = seed_values(runs, metric)
   cell = Cell(n=len(values))
   if values:
     cell.mean = float(np.mean(list(values.values())))
     cell.std = float(np.std(list(values.values()), ddof=1)) if len(values) > 1 else None
-  if baseline_runs is not None:
+  if baseline_runs is not None and not is_reference(metric):
     cell.p = paired_p_value(values, seed_values(baseline_runs, metric))
     cell.significant = cell.p is not None and cell.p < alpha
   return cell
@@ -271,7 +277,7 @@ def _cell(runs: List[dict], metric: str, baseline_runs: Optional[List[dict]], al
 def _mark_best(rows: List[VariantRow], metric: str) -> None:
   """Bolds the best shown mean of `metric`, ties included; only when at least two variants compete."""
   shown = [(cell, float(cell.mean_text())) for cell in (row.cells[metric] for row in rows) if cell.n]
-  if len(shown) < 2:
+  if len(shown) < 2 or is_reference(metric):
     return
   best = (min if lower_is_better(metric) else max)(value for _, value in shown)
   for cell, value in shown:

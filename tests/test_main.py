@@ -31,9 +31,13 @@ def test_unknown_preset_and_missing_config_file(tmp_path):
 def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
   workdir = tmp_path / "smoke"
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}",
-           "--config.model.cross=fm")
+           "--config.model.cross=fm", env_extra={"RECJAX_PROGRESS": "1"})
   assert r.returncode == 0, r.stderr[-3000:]
   assert "steps/s" in r.stderr and "ETA" in r.stderr
+  # Progress bars (forced on: stderr is no terminal here) on reading the data, features, training and evaluation.
+  for bar in ("read train:", "features:", "train: ", "eval: "):
+    assert bar in r.stderr, bar
+  assert "40/40" in r.stderr
   config = json.load(open(workdir / "config.json"))
   assert config["model"]["cross"] == "fm"
   results = json.load(open(workdir / "results.json"))

@@ -32,31 +32,33 @@ def test_four_devices_match_one_device(smoke_config, tmp_path):
   assert runs[1]["metrics"]["logloss"] == pytest.approx(runs[4]["metrics"]["logloss"], abs=1e-5)
 
 
-def test_resume_after_preemption_equals_uninterrupted_run(smoke_config, tmp_path):
-  full = train.train_and_evaluate(smoke_config, str(tmp_path / "full"))
+@pytest.mark.xdist_group("trained_smoke_run")
+def test_resume_after_preemption_equals_uninterrupted_run(smoke_config, tmp_path, trained_smoke_run):
+  full = json.load(open(os.path.join(trained_smoke_run, "results.json")))   # the uninterrupted :smoke run
   workdir = str(tmp_path / "resumed")
   assert train.train_and_evaluate(smoke_config, workdir, stop_after_step=20) is None
   assert not os.path.exists(os.path.join(workdir, "results.json"))
   assert [m["step"] for m in _metrics(workdir)] == [20]
   resumed = train.train_and_evaluate(smoke_config, workdir)
   assert resumed["metrics"] == full["metrics"]
-  assert _metrics(workdir) == _metrics(tmp_path / "full")
+  assert _metrics(workdir) == _metrics(trained_smoke_run)
   # TensorBoard shows the same eval curves (the resumed process logs from step 21 on, in a new event file).
-  resumed_events, full_events = read_scalars(workdir), read_scalars(tmp_path / "full")
+  resumed_events, full_events = read_scalars(workdir), read_scalars(trained_smoke_run)
   assert len(os.listdir(os.path.join(workdir, "tensorboard"))) == 2
   assert {t: v for t, v in resumed_events.items() if not t.startswith("train/steps_per_s")} == \
       {t: v for t, v in full_events.items() if not t.startswith("train/steps_per_s")}
 
 
-def test_finished_run_is_not_retrained(smoke_config, tmp_path):
-  workdir = str(tmp_path / "run")
-  first = train.train_and_evaluate(smoke_config, workdir)
+@pytest.mark.xdist_group("trained_smoke_run")
+def test_finished_run_is_not_retrained(smoke_config, trained_smoke_run):
+  workdir = trained_smoke_run   # the :smoke config, trained once per session
+  first = json.load(open(os.path.join(workdir, "results.json")))
   mtime = os.path.getmtime(os.path.join(workdir, "results.json"))
   again = train.train_and_evaluate(smoke_config, workdir)
-  assert again == json.loads(json.dumps(first))
+  assert again == first
   assert os.path.getmtime(os.path.join(workdir, "results.json")) == mtime
   assert {"config.json", "data_report.json", "metrics.jsonl", "results.json", "checkpoints",
-          "feature_processor.json"} <= set(os.listdir(workdir))
+          "feature_processor.json", "tensorboard"} <= set(os.listdir(workdir))
   report = json.load(open(os.path.join(workdir, "data_report.json")))
   for r in report["splits"].values():
     assert r["rows_read"] == r["rows_kept"] + r["rows_dropped"]

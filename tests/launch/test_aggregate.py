@@ -319,3 +319,15 @@ def test_cli_writes_every_table_and_reports_bad_input_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("error:") and message in result.stderr
   result = _cli(f"--sweep_dir={tmp_path / 'none'}")
   assert result.returncode == 1 and "error: no runs" in result.stderr
+
+
+def test_oracle_ceiling_is_neither_bolded_nor_tested(tmp_path):
+  for name, aucs, oracle in (("base", BASE, 0.9), ("paired", PAIRED, 0.95)):
+    for seed, auc in enumerate(aucs):
+      write_run(tmp_path, name, seed, {"auc": auc, "oracle_auc": oracle + 0.001 * seed})
+  write_sweep_json(tmp_path, [(v, s) for v in ("base", "paired") for s in range(3)], baseline="base")
+  aggregate.write_tables(str(tmp_path), metrics=["auc", "oracle_auc"])
+  paired = next(l for l in (tmp_path / "results.md").read_text().splitlines() if l.startswith("| paired"))
+  assert "**0.7200** ± 0.0995†" in paired and "| 0.9510 ± 0.0010 |" in paired, paired
+  rows = {r["variant"]: r for r in csv.DictReader(open(tmp_path / "results.csv"))}
+  assert rows["paired"]["oracle_auc_p"] == "" and float(rows["paired"]["auc_p"]) < 0.05
