@@ -16,20 +16,19 @@ def _metrics(workdir):
   return RunFiles(str(workdir)).read_metrics()
 
 
-def test_four_devices_match_one_device(smoke_config, tmp_path):
+@pytest.mark.xdist_group("trained_smoke_run")
+def test_four_devices_match_one_device(smoke_config, tmp_path, trained_smoke_run):
   assert jax.device_count() == 4, "conftest forces 4 host devices"
-  runs = {}
-  for n in (1, 4):
-    cfg = smoke_config.copy_and_resolve_references()
-    cfg.parallel.num_devices = n
-    cfg.train.num_steps = 20
-    cfg.eval.final_from_best = False
-    runs[n] = train.train_and_evaluate(cfg, str(tmp_path / f"dev{n}"))
-  m1, m4 = _metrics(tmp_path / "dev1"), _metrics(tmp_path / "dev4")
-  assert [m["step"] for m in m1] == [m["step"] for m in m4] == [20]
-  assert m1[-1]["train/loss"] == pytest.approx(m4[-1]["train/loss"], abs=1e-5)
-  assert m1[-1]["auc"] == pytest.approx(m4[-1]["auc"], abs=1e-4)
-  assert runs[1]["metrics"]["logloss"] == pytest.approx(runs[4]["metrics"]["logloss"], abs=1e-5)
+  assert json.load(open(os.path.join(trained_smoke_run, "results.json")))["devices"]["mesh"] == {"data": 4, "model": 1}
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.parallel.num_devices = 1
+  # The same schedule as the 4-device :smoke run, stopped after its first evaluation (step 20).
+  assert train.train_and_evaluate(cfg, str(tmp_path / "dev1"), stop_after_step=20) is None
+  m1, m4 = _metrics(tmp_path / "dev1")[-1], _metrics(trained_smoke_run)[0]
+  assert m1["step"] == m4["step"] == 20
+  assert m1["train/loss"] == pytest.approx(m4["train/loss"], abs=1e-5)
+  assert m1["auc"] == pytest.approx(m4["auc"], abs=1e-4)
+  assert m1["logloss"] == pytest.approx(m4["logloss"], abs=1e-5)
 
 
 @pytest.mark.xdist_group("trained_smoke_run")
