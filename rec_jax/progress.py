@@ -14,7 +14,7 @@ import time
 from typing import Dict, Iterable, Optional
 
 from absl import logging
-from tqdm.auto import tqdm
+from tqdm import tqdm   # not tqdm.auto: in a notebook that wants ipywidgets, and bars are off there anyway
 
 ENV = "RECJAX_PROGRESS"
 
