@@ -195,6 +195,11 @@ def run_all(runs: List[Run], launcher: Launcher, parallel: int) -> List[dict]:
   return statuses
 
 
+def _failure_error(workdir: str) -> str:
+  with open(os.path.join(workdir, FAILED_FILE)) as f:
+    return json.load(f).get("error", "")
+
+
 def summary(runs: List[Run], statuses: List[dict]) -> str:
   by_run = {s["run"]: s["status"] for s in statuses}
   failed = [r.workdir for r in runs if os.path.exists(os.path.join(r.workdir, FAILED_FILE))]
@@ -203,7 +208,7 @@ def summary(runs: List[Run], statuses: List[dict]) -> str:
            if r not in finished and r.workdir not in failed}
   line = f"{len(finished)}/{len(runs)} runs finished"
   if failed:
-    errors = [json.load(open(os.path.join(w, FAILED_FILE))).get("error", "") for w in failed]
+    errors = [_failure_error(w) for w in failed]
     line += "; failed: " + "; ".join(f"{w} ({e})" for w, e in zip(failed, errors))
   if other:
     line += "; not finished: " + ", ".join(f"{w} ({s})" for w, s in other.items())
