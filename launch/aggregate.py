@@ -27,6 +27,8 @@ from absl import app, flags
 from scipy import stats
 
 from launch import latex_table
+from rec_jax.workdir import (CONFIG_FILE, FAILED_FILE, RESULTS_CSV, RESULTS_FILE, RESULTS_MD, RESULTS_TEX, RUNS_CSV,
+                             SWEEP_FILE, run_dir)
 
 _SWEEP_DIR = flags.DEFINE_string("sweep_dir", None, "Directory written by launch.sweep.")
 _METRICS = flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: TASK_METRICS.")
@@ -46,7 +48,6 @@ TASK_METRICS = {
 LOWER_IS_BETTER = frozenset({"logloss", "rmse", "mae", "loss"})
 STATUSES = ("done", "failed", "incomplete", "pending")
 DIGITS = 4   # Decimals shown; the best of a column is decided on the shown value, so equal-looking cells tie.
-SWEEP_FILE = "sweep.json"
 _REASONS = {"incomplete": "no results.json (interrupted or running)", "pending": "not started (no run directory)"}
 
 
@@ -86,7 +87,7 @@ def _expected_runs(sweep_dir: str) -> List[tuple]:
   order = list(spec.get("variants") or []) + [r["variant"] for r in spec["runs"]]
   rank = {variant: order.index(variant) for variant in order}
   runs = [(r["variant"], int(r["seed"]),
-           os.path.join(sweep_dir, r.get("workdir") or os.path.join(r["variant"], f"seed_{r['seed']}")))
+           os.path.join(sweep_dir, r["workdir"]) if r.get("workdir") else run_dir(sweep_dir, r["variant"], r["seed"]))
           for r in spec["runs"]]
   return sorted(runs, key=lambda run: rank[run[0]])   # Stable: seeds stay in sweep.json's order.
 
@@ -108,16 +109,16 @@ def read_run(variant: str, seed: int, run_dir: str) -> dict:
   if not os.path.isdir(run_dir):
     return record
   record.update(status="incomplete", error=_REASONS["incomplete"])
-  if os.path.exists(os.path.join(run_dir, "config.json")):
-    config = _read_json(os.path.join(run_dir, "config.json"))
+  if os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+    config = _read_json(os.path.join(run_dir, CONFIG_FILE))
     record.update(task=config.get("task"), model=(config.get("model") or {}).get("name"))
-  if os.path.exists(os.path.join(run_dir, "results.json")):
-    results = _read_json(os.path.join(run_dir, "results.json"))
+  if os.path.exists(os.path.join(run_dir, RESULTS_FILE)):
+    results = _read_json(os.path.join(run_dir, RESULTS_FILE))
     record.update(status="done", error=None, metrics=results.get("metrics", {}),
                   steps_per_s=results.get("train_steps_per_s"),
                   params=(results.get("parameters") or {}).get("trainable"))
-  elif os.path.exists(os.path.join(run_dir, "failed.json")):
-    record.update(status="failed", error=_failure_reason(_read_json(os.path.join(run_dir, "failed.json"))))
+  elif os.path.exists(os.path.join(run_dir, FAILED_FILE)):
+    record.update(status="failed", error=_failure_reason(_read_json(os.path.join(run_dir, FAILED_FILE))))
   return record
 
 
@@ -398,11 +399,11 @@ def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional
   check_metrics(records, metrics)
   tables = build_tables(records, metrics, resolve_baseline(records, baseline, sweep_dir), alpha)
   csv_metrics = list(metrics) or sorted({m for r in records for m in r["metrics"]})
-  write_runs_csv(os.path.join(sweep_dir, "runs.csv"), records, csv_metrics)
-  write_results_csv(os.path.join(sweep_dir, "results.csv"), tables, csv_metrics)
-  with open(os.path.join(sweep_dir, "results.md"), "w") as f:
+  write_runs_csv(os.path.join(sweep_dir, RUNS_CSV), records, csv_metrics)
+  write_results_csv(os.path.join(sweep_dir, RESULTS_CSV), tables, csv_metrics)
+  with open(os.path.join(sweep_dir, RESULTS_MD), "w") as f:
     f.write(markdown_tables(tables))
-  with open(os.path.join(sweep_dir, "results.tex"), "w") as f:
+  with open(os.path.join(sweep_dir, RESULTS_TEX), "w") as f:
     f.write(latex_table.latex_tables(tables))
   return records
 
@@ -415,7 +416,7 @@ def main(argv):
     write_tables(_SWEEP_DIR.value, _METRICS.value, _BASELINE.value, _VARIANTS.value, _ALPHA.value)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
-  with open(os.path.join(_SWEEP_DIR.value, "results.md")) as f:
+  with open(os.path.join(_SWEEP_DIR.value, RESULTS_MD)) as f:
     print(f.read())
 
 

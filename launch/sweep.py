@@ -33,6 +33,7 @@ from typing import Dict, List
 from absl import app, flags
 
 from launch.devices import slot_environments
+from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
 
 _CONFIG = flags.DEFINE_string("config", None, "Base config file (configs/*.py); a variant's preset follows a colon.")
 _SWEEP = flags.DEFINE_string("sweep", None, "Sweep file (configs/sweeps/*.py[:arg]) defining get_sweep(arg).")
@@ -41,7 +42,6 @@ _PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time, each on its own
 _DEVICES_PER_RUN = flags.DEFINE_integer("devices_per_run", 0, "Devices of each parallel run (0: an even share).")
 _ONLY = flags.DEFINE_list("only", [], "Run only these variants (names).")
 
-LOG_FILE, FAILED_FILE, LOCK_FILE, SWEEP_FILE = "run.log", "failed.json", ".sweep.lock", "sweep.json"
 # `--config.a.b=v` flags given to the sweep itself: passed to every run, after the variant's own overrides.
 _COMMON_OVERRIDES: List[str] = []
 
@@ -91,7 +91,7 @@ def expand(config: str, sweep: dict, workdir: str, only=()) -> List[Run]:
     preset = variant.get("preset", "")
     for seed in sweep.get("seeds", (0,)):
       runs.append(Run(variant["name"], int(seed), f"{config}:{preset}" if preset else config,
-                      dict(variant.get("overrides", {})), os.path.join(workdir, variant["name"], f"seed_{seed}")))
+                      dict(variant.get("overrides", {})), run_dir(workdir, variant["name"], seed)))
   return runs
 
 
@@ -130,7 +130,7 @@ class Launcher:
   def execute(self, run: Run) -> dict:
     """Runs (or resumes, or re-checks) one run; returns its status line."""
     os.makedirs(run.workdir, exist_ok=True)
-    lock = open(os.path.join(run.workdir, LOCK_FILE), "w")
+    lock = open(os.path.join(run.workdir, RUN_LOCK_FILE), "w")
     try:
       fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -143,11 +143,11 @@ class Launcher:
 
   def _execute_locked(self, run: Run, lock_fd: int) -> dict:
     failed = os.path.join(run.workdir, FAILED_FILE)
-    finished_before = os.path.exists(os.path.join(run.workdir, "results.json"))
+    finished_before = os.path.exists(os.path.join(run.workdir, RESULTS_FILE))
     slot = self._slots.get()
     start = time.time()
     try:
-      with open(os.path.join(run.workdir, LOG_FILE), "a") as log:
+      with open(os.path.join(run.workdir, RUN_LOG_FILE), "a") as log:
         # The child inherits the lock: a sweep started while this run is alive (even if this sweep was killed
         # with SIGKILL) leaves it alone.
         child = subprocess.Popen(run.command(), stdout=log, stderr=subprocess.STDOUT, pass_fds=(lock_fd,),
@@ -173,7 +173,7 @@ class Launcher:
 
 
 def _record_failure(run: Run, code: int, path: str) -> None:
-  with open(os.path.join(run.workdir, LOG_FILE)) as log:
+  with open(os.path.join(run.workdir, RUN_LOG_FILE)) as log:
     tail = log.read().splitlines()[-15:]
   errors = [line for line in tail if line.startswith("error:")]
   with open(path, "w") as f:
@@ -203,7 +203,7 @@ def _failure_error(workdir: str) -> str:
 def summary(runs: List[Run], statuses: List[dict]) -> str:
   by_run = {s["run"]: s["status"] for s in statuses}
   failed = [r.workdir for r in runs if os.path.exists(os.path.join(r.workdir, FAILED_FILE))]
-  finished = [r for r in runs if os.path.exists(os.path.join(r.workdir, "results.json"))]
+  finished = [r for r in runs if os.path.exists(os.path.join(r.workdir, RESULTS_FILE))]
   other = {r.workdir: by_run.get(r.workdir, "not started") for r in runs
            if r not in finished and r.workdir not in failed}
   line = f"{len(finished)}/{len(runs)} runs finished"

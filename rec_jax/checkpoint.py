@@ -9,6 +9,8 @@ from typing import Optional
 import jax
 import orbax.checkpoint as ocp
 
+from rec_jax.workdir import CHECKPOINTS_DIR
+
 
 def _path_name(path) -> str:
   """'params.cf.items.embedding' for dict keys, attributes and sequence indices alike."""
@@ -33,7 +35,7 @@ class Checkpointer:
 
   def __init__(self, workdir: str, every_steps: int, keep: int, keep_best: int, best_metric: str,
                best_mode: str):
-    root = os.path.join(os.path.abspath(workdir), "checkpoints")
+    root = os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR)
     self.latest = ocp.CheckpointManager(
         os.path.join(root, "latest"),
         options=ocp.CheckpointManagerOptions(max_to_keep=keep, save_interval_steps=every_steps, create=True))

@@ -6,12 +6,10 @@ every metric over the folds in `metrics`, and each fold's metrics beside them in
 from __future__ import annotations
 
 import copy
-import os
-
 import numpy as np
 from absl import logging
 
-from rec_jax.run_files import RunFiles
+from rec_jax.workdir import RunFiles, fold_dir
 
 
 def is_cross_validation(config) -> bool:
@@ -33,7 +31,7 @@ def run_folds(config, workdir: str, train_and_evaluate) -> dict:
     fold_config.data.split.folds = ()
     fold_config.data.split.fold = fold
     logging.info("fold %s of %s", fold, tuple(config.data.split.folds))
-    result = train_and_evaluate(fold_config, os.path.join(workdir, f"fold_{fold}"))
+    result = train_and_evaluate(fold_config, fold_dir(workdir, fold))
     if result is None:   # stopped early (a simulated preemption): the next call resumes this fold
       return None
     folds[fold] = result

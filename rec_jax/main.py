@@ -11,7 +11,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from rec_jax.config_check import check_overrides
+from rec_jax.config.loader import override_errors
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py[:preset]).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for config.json, metrics, checkpoints and results.")
@@ -52,5 +52,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  check_overrides(sys.argv)
+  errors = override_errors(sys.argv)
+  if errors:
+    sys.exit("error: " + "\nerror: ".join(errors))
   app.run(main)

@@ -11,7 +11,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-TENSORBOARD_DIR = "tensorboard"
+from rec_jax.workdir import TENSORBOARD_DIR
+
 
 
 class TensorBoard:

@@ -20,15 +20,15 @@ from rec_jax.data.prepare import prepare_data
 from rec_jax.data.retrieval_rows import clicked_rows, negative_batch, negative_pool
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
 from rec_jax.models import zoo  # noqa: F401  (registers every model)
-from rec_jax.models.frozen import count_parameters, fingerprint
+from rec_jax.text.frozen import count_parameters, fingerprint
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_modes import cached_blocks
+from rec_jax.text.modes import cached_blocks
 from rec_jax.models.tasks import TASKS
 from rec_jax.optim import learning_rate_schedule, make_optimizer
 from rec_jax.progress import Progress
-from rec_jax.run_files import RunFiles
+from rec_jax.workdir import RunFiles
 from rec_jax.tensorboard_writer import TensorBoard
-from rec_jax.text_cache import attach_text_cache
+from rec_jax.text.cache import attach_text_cache
 from rec_jax.train_step import device_inputs, make_train_step, step_key
 from rec_jax.xla_cpu import select_cpu_dots
 
@@ -59,7 +59,7 @@ def _train_arrays(task, config, train):
 
 def prepare_run(config, workdir: str, *, write_report: bool = True):
   """(task, prepared data, model, text caches) of a run: what training and rec_jax.analysis both start from. With a
-  frozen text tower, the frozen blocks' output is computed once with the model's own encoders (rec_jax/text_cache.py)
+  frozen text tower, the frozen blocks' output is computed once with the model's own encoders (rec_jax/text/cache.py)
   and attached to every split and the catalogue."""
   task = TASKS.get(config.task)
   task.check(config)

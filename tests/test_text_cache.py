@@ -9,9 +9,9 @@ import pytest
 from flax import nnx
 
 from rec_jax.data.features import FeatureArrays
-from rec_jax.models.text_modes import build_encoder
-from rec_jax.models.text_tower import mean_pool
-from rec_jax.text_cache import attach_text_cache
+from rec_jax.text.modes import build_encoder
+from rec_jax.text.bert import mean_pool
+from rec_jax.text.cache import attach_text_cache
 
 VOCAB = 50
 LENGTH = 6

@@ -1,11 +1,11 @@
-"""Tests for `rec_jax.text_encode.encode_texts`: bucketing must not change embeddings, order or the compile budget."""
+"""Tests for `rec_jax.text.encode.encode_texts`: bucketing must not change embeddings, order or the compile budget."""
 
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from rec_jax import text_encode
-from rec_jax.models.text_tower import BertConfig, BertEncoder, mean_pool
+from rec_jax.text import encode as text_encode
+from rec_jax.text.bert import BertConfig, BertEncoder, mean_pool
 
 CFG = BertConfig(vocab_size=50, hidden_size=8, num_layers=2, num_heads=2, intermediate_size=16, max_position=64)
 

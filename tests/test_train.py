@@ -9,7 +9,7 @@ import pytest
 from tests.test_tensorboard_writer import read_scalars
 
 from rec_jax import train
-from rec_jax.run_files import RunFiles
+from rec_jax.workdir import RunFiles
 
 
 def _metrics(workdir):
@@ -91,8 +91,8 @@ def test_frozen_text_mode_trains_from_a_cache_that_later_runs_reuse(smoke_config
 
 def _tiny_checkpoint(directory, seed):
   from flax import nnx  # pylint: disable=import-outside-toplevel
-  from rec_jax.models.text_tower import BertConfig, BertEncoder  # pylint: disable=import-outside-toplevel
-  from rec_jax.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.bert import BertConfig, BertEncoder  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
   cfg = BertConfig(vocab_size=30522, hidden_size=8, num_layers=2, num_heads=2, intermediate_size=16, max_position=32)
   export_hf_checkpoint(BertEncoder(cfg, rngs=nnx.Rngs(seed)), str(directory))
 
@@ -121,7 +121,7 @@ def test_lora_run_resumes_exactly_and_refuses_other_frozen_weights(smoke_config,
 
 
 def _search_smoke(tfds_dir):
-  from rec_jax.config_check import load_config  # pylint: disable=import-outside-toplevel
+  from rec_jax.config.loader import load_config  # pylint: disable=import-outside-toplevel
   cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "configs", "search.py") + ":smoke,separate")
   cfg.data.data_dir = tfds_dir
   # A random-init 2-block encoder whose top block trains: block 0's output of item texts and queries is cached.

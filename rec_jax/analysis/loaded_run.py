@@ -17,7 +17,7 @@ from rec_jax import parallel
 from rec_jax.data.features import FeatureArrays
 from rec_jax.data.prepare import PreparedData
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
-from rec_jax.run_files import RunFiles
+from rec_jax.workdir import CONFIG_FILE, RunFiles
 from rec_jax.train_step import make_apply, make_predict
 
 CHECKPOINTS = ("best", "latest")
@@ -91,7 +91,7 @@ class LoadedRun:
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, "config.json")
+  path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} does not exist: {workdir} is not a rec_jax workdir")
   with open(path) as f:

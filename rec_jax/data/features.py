@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from rec_jax.data.text_tokenizer import WordPieceTokenizer
+from rec_jax.text.tokenizer import WordPieceTokenizer
 from rec_jax.data.vocab import PAD, HashedVocabulary, Vocabulary, from_json
 
 Columns = Dict[str, np.ndarray]

@@ -23,9 +23,8 @@ from rec_jax.data.sources import DATASETS
 from rec_jax.evaluation.negatives import saved_negatives, sample_negatives
 from rec_jax.evaluation.ranking_queries import ranking_queries
 from rec_jax.progress import bar
+from rec_jax.workdir import DATA_REPORT_FILE, EVAL_NEGATIVES_DIR, PROCESSOR_FILE
 
-PROCESSOR_FILE = "feature_processor.json"
-REPORT_FILE = "data_report.json"
 
 
 @dataclasses.dataclass
@@ -59,7 +58,7 @@ def prepare_data(config, workdir: str, *, write_report: bool = True) -> Prepared
     _check_source_accounting(raw.source_report, report)
     report = {"source": raw.source_report, **report}
   if write_report:
-    with open(os.path.join(workdir, REPORT_FILE), "w") as f:
+    with open(os.path.join(workdir, DATA_REPORT_FILE), "w") as f:
       json.dump(report, f, indent=1)
   for split, r in report["splits"].items():
     logging.info("governance %s: read %d kept %d dropped %s imputed %s clipped %s", split, r["rows_read"],
@@ -120,5 +119,5 @@ def _attach_negatives(config, workdir: str, splits: Dict[str, FeatureArrays], nu
     def draw(users=users, targets=targets, arrays=arrays, index=index):
       return sample_negatives(users, targets, arrays.extras["interacted"], num_items, settings["num_negatives"],
                               ranking.sampler, popularity, [settings["negative_seed"], index])
-    arrays.extras["negatives"] = saved_negatives(os.path.join(workdir, "eval_negatives", f"{name}.npz"), users,
+    arrays.extras["negatives"] = saved_negatives(os.path.join(workdir, EVAL_NEGATIVES_DIR, f"{name}.npz"), users,
                                                  targets, settings, draw)

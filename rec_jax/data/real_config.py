@@ -8,7 +8,7 @@ from typing import Sequence, Set, Tuple
 
 import ml_collections
 
-from rec_jax.config_check import load_config
+from rec_jax.config.loader import load_config
 
 SPLIT_DEFAULTS = dict(kind="random", ratios=(0.8, 0.1, 0.1), seed=0, cold_item_fraction=0.0, fold="",
                       folds=(), validation_fraction=0.1)

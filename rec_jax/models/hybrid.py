@@ -31,7 +31,7 @@ from rec_jax.models.crosses import CROSSES
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_modes import build_text_tower
+from rec_jax.text.towers import build_text_tower
 
 
 TOWER_VECTORS = ("text", "query", "user", "item", "history")
@@ -107,7 +107,7 @@ class HybridRecModel(nnx.Module):
 
   def text_encoders(self):
     """Per text group (item `text`, search `query`), the BERT encoder that reads it, or None where the tower keeps
-    none (a fully frozen encoder's cached vectors); rec_jax/text_cache.py caches their frozen blocks."""
+    none (a fully frozen encoder's cached vectors); rec_jax/text/cache.py caches their frozen blocks."""
     encoders = {}
     if self.text is not None:
       encoders["text"] = getattr(self.text, "bert", None)
@@ -121,7 +121,7 @@ class HybridRecModel(nnx.Module):
     towers = {}
     if self.text is not None:
       # The batch holds each distinct text once (see data/pipeline.py); rows pick theirs by `text_slot`.
-      # Token ids, or what rec_jax/text_cache.py computed ahead for frozen blocks (see models/text_modes.py).
+      # Token ids, or what rec_jax/text/cache.py computed ahead for frozen blocks (see text/modes.py).
       towers["text"] = self.text.encode_batch(batch)[batch["text_slot"]]
     if self.query_encoder != "none":
       tower = self.text if self.query_encoder == "shared" else self.query

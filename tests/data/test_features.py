@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rec_jax.data.features import FeatureProcessor
-from rec_jax.data.text_tokenizer import WordPieceTokenizer, resolve_model_dir
+from rec_jax.text.tokenizer import WordPieceTokenizer, resolve_model_dir
 from rec_jax.data.vocab import OOV, PAD, Vocabulary
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 
 from launch import aggregate, sweep
+from rec_jax.workdir import RUN_LOCK_FILE, RUN_LOG_FILE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SWEEP_FILE = '''
@@ -43,7 +44,7 @@ def test_zoo_sweep_lists_every_family():
 
 
 def _lock_is_free(run_dir) -> bool:
-  with open(run_dir / sweep.LOCK_FILE, "a") as f:
+  with open(run_dir / RUN_LOCK_FILE, "a") as f:
     try:
       fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
       return True
@@ -79,14 +80,14 @@ def test_killed_sweep_resumes_and_accounts_for_every_run(tmp_path, tfds_dir):
   assert sweep_process.returncode == 1 and "stopped" in stderr, stderr[-2000:]
   assert interrupted, "the sweep should have been killed while a run was training"
   # The sweep took its runs down with it: none still holds its workdir's lock.
-  assert all(_lock_is_free(r) for r in runs if (r / sweep.LOCK_FILE).exists())
+  assert all(_lock_is_free(r) for r in runs if (r / RUN_LOCK_FILE).exists())
   assert [(m["variant"], m["seed"]) for m in manifest_runs] == [("lr", 0), ("lr", 1), ("broken", 0), ("broken", 1)]
 
   resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
   assert resumed.returncode == 1, resumed.stderr[-2000:]
   assert "2/4 runs finished" in resumed.stdout and "failed:" in resumed.stdout and "nope" in resumed.stdout
   for run in interrupted:
-    assert "resumed from step" in (run / sweep.LOG_FILE).read_text()
+    assert "resumed from step" in (run / RUN_LOG_FILE).read_text()
   for run in runs[:2]:
     results = json.loads((run / "results.json").read_text())
     assert results["devices"]["mesh"] == {"data": 2, "model": 1}   # its half of the 4 devices

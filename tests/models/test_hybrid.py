@@ -89,8 +89,8 @@ def test_unknown_cross_names_valid_ones():
 
 def _hf_checkpoint(directory, cfg, seed=0):
   """Writes a random BertEncoder as a Hugging Face checkpoint (config.json + model.safetensors); returns it."""
-  from rec_jax.models.text_tower import BertEncoder  # pylint: disable=import-outside-toplevel
-  from rec_jax.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.bert import BertEncoder  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.pretrained import export_hf_checkpoint  # pylint: disable=import-outside-toplevel
   encoder = BertEncoder(cfg, rngs=nnx.Rngs(seed))
   export_hf_checkpoint(encoder, str(directory))
   return encoder
@@ -103,7 +103,7 @@ def _pretrained_features():
 
 
 def test_pretrained_text_tower_loads_the_checkpoint_weights(tmp_path):
-  from rec_jax.models.text_tower import BertConfig  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.bert import BertConfig  # pylint: disable=import-outside-toplevel
   cfg = BertConfig(vocab_size=VOCAB["text"], hidden_size=8, num_layers=2, num_heads=2, intermediate_size=12,
                    max_position=16)
   source = _hf_checkpoint(tmp_path / "ckpt", cfg)
@@ -122,7 +122,7 @@ def test_pretrained_text_tower_loads_the_checkpoint_weights(tmp_path):
 
 
 def test_pretrained_vocabulary_or_tokenizer_mismatch_is_refused(tmp_path):
-  from rec_jax.models.text_tower import BertConfig  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.bert import BertConfig  # pylint: disable=import-outside-toplevel
   cfg = BertConfig(vocab_size=VOCAB["text"] + 1, hidden_size=8, num_layers=1, num_heads=2, intermediate_size=12,
                    max_position=16)
   _hf_checkpoint(tmp_path / "ckpt", cfg)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rec_jax.models.frozen import Frozen
-from rec_jax.models.lora import LoRALinear, merge_lora
+from rec_jax.text.frozen import Frozen
+from rec_jax.text.lora import LoRALinear, merge_lora
 
 
 def _layer(seed=0):

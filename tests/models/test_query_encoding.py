@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from rec_jax.models import hybrid  # noqa: F401
-from rec_jax.models.frozen import count_parameters
+from rec_jax.text.frozen import count_parameters
 from rec_jax.models.registry import MODELS
 from tests.models.test_hybrid import FEATURES, VOCAB, _batch, _model_cfg
 

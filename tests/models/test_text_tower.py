@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rec_jax.models.text_tower import (ACTIVATIONS, BertConfig, BertEncoder, ItemTextTower,
-                                       cls_pool, mean_pool)
+from rec_jax.text.bert import ACTIVATIONS, BertConfig, BertEncoder, cls_pool, mean_pool
+from rec_jax.text.towers import ItemTextTower
 
 CFG = BertConfig(vocab_size=16, hidden_size=16, num_layers=2, num_heads=2,
                  intermediate_size=32, max_position=16)

@@ -24,7 +24,7 @@ from rec_jax.models.cf.mf import id_init
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
 from rec_jax.models.registry import MODELS
-from rec_jax.models.text_modes import build_text_tower
+from rec_jax.text.towers import build_text_tower
 
 # History encoders that read the candidate item (a query tower must not).
 TARGET_AWARE = ("din",)

@@ -158,7 +158,7 @@ def test_load_real_dataset_end_to_end(train_txt, tmp_path):
 @pytest.mark.parametrize("preset", ["smoke", "smoke,hashed"])
 def test_criteo_ctr_smoke_run(train_txt, tmp_path, preset):
   from rec_jax import train
-  from rec_jax.config_check import load_config
+  from rec_jax.config.loader import load_config
   path, _ = train_txt
   cfg = load_config(os.path.join(ROOT, "configs", "criteo_ctr.py") + ":" + preset)
   cfg.data.path = path

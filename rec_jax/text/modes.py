@@ -2,7 +2,7 @@
 
 - `full`: every BERT weight trains (random-init or pretrained).
 - `frozen`: no BERT weight trains, so BERT does not even run during training: each distinct item text is encoded
-  once, before training, into a cached table of pooled vectors (`rec_jax.text_cache`) and the tower is a trainable
+  once, before training, into a cached table of pooled vectors (`rec_jax.text.cache`) and the tower is a trainable
   projection of that table (`CachedTextTower`). The cheapest mode.
 - `top_layers`: the top `model.text.trainable_layers` transformer blocks train; the embeddings and the blocks below
   are frozen.
@@ -25,10 +25,10 @@ from typing import Callable
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax import pretrained
-from rec_jax.models.frozen import freeze
-from rec_jax.models.lora import LoRALinear
-from rec_jax.models.text_tower import BertConfig, BertEncoder, CachedTextTower, ItemTextTower
+from rec_jax.text import pretrained
+from rec_jax.text.bert import BertConfig, BertEncoder
+from rec_jax.text.frozen import freeze
+from rec_jax.text.lora import LoRALinear
 from rec_jax.registry import Registry
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -136,15 +136,3 @@ def cached_blocks(text_cfg, feature_cfg, vocab_size: int) -> int:
   num_layers = bert_config(text_cfg, feature_cfg, vocab_size).num_layers
   frozen = TEXT_MODES.get(text_cfg.mode).frozen_blocks(text_cfg, num_layers)
   return frozen if frozen == num_layers or text_cfg.cache_prefix else 0
-
-
-def build_text_tower(text_cfg, feature_cfg, vocab_size: int, out_dim: int, *, rngs: nnx.Rngs):
-  """The item text tower for `model.text`: a `CachedTextTower` over pooled vectors of a fully frozen encoder, else an
-  `ItemTextTower` over the adapted encoder that starts above its cached frozen blocks (see `cached_blocks`)."""
-  bert = bert_config(text_cfg, feature_cfg, vocab_size)
-  compute_dtype(text_cfg)
-  start = cached_blocks(text_cfg, feature_cfg, vocab_size)
-  if start == bert.num_layers:
-    return CachedTextTower(bert, out_dim, rngs=rngs)
-  encoder = build_encoder(text_cfg, feature_cfg, vocab_size, rngs)
-  return ItemTextTower(encoder.config, out_dim, text_cfg.pooling, encoder=encoder, start_layer=start, rngs=rngs)

@@ -1,15 +1,16 @@
-"""Checks `--config.a.b=v` overrides before absl parses them, so a typo is one clear line naming close keys."""
+"""The config loader: a config file (`configs/x.py[:presets]`) executed into its ConfigDict, and the check of
+`--config.a.b=v` overrides against it before absl parses them, so a typo is one clear line naming close keys."""
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
 import os
-import sys
-from typing import List
+from typing import List, Optional
 
 
-def _config_file(argv: List[str]):
+def config_file_flag(argv: List[str]) -> Optional[str]:
+  """The `--config` value of a command line, or None."""
   for i, a in enumerate(argv):
     if a.startswith("--config="):
       return a.split("=", 1)[1]
@@ -27,9 +28,10 @@ def _leaf_keys(cfg, prefix="") -> List[str]:
 
 
 def load_config(spec: str):
+  """The ConfigDict of `path[:arg]`: the file's get_config(arg). Config files are Python and are executed."""
   path, _, arg = spec.partition(":")
   if not os.path.exists(path):
-    sys.exit(f"error: config file {path!r} does not exist")
+    raise FileNotFoundError(f"config file {path!r} does not exist")
   module_spec = importlib.util.spec_from_file_location("_rec_jax_config", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
@@ -52,14 +54,15 @@ def unknown_overrides(cfg, argv: List[str]) -> List[str]:
   return messages
 
 
-def check_overrides(argv: List[str]) -> None:
-  spec = _config_file(argv)
+def override_errors(argv: List[str]) -> List[str]:
+  """What is wrong with a command line's config: a missing or failing config file, or unknown override keys."""
+  spec = config_file_flag(argv)
   if spec is None:
-    return
+    return []
   try:
     cfg = load_config(spec)
+  except FileNotFoundError as e:
+    return [str(e.args[0])]
   except ValueError as e:
-    sys.exit(f"error: {spec}: {e}")
-  messages = unknown_overrides(cfg, argv)
-  if messages:
-    sys.exit("error: " + "\nerror: ".join(messages))
+    return [f"{spec}: {e}"]
+  return unknown_overrides(cfg, argv)

@@ -1,6 +1,6 @@
 """The text cache: what frozen BERT blocks compute for every distinct item text, computed once per (weights, texts).
 
-Frozen blocks at the bottom of the encoder (see `text_modes.cached_blocks`) give the same output at every step, so
+Frozen blocks at the bottom of the encoder (see `modes.cached_blocks`) give the same output at every step, so
 before training the distinct token rows of all splits are run through them once:
 - a fully frozen encoder (`model.text.mode=frozen`): pooled vectors, `text_embedding` [num_texts, hidden]; BERT then
   never runs during training;
@@ -28,10 +28,11 @@ from absl import logging
 from flax import nnx
 
 from rec_jax.data.features import TEXT_GROUPS, FeatureArrays
-from rec_jax.models.frozen import fingerprint
-from rec_jax.models.text_modes import build_encoder, cached_blocks
-from rec_jax.models.text_tower import BertEncoder
-from rec_jax.text_encode import encode_hidden, encode_tokens
+from rec_jax.text.frozen import fingerprint
+from rec_jax.text.modes import build_encoder, cached_blocks
+from rec_jax.text.bert import BertEncoder
+from rec_jax.text.encode import encode_hidden, encode_tokens
+from rec_jax.workdir import TEXT_CACHE_DIR
 
 TOKEN_TABLES = ("ids", "mask", "types")
 FORMAT_VERSION = 1
@@ -48,7 +49,7 @@ class CacheInfo:
 
 
 def cache_dir(text_cfg, workdir: str) -> str:
-  return os.path.expanduser(text_cfg.get("cache_dir", "") or os.path.join(workdir, "text_cache"))
+  return os.path.expanduser(text_cfg.get("cache_dir", "") or os.path.join(workdir, TEXT_CACHE_DIR))
 
 
 def _distinct_rows(splits: Dict[str, FeatureArrays], group: str) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:

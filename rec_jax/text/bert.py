@@ -1,4 +1,4 @@
-"""BERT encoder and the item text tower built on it, in flax.nnx.
+"""The BERT encoder in flax.nnx, with its poolings (the text towers that use it are in towers.py).
 
 The module tree mirrors Hugging Face `BertModel` attribute for attribute, so its weights can be
 loaded by name. nnx state path (integers index `nnx.List`) <- HF state-dict key:
@@ -16,8 +16,8 @@ loaded by name. nnx state path (integers index `nnx.List`) <- HF state-dict key:
   encoder.layer.{i}.output.LayerNorm.{scale,bias}
 
 Only leaf names differ: Linear `weight` [out, in] -> `kernel` [in, out] (transpose), Embedding
-`weight` -> `embedding`, LayerNorm `weight`/`gamma` -> `scale` and `beta` -> `bias`. In
-`ItemTextTower` the encoder sits under `bert.`, matching the prefix of HF `BertFor*` checkpoints.
+`weight` -> `embedding`, LayerNorm `weight`/`gamma` -> `scale` and `beta` -> `bias`. In the
+text towers the encoder sits under `bert.`, matching the prefix of HF `BertFor*` checkpoints.
 HF's `pooler` is not mirrored (the tower pools itself) and dropout is omitted.
 """
 
@@ -89,7 +89,7 @@ class BertConfig:
     return cls(**{ours: d[theirs] for theirs, ours in HF_CONFIG_KEYS.items() if theirs in d})
 
 
-def _dense(in_features: int, out_features: int, cfg: BertConfig, dtype: Optional[Dtype],
+def dense_layer(in_features: int, out_features: int, cfg: BertConfig, dtype: Optional[Dtype],
            rngs: nnx.Rngs) -> nnx.Linear:
   """Linear with BERT's init: kernel ~ N(0, initializer_range), bias zero."""
   return nnx.Linear(
@@ -137,9 +137,9 @@ class BertSelfAttention(nnx.Module):
 
   def __init__(self, cfg: BertConfig, *, dtype: Optional[Dtype] = None, rngs: nnx.Rngs):
     h = cfg.hidden_size
-    self.query = _dense(h, h, cfg, dtype, rngs)
-    self.key = _dense(h, h, cfg, dtype, rngs)
-    self.value = _dense(h, h, cfg, dtype, rngs)
+    self.query = dense_layer(h, h, cfg, dtype, rngs)
+    self.key = dense_layer(h, h, cfg, dtype, rngs)
+    self.value = dense_layer(h, h, cfg, dtype, rngs)
     self.num_heads = cfg.num_heads
     self.head_dim = cfg.head_dim
 
@@ -163,7 +163,7 @@ class BertResidualOutput(nnx.Module):
 
   def __init__(self, in_features: int, cfg: BertConfig, *, dtype: Optional[Dtype] = None,
                rngs: nnx.Rngs):
-    self.dense = _dense(in_features, cfg.hidden_size, cfg, dtype, rngs)
+    self.dense = dense_layer(in_features, cfg.hidden_size, cfg, dtype, rngs)
     self.LayerNorm = _layer_norm(cfg, dtype, rngs)  # pylint: disable=invalid-name  (HF name)
 
   def __call__(self, x: jax.Array, residual: jax.Array) -> jax.Array:
@@ -188,7 +188,7 @@ class BertIntermediate(nnx.Module):
   """Feed-forward expansion hidden -> intermediate with the configured activation."""
 
   def __init__(self, cfg: BertConfig, *, dtype: Optional[Dtype] = None, rngs: nnx.Rngs):
-    self.dense = _dense(cfg.hidden_size, cfg.intermediate_size, cfg, dtype, rngs)
+    self.dense = dense_layer(cfg.hidden_size, cfg.intermediate_size, cfg, dtype, rngs)
     self.activation = ACTIVATIONS.get(cfg.hidden_act)
 
   def __call__(self, hidden: jax.Array) -> jax.Array:
@@ -271,59 +271,3 @@ def mean_pool(hidden: jax.Array, attention_mask: jax.Array) -> jax.Array:
   # Clamp the count so an all-padding row yields zeros instead of NaN.
   count = jnp.maximum(jnp.sum(mask, axis=1), 1)
   return jnp.sum(hidden * mask, axis=1) / count
-
-
-class ItemTextTower(nnx.Module):
-  """Encodes item text with BERT, pools it and projects to the recommender's embedding size."""
-
-  def __init__(self, bert: BertConfig, out_dim: int, pooling: str = "mean", *,
-               dtype: Optional[Dtype] = None, encoder: Optional[BertEncoder] = None, start_layer: int = 0,
-               rngs: nnx.Rngs):
-    """`encoder`: an already built (e.g. pretrained, see rec_jax.pretrained) encoder for `bert`; else random init.
-    `start_layer`: in a batch, texts arrive as the cached output of blocks [0, start_layer) (`text_hidden`) instead
-    of token ids (see `encode_batch`)."""
-    if encoder is not None and encoder.config != bert:
-      raise ValueError(f"the given encoder's config {encoder.config} differs from {bert}")
-    self.bert = encoder if encoder is not None else BertEncoder(bert, dtype=dtype, rngs=rngs)
-    self.pool = POOLINGS.get(pooling)
-    # Initialised like BERT's own dense layers, as HF's `_init_weights` does for heads on BERT.
-    self.projection = _dense(bert.hidden_size, out_dim, bert, dtype, rngs)
-    self.out_dim = out_dim
-    self.start_layer = start_layer
-
-  def encode_batch(self, batch, group: str = "text") -> jax.Array:
-    """The vectors [slots, out_dim] of a batch's block of `group` texts (`text`: items, `query`: search queries;
-    see data/pipeline.py)."""
-    if self.start_layer:
-      return self.from_hidden(batch[f"{group}_hidden"], batch[f"{group}_mask"], self.start_layer)
-    return self(batch[f"{group}_ids"], batch[f"{group}_mask"], batch[f"{group}_types"])
-
-  def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
-               token_type_ids: Optional[jax.Array] = None) -> jax.Array:
-    """Maps input_ids, attention_mask (and optional token_type_ids) [batch, seq] to [batch, out_dim]."""
-    hidden = self.bert(input_ids, attention_mask, token_type_ids)
-    return self.projection(self.pool(hidden, attention_mask))
-
-  def from_hidden(self, hidden: jax.Array, attention_mask: jax.Array, start_layer: int) -> jax.Array:
-    """Runs blocks [start_layer, end) on the cached output of the frozen blocks below ([batch, seq, hidden]),
-    then pools and projects -> [batch, out_dim]."""
-    hidden = self.bert.encoder(hidden.astype(self.bert.embeddings.LayerNorm.dtype or hidden.dtype), attention_mask,
-                               start=start_layer)
-    return self.projection(self.pool(hidden, attention_mask))
-
-
-class CachedTextTower(nnx.Module):
-  """The text tower of a frozen encoder whose pooled vectors were computed ahead (`rec_jax.text_cache`): only the
-  projection to the recommender's embedding size, named and initialised as in `ItemTextTower`."""
-
-  def __init__(self, bert: BertConfig, out_dim: int, *, rngs: nnx.Rngs):
-    self.projection = _dense(bert.hidden_size, out_dim, bert, None, rngs)
-    self.out_dim = out_dim
-
-  def encode_batch(self, batch, group: str = "text") -> jax.Array:
-    """The vectors [slots, out_dim] of a batch's block of cached pooled `group` vectors (`<group>_embedding`)."""
-    return self(batch[f"{group}_embedding"])
-
-  def __call__(self, pooled: jax.Array) -> jax.Array:
-    """Maps pooled text vectors [batch, hidden] to [batch, out_dim]."""
-    return self.projection(pooled)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.frozen import freeze
+from rec_jax.text.frozen import freeze
 
 
 class LoRALinear(nnx.Module):

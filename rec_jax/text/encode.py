@@ -16,11 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from rec_jax.models.text_tower import POOLINGS, BertEncoder
+from rec_jax.text.bert import POOLINGS, BertEncoder
 
 
 class TextTokenizer(Protocol):
-  """What `encode_texts` needs of a tokenizer, e.g. `rec_jax.data.text_tokenizer.WordPieceTokenizer`."""
+  """What `encode_texts` needs of a tokenizer, e.g. `rec_jax.text.tokenizer.WordPieceTokenizer`."""
 
   def encode(self, texts: Sequence[str], max_length: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """-> ids, attention mask, token types, each [n, max_length] int32, truncated and padded to max_length."""

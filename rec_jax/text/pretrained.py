@@ -5,7 +5,7 @@ A checkpoint is a directory (or an installed package that ships one, see `resolv
 refused, because unpickling runs arbitrary code from the file.
 
 Keys follow HF `BertModel` (optionally under `bert.` as in `BertFor*` checkpoints) and map onto the nnx state paths
-listed in `rec_jax.models.text_tower`: Linear `weight` [out, in] -> `kernel` [in, out], Embedding `weight` ->
+listed in `rec_jax.text.bert`: Linear `weight` [out, in] -> `kernel` [in, out], Embedding `weight` ->
 `embedding`, LayerNorm `weight`/`gamma` -> `scale` and `beta` -> `bias`. Heads (`pooler.*`, `cls.*`) and the
 `embeddings.position_ids` buffer have no counterpart and are reported as ignored. Every other mismatch - a missing
 tensor, an unexpected one, a wrong shape - is collected and raised as one error naming them all, and nothing is
@@ -25,8 +25,8 @@ import safetensors.numpy
 from absl import logging
 from flax import nnx
 
-from rec_jax.data.text_tokenizer import file_sha256, resolve_model_dir
-from rec_jax.models.text_tower import HF_CONFIG_KEYS, BertConfig, BertEncoder, Dtype
+from rec_jax.text.tokenizer import file_sha256, resolve_model_dir
+from rec_jax.text.bert import HF_CONFIG_KEYS, BertConfig, BertEncoder, Dtype
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -229,13 +229,13 @@ def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, 
 def export_hf_checkpoint(encoder: BertEncoder, directory: str) -> str:
   """Writes `encoder` as a Hugging Face BERT checkpoint (config.json + model.safetensors) that `BertModel` and
   `load_pretrained_encoder` read back; trainable and frozen weights alike. LoRA adapters must be merged first
-  (`rec_jax.models.lora.merge_lora`). Returns the weights' path."""
+  (`rec_jax.text.lora.merge_lora`). Returns the weights' path."""
   tensors = {}
   for path, var in nnx.to_flat_state(nnx.state(encoder)):
     *module, leaf = map(str, path)
     if leaf not in _HF_LEAF:
       raise ValueError(f"{'.'.join(map(str, path))} has no Hugging Face counterpart (an unmerged LoRA adapter? "
-                       f"call rec_jax.models.lora.merge_lora first)")
+                       f"call rec_jax.text.lora.merge_lora first)")
     value = np.asarray(var[...], np.float32)
     # safetensors writes an array's raw buffer: a transposed view must be made contiguous or it is scrambled.
     tensors[f"{'.'.join(module)}.{_HF_LEAF[leaf]}"] = np.ascontiguousarray(value.T if leaf == "kernel" else value)

@@ -1,10 +1,40 @@
-"""The files of a workdir (DESIGN.md §6): config.json, metrics.jsonl, results.json, and their resume rules."""
+"""The files of a workdir and of a sweep directory, named in this one module (the README's workdir contract), and
+the resume rules of config.json, metrics.jsonl and results.json (`RunFiles`). rec_jax, launch/ and analysis/ all
+find a run's files through these names."""
 
 from __future__ import annotations
 
 import json
 import os
 from typing import Dict, Optional
+
+# A run's workdir.
+CONFIG_FILE = "config.json"               # the resolved config
+METRICS_FILE = "metrics.jsonl"            # one line per evaluation
+RESULTS_FILE = "results.json"             # the final metrics: a finished run
+DATA_REPORT_FILE = "data_report.json"     # what governance (and the source files' reader) kept and dropped
+PROCESSOR_FILE = "feature_processor.json"  # the train-fitted vocabularies and statistics
+CHECKPOINTS_DIR = "checkpoints"           # orbax: latest/ and best/
+TENSORBOARD_DIR = "tensorboard"
+TEXT_CACHE_DIR = "text_cache"             # unless model.text.cache_dir points elsewhere
+EVAL_NEGATIVES_DIR = "eval_negatives"     # sampled-ranking candidates, <split>.npz
+# A sweep directory (launch/sweep.py): <variant>/seed_<n>/ workdirs, plus
+SWEEP_FILE = "sweep.json"                 # every run of the sweep
+RUN_LOG_FILE = "run.log"                  # in each run's workdir: its stdout and stderr
+FAILED_FILE = "failed.json"               # in a failed run's workdir: exit code, error line, log tail
+RUN_LOCK_FILE = ".sweep.lock"             # held by the sweep process running that workdir
+# launch/aggregate.py's tables of a sweep directory.
+RESULTS_MD, RESULTS_TEX, RESULTS_CSV, RUNS_CSV = "results.md", "results.tex", "results.csv", "runs.csv"
+
+
+def fold_dir(workdir: str, fold: str) -> str:
+  """The workdir of one fold of a k-fold run (rec_jax/cross_validation.py)."""
+  return os.path.join(workdir, f"fold_{fold}")
+
+
+def run_dir(sweep_dir: str, variant: str, seed: int) -> str:
+  """The workdir of one run of a sweep."""
+  return os.path.join(sweep_dir, variant, f"seed_{seed}")
 
 
 def _flatten(d, prefix=""):
@@ -16,12 +46,14 @@ def _flatten(d, prefix=""):
 
 
 class RunFiles:
+  """config.json, metrics.jsonl and results.json of one workdir."""
+
   def __init__(self, workdir: str):
     self.workdir = workdir
     os.makedirs(workdir, exist_ok=True)
-    self.config_path = os.path.join(workdir, "config.json")
-    self.metrics_path = os.path.join(workdir, "metrics.jsonl")
-    self.results_path = os.path.join(workdir, "results.json")
+    self.config_path = os.path.join(workdir, CONFIG_FILE)
+    self.metrics_path = os.path.join(workdir, METRICS_FILE)
+    self.results_path = os.path.join(workdir, RESULTS_FILE)
 
   def write_or_check_config(self, config) -> None:
     """Writes the resolved config; a workdir holding another config is refused, naming the differing keys."""
