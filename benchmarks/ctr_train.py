@@ -47,17 +47,14 @@ import numpy as np
 from flax import nnx
 
 from rec_jax import parallel
-from rec_jax.config_check import load_config
-from rec_jax.data.features import FeatureArrays
+from rec_jax.batch import FeatureArrays
+from rec_jax.config.loader import load_config
 from rec_jax.data.pipeline import train_batch
-from rec_jax.data.prepare import prepare_data
 from rec_jax.evaluation import metrics
-from rec_jax.evaluation.evaluator import predict_split
-from rec_jax.models.frozen import count_parameters
-from rec_jax.models.tasks import TASKS
-from rec_jax.optim import make_optimizer
-from rec_jax.train import build_model
-from rec_jax.train_step import device_inputs, make_predict, make_train_step, step_key
+from rec_jax.evaluation.pointwise import predict_split
+from rec_jax.experiment import Experiment, build_experiment
+from rec_jax.text.frozen import count_parameters
+from rec_jax.train_step import make_predict, make_train_step, step_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(HERE, "..", "configs", "synthetic.py")
@@ -96,7 +93,7 @@ def _config(args):
   f.numeric, f.text = (), ()
   m = config.model
   m.use_text, m.use_cf, m.cross, m.field_towers, m.history = False, False, "dcnv2", (), "none"
-  m.cross_options = dict(num_layers=args.cross_layers)
+  m.cross_options.num_layers = args.cross_layers
   m.embed_dim = args.embed_dim or (8 if quick else 40)
   m.embedding_init_std = args.embedding_std
   m.mlp = tuple(int(h) for h in args.mlp.split(",")) if args.mlp else ((32, 32) if quick else (500, 500, 500))
@@ -110,8 +107,7 @@ def _config(args):
 
 
 def _whole_batches(arrays: FeatureArrays, batch_size: int) -> FeatureArrays:
-  n = len(arrays) // batch_size * batch_size
-  return FeatureArrays({k: v[:n] for k, v in arrays.rows.items()}, arrays.texts)
+  return arrays.select(np.arange(len(arrays) // batch_size * batch_size))
 
 
 def timed_blocks(steps_per_epoch: int, epochs: int, skip: int, block: int):
@@ -133,30 +129,29 @@ def _rates(ends, blocks, batch_size: int):
   return [(end - start) * batch_size / (ends[end - 1] - ends[start - 1]) for start, end in blocks]
 
 
-def train_ours(config, train: FeatureArrays, test: FeatureArrays, vocab_sizes, blocks, num_steps: int):
+def train_ours(run: Experiment, train: FeatureArrays, test: FeatureArrays, blocks, num_steps: int):
   """Our training loop (rec_jax/train.py without evaluation and checkpoints); returns (block rates, test probs,
   parameter count, last train loss)."""
-  model = build_model(config, vocab_sizes)
-  task = TASKS.get(config.task)
+  config, task = run.config, run.task
   mesh = parallel.make_mesh(config.parallel.num_devices)
   parallel.check_batch_size(config.train.batch_size, mesh)
-  graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
+  graphdef, params, frozen = nnx.split(run.model, nnx.Param, ...)
   num_parameters = count_parameters(params)
-  tx = make_optimizer(config.train)
+  tx = run.optimizer()
   params, frozen, opt_state = parallel.replicate((params, frozen, tx.init(params)), mesh)
-  train_step = make_train_step(graphdef, tx, task, mesh, config.task_options)
+  train_step = make_train_step(graphdef, tx, task, mesh, run.task_options)
   sync_after = {start - 1 for start, _ in blocks} | {end - 1 for _, end in blocks}
   ends = {}
   for step in range(num_steps):
     batch = train_batch(train, step, config.train.batch_size, config.seed)
     params, opt_state, train_metrics = train_step(params, frozen, opt_state,
-                                                  parallel.shard_batch(device_inputs(batch), mesh),
+                                                  parallel.shard_batch(batch, mesh),
                                                   step_key(config.seed, step))
     if step in sync_after:
       jax.block_until_ready((params, opt_state))
       ends[step] = time.perf_counter()
   predict = make_predict(graphdef, task, mesh)
-  probs = predict_split(lambda b: predict(params, frozen, parallel.shard_batch(device_inputs(b), mesh)), test,
+  probs = predict_split(lambda b: predict(params, frozen, parallel.shard_batch(b, mesh)), test,
                         config.eval.batch_size)
   return _rates(ends, blocks, config.train.batch_size), probs, num_parameters, float(train_metrics["loss"])
 
@@ -167,8 +162,8 @@ def train_fuxictr(args, config, splits, fields, vocab_sizes, blocks, threads: in
   data_dir = os.path.join(workdir, "fuxictr_data")
   os.makedirs(data_dir)
   for name, arrays in splits.items():
-    np.savez(os.path.join(data_dir, f"{name}.npz"), label=arrays.rows["label"],
-             **{f: arrays.rows[f"cat/{f}"] for f in fields})
+    np.savez(os.path.join(data_dir, f"{name}.npz"), label=arrays.rows.label,
+             **{f: arrays.rows.categorical[f] for f in fields})
   m, batch = config.model, config.train.batch_size
   spec = dict(data_dir=data_dir, model_root=os.path.join(workdir, "fuxictr_checkpoints"), threads=threads,
               result=os.path.join(workdir, "fuxictr_result.npz"), vocab_sizes={f: vocab_sizes[f] for f in fields},
@@ -200,8 +195,8 @@ def main():
   fields = tuple(config.features.categorical)
   with tempfile.TemporaryDirectory(prefix="ctr_train_") as workdir:
     t0 = time.perf_counter()
-    data = prepare_data(config, workdir)
-    vocab_sizes = data.processor.vocab_sizes()
+    run = build_experiment(config, workdir)
+    data, vocab_sizes = run.data, run.data.vocab_sizes()
     batch = config.train.batch_size
     train = _whole_batches(data.splits["train"], batch)
     test = data.splits["test"]
@@ -213,7 +208,7 @@ def main():
     print(f"data: synthetic shop {dict(config.data.shop)}, prepared in {time.perf_counter() - t0:.1f}s")
     print(f"fields ({len(fields)}): " + ", ".join(f"{f}[{vocab_sizes[f]}]" for f in fields))
     print(f"rows: train {len(train)} (cut to whole batches), validation {len(splits['validation'])}, test {len(test)}; "
-          f"test positives {test.rows['label'].mean():.3f}")
+          f"test positives {test.rows.label.mean():.3f}")
     print(f"model: embed_dim {config.model.embed_dim}, mlp {list(config.model.mlp)}, cross layers "
           f"{config.model.cross_options['num_layers']} (full rank, parallel); Adam lr {config.train.learning_rate} "
           f"constant, grad clip {config.train.grad_clip_norm}; batch {batch}; epochs {args.epochs} "
@@ -223,7 +218,7 @@ def main():
           f"timed: {len(blocks)} blocks of {args.block} steps, first {skip} steps untimed")
 
     t0 = time.perf_counter()
-    ours, ours_probs, ours_params, ours_loss = train_ours(config, train, test, vocab_sizes, blocks, num_steps)
+    ours, ours_probs, ours_params, ours_loss = train_ours(run, train, test, blocks, num_steps)
     print(f"ours    ({ours_params:,} params): examples/s {_summary(ours)}; last train loss {ours_loss:.4f}; "
           f"wall {time.perf_counter() - t0:.1f}s incl. compile and test")
     t0 = time.perf_counter()
@@ -233,9 +228,9 @@ def main():
           f"train_step alone {_summary(theirs_step)}; "
           f"wall {time.perf_counter() - t0:.1f}s incl. validation, checkpoints and test")
 
-  labels = test.rows["label"]
+  labels = test.rows.label
   auc_ours, auc_theirs = metrics.auc(labels, ours_probs), metrics.auc(labels, theirs_probs)
-  oracle = f", oracle auc {metrics.auc(labels, test.rows['oracle']):.4f}" if "oracle" in test.rows else ""
+  oracle = f", oracle auc {metrics.auc(labels, test.rows.oracle):.4f}" if test.rows.oracle is not None else ""
   print(f"test after {args.epochs} epochs: ours auc {auc_ours:.4f} logloss {metrics.logloss(labels, ours_probs):.4f}; "
         f"fuxictr auc {auc_theirs:.4f} logloss {metrics.logloss(labels, theirs_probs):.4f}{oracle}")
   ratio = statistics.median(ours) / statistics.median(theirs)

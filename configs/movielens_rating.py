@@ -9,13 +9,16 @@ in `<workdir>/fold_u<k>/`. `data.path` is the extracted ml-100k directory (https
 Presets: `neumf` (NeuMF instead of MF), `smoke` (few steps, for tests), `seed=N`.
 """
 
-from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import use_real_dataset
+from rec_jax.config.presets import parse_presets
 
 PRESETS = ("neumf", "smoke")
 
 
 def get_config(arg=None):
-  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
+  presets = parse_presets(arg, __file__, flags=PRESETS)
+  c = base_config(presets.seed)
   use_real_dataset(c, "movielens", options=dict(variant="100k", unknown_ids="drop"),
                    split=dict(kind="predefined", folds=("u1", "u2", "u3", "u4", "u5"), validation_fraction=0.1),
                    label="rating")
@@ -26,7 +29,7 @@ def get_config(arg=None):
                  embedding_decay=0.05)
   c.train.lr_multipliers = {}   # (update() would merge a dict into the default, not replace it)
   c.eval.update(every_steps=250, batch_size=4096)
-  c.checkpoint.update(every_steps=250, best_metric="rmse", best_mode="min")
+  c.checkpoint.every_steps = 250   # the best checkpoint by rmse (the task's)
   if "smoke" in presets:
     c.train.update(num_steps=30, batch_size=256, warmup_steps=5, log_every=10)
     c.eval.update(every_steps=15, batch_size=512)

@@ -13,25 +13,28 @@ Presets: `bert4rec` (BERT4Rec's cloze objective instead), `full` (rank the whole
 negatives: RecBole's protocol, excluding the user's earlier items), `smoke` (tiny, for tests), `seed=N`.
 """
 
-from rec_jax.data.real_config import synthetic_with_presets, use_real_dataset
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import use_real_dataset
+from rec_jax.config.presets import parse_presets
 
 PRESETS = ("bert4rec", "full", "smoke")
 
 
 def get_config(arg=None):
-  c, presets = synthetic_with_presets(__file__, arg, PRESETS)
+  presets = parse_presets(arg, __file__, flags=PRESETS)
+  c = base_config(presets.seed)
   use_real_dataset(c, "sequence_txt", options=dict(file="", name=""), split=dict(kind="leave_one_out"))
   c.task = "next_item"
   c.features.history_length = 50
   c.model.update(name="sequential", use_text=False, use_cf=False, cf_dim=0, embed_dim=64,
                  history="bert4rec" if "bert4rec" in presets else "sasrec")
-  c.model.history_options = dict(num_layers=2, num_heads=1)
+  c.model.history_options.update(num_layers=2, num_heads=1)
   c.train.update(num_steps=4000, batch_size=256, learning_rate=1e-3, weight_decay=0.0)
   c.train.lr_multipliers = {}   # (update() would merge a dict into the default, not replace it)
   c.eval.update(every_steps=500, batch_size=1024, ks=(1, 5, 10))
   c.eval.ranking.update(candidates="full" if "full" in presets else "sampled", unit="interaction",
                         exclude="seen", num_negatives=100, sampler="uniform")
-  c.checkpoint.update(every_steps=500, best_metric="ndcg@10", best_mode="max")
+  c.checkpoint.every_steps = 500   # the best checkpoint by ndcg@10 (the task's)
   if "smoke" in presets:
     c.features.history_length = 8
     c.model.embed_dim = 16

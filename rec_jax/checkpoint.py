@@ -1,5 +1,8 @@
 """Orbax checkpoints of a run: `checkpoints/latest` every N steps (for resuming) and `checkpoints/best` keeping
-the best k by an evaluation metric. Restore checks the saved tree against the model and names what differs."""
+the best k by an evaluation metric. A checkpoint holds the train state `{params, opt_state, step, frozen_sha256}`
+(`initial_state`): trainable parameters only; frozen ones (a pretrained BERT under LoRA) are rebuilt from the
+config and must match the fingerprint (`check_frozen`). Restore checks the saved tree against the model and names
+what differs."""
 
 from __future__ import annotations
 
@@ -7,9 +10,29 @@ import os
 from typing import Optional
 
 import jax
+import numpy as np
+import optax
 import orbax.checkpoint as ocp
 
+from rec_jax.text.frozen import fingerprint
 from rec_jax.workdir import CHECKPOINTS_DIR
+
+
+def initial_state(tx: optax.GradientTransformation, params, frozen):
+  """(a fresh train state, the frozen weights' fingerprint): the pytree checkpoints save and restore."""
+  frozen_sha = np.frombuffer(bytes.fromhex(fingerprint(frozen)), np.uint8)
+  state = {"params": params, "opt_state": tx.init(params), "step": np.asarray(0, np.int64),
+           "frozen_sha256": frozen_sha}
+  return state, frozen_sha
+
+
+def check_frozen(restored, frozen_sha: np.ndarray) -> None:
+  """A checkpoint holds only trainable parameters; the frozen ones are rebuilt from the config, so they must be
+  the very weights the checkpoint was trained with."""
+  if not np.array_equal(np.asarray(restored["frozen_sha256"]), frozen_sha):
+    raise ValueError("the frozen weights built from this config (e.g. model.text.pretrained's checkpoint) differ "
+                     "from those this run's checkpoints were trained with: restore the original checkpoint files "
+                     "or start a new workdir")
 
 
 def _path_name(path) -> str:

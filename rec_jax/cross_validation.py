@@ -31,10 +31,7 @@ def run_folds(config, workdir: str, train_and_evaluate) -> dict:
     fold_config.data.split.folds = ()
     fold_config.data.split.fold = fold
     logging.info("fold %s of %s", fold, tuple(config.data.split.folds))
-    result = train_and_evaluate(fold_config, fold_dir(workdir, fold))
-    if result is None:   # stopped early (a simulated preemption): the next call resumes this fold
-      return None
-    folds[fold] = result
+    folds[fold] = train_and_evaluate(fold_config, fold_dir(workdir, fold))
   names = sorted(set.intersection(*(set(r["metrics"]) for r in folds.values())))
   values = {k: np.array([folds[f]["metrics"][k] for f in folds], np.float64) for k in names}
   results = {"metrics": {k: float(v.mean()) for k, v in values.items()},

@@ -41,7 +41,7 @@ def main(argv):
   from rec_jax.xla_cpu import select_cpu_dots
   logging.info("workdir %s", _WORKDIR.value)
   try:
-    select_cpu_dots(_CONFIG.value.parallel.get("cpu_dots", "default"))  # Before JAX starts its backend.
+    select_cpu_dots(_CONFIG.value.parallel.cpu_dots)  # Before JAX starts its backend.
     train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except (ValueError, KeyError, FileNotFoundError) as e:
     # Bad configs, data, files and checkpoints raise these with a message naming the problem; a user needs the

@@ -67,5 +67,5 @@ def make_optimizer(train_cfg) -> optax.GradientTransformation:
       optax.scale_by_adam(b1=train_cfg.beta1, b2=train_cfg.beta2),
       optax.add_decayed_weights(train_cfg.weight_decay, mask=_leaf_named("kernel")),
       optax.add_decayed_weights(train_cfg.embedding_decay, mask=_leaf_named("embedding")),
-      scale_by_path(dict(train_cfg.get("lr_multipliers", {}))),
+      scale_by_path(dict(train_cfg.lr_multipliers)),
       optax.scale_by_learning_rate(learning_rate_schedule(train_cfg)))

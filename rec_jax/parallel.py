@@ -45,9 +45,10 @@ def local_data_shards(mesh: Mesh) -> int:
 
 
 def shard_batch(batch, mesh: Mesh):
-  """Host-local numpy batch -> global jax arrays sharded over the data axis."""
+  """Host-local numpy batch (any pytree, e.g. rec_jax/batch.py's Batch) -> global jax arrays sharded over the data
+  axis."""
   sharding = data_sharding(mesh)
-  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+  return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding, np.asarray(v)), batch)
 
 
 def replicate(tree, mesh: Mesh):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Sequence
 
 from absl import logging
 from tqdm import tqdm   # not tqdm.auto: in a notebook that wants ipywidgets, and bars are off there anyway
@@ -36,7 +36,8 @@ def bar(iterable: Optional[Iterable] = None, *, total: Optional[int] = None, des
 class Progress:
   """The training loop's bar over steps and its log line every `every` steps."""
 
-  def __init__(self, num_steps: int, start_step: int, every: int, headline=("auc", "auc/cold", "logloss")):
+  def __init__(self, num_steps: int, start_step: int, every: int, headline: Sequence[str]):
+    """`headline`: the validation metrics the log line shows (the task's MetricSpec.progress)."""
     self.num_steps, self.every, self.headline = num_steps, every, headline
     self._t, self._step = time.perf_counter(), start_step
     self.latest_eval: Dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""A run's TensorBoard event files (`<workdir>/tensorboard/`, DESIGN.md §6), written with tensorboardX: the event
+"""A run's TensorBoard event files (`<workdir>/tensorboard/`, the README's workdir contract), written with tensorboardX: the event
 format without TensorFlow. Tags: `train/loss`, `train/grad_norm`, `train/learning_rate`, `train/steps_per_s` every
 `train.log_every` steps, `val/<metric>` at every evaluation and `<final split>/<metric>` once at the end. Event tags
 allow no `@` (TensorFlow's rule, which tensorboardX applies), so `ndcg@10/cold` is tagged `ndcg_at_10/cold`."""

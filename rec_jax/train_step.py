@@ -12,18 +12,9 @@ from flax import nnx
 
 from rec_jax.parallel import data_sharding, replicated
 
-# Batch columns that evaluation needs but the model never reads; kept on the host.
-HOST_ONLY = ("rank_group", "oracle", "item_is_cold", "item_key")
-
-
-def device_inputs(batch):
-  return {k: v for k, v in batch.items() if k.rpartition("/")[2] not in HOST_ONLY}
-
-
-def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, task_options=None):
+def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, options):
   """(params, frozen, opt_state, batch, rng) -> (params, opt_state, {loss, grad_norm}); donates the old params and
-  optimizer state. `rng` is the step's key (negative sampling, masking); `task_options` the config's section."""
-  options = dict(task_options or {})
+  optimizer state. `rng` is the step's key (negative sampling, masking); `options` the task's Options."""
 
   def train_step(params, frozen, opt_state, batch, rng):
     def loss_fn(p):

@@ -69,3 +69,12 @@ def test_real_data_errors_are_one_line_naming_the_file(tmp_path):
            f"--config.data.path={tmp_path / 'ml'}", f"--config.data.data_dir={tmp_path / 'tfds'}")
   assert r.returncode != 0 and "movielens ml-100k: expected 'u.user' in" in r.stderr
   assert "Traceback" not in r.stderr
+
+
+
+def test_an_unknown_option_of_a_cross_is_one_line_naming_the_option(tmp_path):
+  # The options of every cross are in the base config: a typo in one is caught before anything runs.
+  r = _run("--config=configs/synthetic.py:smoke", f"--workdir={tmp_path / 'typo'}",
+           "--config.model.cross_options.low_rnak=8")
+  assert r.returncode != 0 and "Traceback" not in r.stderr
+  assert "unknown config key 'model.cross_options.low_rnak': did you mean model.cross_options.low_rank" in r.stderr

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from rec_jax import train
+from tests.preemption import preempt_after
 from rec_jax.config.loader import load_config
-from tests.data.formats import movielens_files
+from tests.data.datasets import movielens_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,7 +47,7 @@ def test_movielens_rating_fold_resumes_exactly(tmp_path, tfds_dir):
   cfg = _config("movielens_rating.py", "smoke", tmp_path / "ml-100k", tfds_dir)
   cfg.data.split.folds = ("u1", "u2")
   full = train.train_and_evaluate(cfg, str(tmp_path / "full"))
-  assert train.train_and_evaluate(cfg, str(tmp_path / "resumed"), stop_after_step=15) is None
+  assert preempt_after(cfg, str(tmp_path / "resumed"), 15) == 15
   assert train.train_and_evaluate(cfg, str(tmp_path / "resumed"))["metrics"] == full["metrics"]
 
 
@@ -129,17 +130,18 @@ def test_sasrec_format_protocol(preset, tmp_path, tfds_dir):
 
 
 def test_sampled_negatives_are_the_same_for_every_model(tmp_path, tfds_dir):
-  from rec_jax.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
+  from rec_jax.experiment import build_experiment  # pylint: disable=import-outside-toplevel
   write_sasrec_txt(tmp_path / "toy.txt")
   drawn = []
   for preset in ("smoke", "smoke,bert4rec,seed=3"):
     cfg = _config("sasrec_format.py", preset, tmp_path / "toy.txt", tfds_dir)
     os.makedirs(tmp_path / preset)
-    drawn.append(prepare_data(cfg, str(tmp_path / preset)).splits["test"].extras["negatives"])
+    drawn.append(build_experiment(cfg, str(tmp_path / preset)).data.splits["test"].negatives)
   # Another model and seed, the same candidates; a preparation in the same workdir reloads the saved ones.
   np.testing.assert_array_equal(drawn[0], drawn[1])
-  again = prepare_data(_config("sasrec_format.py", "smoke", tmp_path / "toy.txt", tfds_dir), str(tmp_path / "smoke"))
-  np.testing.assert_array_equal(again.splits["test"].extras["negatives"], drawn[0])
+  again = build_experiment(_config("sasrec_format.py", "smoke", tmp_path / "toy.txt", tfds_dir),
+                           str(tmp_path / "smoke")).data
+  np.testing.assert_array_equal(again.splits["test"].negatives, drawn[0])
 
 
 def test_amazon_text_seq_reports_the_cold_slice(tmp_path, tfds_dir):

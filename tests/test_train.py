@@ -9,6 +9,7 @@ import pytest
 from tests.test_tensorboard_writer import read_scalars
 
 from rec_jax import train
+from tests.preemption import preempt_after
 from rec_jax.workdir import RunFiles
 
 
@@ -23,7 +24,7 @@ def test_four_devices_match_one_device(smoke_config, tmp_path, trained_smoke_run
   cfg = smoke_config.copy_and_resolve_references()
   cfg.parallel.num_devices = 1
   # The same schedule as the 4-device :smoke run, stopped after its first evaluation (step 20).
-  assert train.train_and_evaluate(cfg, str(tmp_path / "dev1"), stop_after_step=20) is None
+  assert preempt_after(cfg, str(tmp_path / "dev1"), 20) == 20
   m1, m4 = _metrics(tmp_path / "dev1")[-1], _metrics(trained_smoke_run)[0]
   assert m1["step"] == m4["step"] == 20
   assert m1["train/loss"] == pytest.approx(m4["train/loss"], abs=1e-5)
@@ -35,7 +36,7 @@ def test_four_devices_match_one_device(smoke_config, tmp_path, trained_smoke_run
 def test_resume_after_preemption_equals_uninterrupted_run(smoke_config, tmp_path, trained_smoke_run):
   full = json.load(open(os.path.join(trained_smoke_run, "results.json")))   # the uninterrupted :smoke run
   workdir = str(tmp_path / "resumed")
-  assert train.train_and_evaluate(smoke_config, workdir, stop_after_step=20) is None
+  assert preempt_after(smoke_config, workdir, 20) == 20
   assert not os.path.exists(os.path.join(workdir, "results.json"))
   assert [m["step"] for m in _metrics(workdir)] == [20]
   resumed = train.train_and_evaluate(smoke_config, workdir)
@@ -110,11 +111,11 @@ def test_lora_run_resumes_exactly_and_refuses_other_frozen_weights(smoke_config,
   assert full["parameters"]["trainable"] > text_trainable
   assert full["text_cache"]["blocks"] == 1 and not full["text_cache"]["reused"]
   workdir = str(tmp_path / "resumed")
-  assert train.train_and_evaluate(cfg, workdir, stop_after_step=20) is None
+  assert preempt_after(cfg, workdir, 20) == 20
   assert train.train_and_evaluate(cfg, workdir)["metrics"] == full["metrics"]
   # The checkpoints hold only trainable weights; resuming on top of other pretrained weights is refused.
   other = str(tmp_path / "other")
-  assert train.train_and_evaluate(cfg, other, stop_after_step=20) is None
+  assert preempt_after(cfg, other, 20) == 20
   _tiny_checkpoint(tmp_path / "bert", seed=1)
   with pytest.raises(ValueError, match="frozen weights"):
     train.train_and_evaluate(cfg, other)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rec_jax import train
+from tests.preemption import preempt_after
 from rec_jax.config.loader import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,9 +48,9 @@ def test_rating_beats_the_mean(tfds_dir, tmp_path):
   m = result["metrics"]
   assert {"rmse", "mae", "rmse/cold", "mae/warm"} <= set(m) and "auc" not in m
   # The train mean predicted for every row: what the label offset alone gives.
-  from rec_jax.data.prepare import prepare_data  # pylint: disable=import-outside-toplevel
-  data = prepare_data(cfg, str(tmp_path / "mf"))
-  test = data.splits["test"].rows["label"]
+  from rec_jax.experiment import build_experiment  # pylint: disable=import-outside-toplevel
+  data = build_experiment(cfg, str(tmp_path / "mf")).data
+  test = data.splits["test"].rows.label
   assert set(np.unique(test)) <= {1, 2, 3, 4, 5}
   assert m["rmse"] < np.sqrt(np.mean((test - data.processor.label_mean) ** 2))
 
@@ -68,7 +69,7 @@ def test_ranking_task_resumes_exactly(family, overrides, tfds_dir, tmp_path):
   # Every item of every split is a candidate, new ones included.
   assert m["num_candidates"] > m["num_queries/cold"] > 0
   workdir = str(tmp_path / "resumed")
-  assert train.train_and_evaluate(cfg, workdir, stop_after_step=20) is None
+  assert preempt_after(cfg, workdir, 20) == 20
   assert train.train_and_evaluate(cfg, workdir)["metrics"] == m
 
 

@@ -52,7 +52,7 @@ def write_data(root: str) -> None:
   if os.path.exists(os.path.join(root, "done")):
     return
   from tests import test_real_configs  # pylint: disable=import-outside-toplevel
-  from tests.data.formats import criteo_files, movielens_files  # pylint: disable=import-outside-toplevel
+  from tests.data.datasets import criteo_files, movielens_files  # pylint: disable=import-outside-toplevel
   movielens_files.write_100k(os.path.join(root, "ml-100k"), num_users=40, num_items=80, per_user=25)
   movielens_files.write_1m(os.path.join(root, "ml-1m"), num_users=60, num_items=80, per_user=25)
   movielens_files.write_csv(os.path.join(root, "ml-latest-small"), num_users=60, num_items=80, per_user=25)

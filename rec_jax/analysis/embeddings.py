@@ -9,9 +9,8 @@ import numpy as np
 from flax import nnx
 
 from rec_jax.analysis.loaded_run import LoadedRun
-from rec_jax.data.features import FeatureArrays
+from rec_jax.batch import FeatureArrays
 from rec_jax.data.pipeline import eval_batches
-from rec_jax.train_step import device_inputs
 
 # tower -> the model method whose output it is (and the key of a dict output).
 _HYBRID_TOWERS = ("text", "item", "user", "history", "query")
@@ -42,7 +41,7 @@ def _vectors(run: LoadedRun, arrays: FeatureArrays, tower: str) -> np.ndarray:
   fn = _tower_fn(run, tower)
   out = []
   for batch in eval_batches(arrays, run.config.eval.batch_size):
-    out.append(np.asarray(fn(run.params, run.frozen, device_inputs(batch)))[batch["weight"] > 0])
+    out.append(np.asarray(fn(run.params, run.frozen, batch))[batch.weight > 0])
   return np.concatenate(out).astype(np.float32)
 
 
@@ -56,11 +55,10 @@ def user_embeddings(run: LoadedRun, split: str = "train", tower: str = "user") -
   """(user keys, [num_users, dim]): each user of `split` at their last row there; `user` (CF id), `history`
   (the encoded behaviour) or `query` (the whole user side of two-tower and sequential models)."""
   arrays = run.split(split)
-  keys = arrays.rows["user_key"]
+  keys = arrays.rows.user_key
   last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
   last = np.sort(last)
-  rows = FeatureArrays({k: v[last] for k, v in arrays.rows.items()}, arrays.texts)
-  return keys[last], _vectors(run, rows, tower)
+  return keys[last], _vectors(run, FeatureArrays(arrays.rows.take(last), arrays.texts), tower)
 
 
 def nearest_items(vectors: np.ndarray, item: int, k: int = 5) -> Tuple[np.ndarray, np.ndarray]:

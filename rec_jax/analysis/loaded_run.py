@@ -14,11 +14,13 @@ import numpy as np
 from flax import nnx
 
 from rec_jax import parallel
-from rec_jax.data.features import FeatureArrays
+from rec_jax.batch import FeatureArrays
+from rec_jax.checkpoint import check_frozen
 from rec_jax.data.prepare import PreparedData
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
-from rec_jax.workdir import CONFIG_FILE, RunFiles
+from rec_jax.experiment import build_experiment
 from rec_jax.train_step import make_apply, make_predict
+from rec_jax.workdir import CONFIG_FILE, RunFiles
 
 CHECKPOINTS = ("best", "latest")
 
@@ -87,7 +89,7 @@ class LoadedRun:
 
   def item_ids(self) -> np.ndarray:
     """Raw item id of each catalogue row."""
-    return self.data.catalogue.extras["raw"][self.config.features.item_id]
+    return self.data.catalogue.raw[self.config.features.item_id]
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
@@ -101,14 +103,12 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
 def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
   """The run in `workdir` with the parameters of its `best` checkpoint (by `checkpoint.best_metric` on
   validation) or its `latest` one."""
-  from rec_jax import train  # pylint: disable=import-outside-toplevel  (registers every model and dataset)
   if checkpoint not in CHECKPOINTS:
     raise ValueError(f"checkpoint={checkpoint!r}: valid are {', '.join(CHECKPOINTS)}")
-  config = read_config(workdir)
-  task, data, model, _ = train.prepare_run(config, workdir, write_report=False)
-  graphdef, params, frozen = nnx.split(model, nnx.Param, ...)
-  _, state, frozen_sha = train.initial_state(config, params, frozen)
-  ckpt = train.checkpointer(config, workdir)
+  run = build_experiment(read_config(workdir), workdir, write_report=False)
+  graphdef, params, frozen = nnx.split(run.model, nnx.Param, ...)
+  _, state, frozen_sha = run.initial_state(params, frozen)
+  ckpt = run.checkpointer()
   try:
     step = ckpt.best_step() if checkpoint == "best" else ckpt.latest_step()
     if step is None:
@@ -116,10 +116,11 @@ def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
     state = ckpt.restore_best(state) if checkpoint == "best" else ckpt.restore_latest(state)
   finally:
     ckpt.close()
-  train.check_frozen(state, frozen_sha)
+  check_frozen(state, frozen_sha)
   files = RunFiles(workdir)
   results = files.read_results() if files.finished() else None
-  return LoadedRun(workdir, config, data, task, graphdef, state["params"], frozen, int(step), checkpoint, results)
+  return LoadedRun(workdir, run.config, run.data, run.task, graphdef, state["params"], frozen, int(step), checkpoint,
+                   results)
 
 
 def learning_curves(workdir: str) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:

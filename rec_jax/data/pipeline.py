@@ -1,4 +1,4 @@
-"""Batches of the batch contract (flat dict of fixed-shape numpy arrays) from `FeatureArrays`.
+"""Batches (rec_jax/batch.py's `Batch`) from a split's `FeatureArrays`.
 
 Training batches are a pure function of (seed, step): resuming at step s gives exactly the batches an uninterrupted
 run would have seen. Evaluation batches cover every row exactly once; the last one is padded and its `weight` is 0
@@ -8,18 +8,13 @@ on padding rows, so metrics never drop or double-count a row.
 from __future__ import annotations
 
 import functools
-from typing import Dict, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from rec_jax.data.features import TEXT_GROUPS, FeatureArrays
-
-Batch = Dict[str, np.ndarray]
-
+from rec_jax.batch import Batch, FeatureArrays, TextBlock
 
 TEXT_SLOT_BUCKETS = 8
-# Columns of a second block of rows carried in the same batch (extra negatives of retrieval; data/retrieval_rows.py).
-NEGATIVE_PREFIX = "neg/"
 
 
 def text_slot_count(num_unique: int, batch_size: int, shards: int = 1) -> int:
@@ -31,24 +26,22 @@ def text_slot_count(num_unique: int, batch_size: int, shards: int = 1) -> int:
   return min(-(-num_unique // step) * step, batch_size)
 
 
-def gather(arrays: FeatureArrays, index: np.ndarray, shards: int = 1) -> Batch:
-  """Rows `index` of `arrays`; each distinct text (and query) of the batch is included once.
+def gather(arrays: FeatureArrays, index: np.ndarray, weight: np.ndarray, shards: int = 1) -> Batch:
+  """The batch of rows `index` of `arrays` (`weight` [len(index)]: 0 on padding rows).
 
-  Items repeat within a batch, and the text tower is by far the costliest part of a step, so the batch carries a
-  block of distinct texts (`text_ids`, `text_mask`, `text_types`: [slots, length], padded with repeats of the
-  first text) and `text_slot` [batch]: which row of the block is each row's text. Search queries likewise
-  (`query_*` tables, `query_slot`).
+  Items repeat within a batch, and the text tower is by far the costliest part of a step, so each text group's
+  distinct texts are in the batch once (`TextBlock.texts` [slots, ...], padded with repeats of the first) and each
+  row finds its own by `TextBlock.slot` [batch].
   """
-  batch = {k: v[index] for k, v in arrays.rows.items()}
-  for group in TEXT_GROUPS:
-    if f"{group}_index" not in batch:
-      continue
-    unique, slot = np.unique(batch.pop(f"{group}_index"), return_inverse=True)
+  rows = arrays.rows.take(index)
+  blocks = {}
+  for group, text_index in rows.text_indices().items():
+    unique, slot = np.unique(text_index, return_inverse=True)
     slots = text_slot_count(len(unique), len(index), shards)
     unique = np.concatenate([unique, np.full(slots - len(unique), unique[0])])
-    batch.update({k: table[unique] for k, table in arrays.texts.items() if k.startswith(f"{group}_")})
-    batch[f"{group}_slot"] = slot.astype(np.int32)
-  return batch
+    blocks[group] = TextBlock(texts=getattr(arrays.texts, group).take(unique), slot=slot.astype(np.int32))
+  return Batch(label=rows.label, weight=weight, user_id=rows.user_id, item_id=rows.item_id, history=rows.history,
+               categorical=rows.categorical, numeric=rows.numeric, item_log_q=rows.item_log_q, **blocks)
 
 
 @functools.lru_cache(maxsize=2)
@@ -67,9 +60,7 @@ def train_batch(arrays: FeatureArrays, step: int, batch_size: int, seed: int, sh
   per_epoch = steps_per_epoch(len(arrays), batch_size)
   epoch, offset = divmod(step, per_epoch)
   order = _epoch_order(len(arrays), seed, epoch)
-  batch = gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], shards)
-  batch["weight"] = np.ones(batch_size, dtype=np.float32)
-  return batch
+  return gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], np.ones(batch_size, np.float32), shards)
 
 
 def eval_batches(arrays: FeatureArrays, batch_size: int, shards: int = 1) -> Iterator[Batch]:
@@ -79,6 +70,4 @@ def eval_batches(arrays: FeatureArrays, batch_size: int, shards: int = 1) -> Ite
     index = np.arange(start, min(start + batch_size, n))
     real = len(index)
     index = np.concatenate([index, np.zeros(batch_size - real, dtype=index.dtype)])
-    batch = gather(arrays, index, shards)
-    batch["weight"] = (np.arange(batch_size) < real).astype(np.float32)
-    yield batch
+    yield gather(arrays, index, (np.arange(batch_size) < real).astype(np.float32), shards)

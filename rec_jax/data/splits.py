@@ -8,7 +8,7 @@
 - `leave_one_out`: per user, the last row is test, the second-last validation, the rest train; users with fewer
   than 3 rows are train only (SASRec's and RecBole's "LS" protocol);
 - `predefined`: the format's own split files (ml-100k's folds `u1..u5`, RecBole's `.train/.valid/.test.inter`),
-  applied in rec_jax/data/real_sources.py.
+  applied in rec_jax/data/formats/real_dataset.py.
 Then, with `cold_item_fraction` > 0, that share of the items is held out entirely: every row of a held-out item
 moves to validation (half of those items) or test (the other half), so those items are new at evaluation time.
 

@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from rec_jax.progress import bar
+
 
 def prepare_once(builder_cls, config, data_dir: str):
   """The builder of `config` in `data_dir`, its dataset generated if missing. Runs of a parallel sweep may all ask
@@ -36,7 +38,6 @@ def decode_strings(values: np.ndarray) -> np.ndarray:
 
 def read_row_groups(source, desc: str, chunk: int = 16) -> list:
   """Every example of a TFDS data source (row groups of columns), read `chunk` at a time behind a progress bar."""
-  from rec_jax.progress import bar  # pylint: disable=import-outside-toplevel
   groups = []
   for start in bar(range(0, len(source), chunk), total=-(-len(source) // chunk), desc=desc, unit="chunk"):
     groups.extend(source.__getitems__(list(range(start, min(start + chunk, len(source))))))

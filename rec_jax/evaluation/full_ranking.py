@@ -14,11 +14,12 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from rec_jax.data.features import FeatureArrays
+from rec_jax.batch import FeatureArrays
 from rec_jax.data.vocab import OOV
-from rec_jax.evaluation.evaluator import predict_split
+from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.evaluation.ranking import multi_relevance_metrics, positions_to_flags, relevant_positions, target_ranks
 from rec_jax.evaluation.ranking_queries import check_exclusion, ranking_queries
+from rec_jax.options import Options
 
 CANDIDATES = ("full", "sampled")
 # Queries of one scoring block are capped so its [queries, relevant, catalogue] comparisons stay near this size.
@@ -26,22 +27,25 @@ BLOCK_ELEMENTS = 1 << 24
 
 
 @dataclasses.dataclass(frozen=True)
-class RankingOptions:
+class RankingOptions(Options):
+  """The `eval.ranking` section: what each query ranks (`candidates` full: the whole catalogue | sampled: its
+  relevant item against `num_negatives` drawn once by `sampler` uniform | popularity from `negative_seed`, see
+  evaluation/negatives.py), what a query is (`unit`, evaluation/ranking_queries.py) and what leaves its ranking
+  (`exclude`)."""
   candidates: str = "full"
   unit: str = "interaction"
   exclude: str = "history"
+  num_negatives: int = 100
+  sampler: str = "uniform"
+  negative_seed: int = 0
 
-  @classmethod
-  def from_config(cls, eval_cfg) -> "RankingOptions":
-    r = dict(eval_cfg.get("ranking", {}))
-    options = cls(r.get("candidates", "full"), r.get("unit", "interaction"), check_exclusion(r.get("exclude",
-                                                                                                      "history")))
-    if options.candidates not in CANDIDATES:
-      raise ValueError(f"eval.ranking.candidates={options.candidates!r}; valid: {', '.join(CANDIDATES)}")
-    if options.candidates == "sampled" and options.unit != "interaction":
+  def __post_init__(self):
+    check_exclusion(self.exclude)
+    if self.candidates not in CANDIDATES:
+      raise ValueError(f"eval.ranking.candidates={self.candidates!r}; valid: {', '.join(CANDIDATES)}")
+    if self.candidates == "sampled" and self.unit != "interaction":
       raise ValueError("eval.ranking.candidates=sampled ranks one relevant item against its negatives: it needs "
                        "eval.ranking.unit=interaction")
-    return options
 
 
 def history_exclusions(history: np.ndarray, catalogue_ids: np.ndarray) -> np.ndarray:
@@ -60,16 +64,16 @@ def history_exclusions(history: np.ndarray, catalogue_ids: np.ndarray) -> np.nda
 def _exclusions(arrays: FeatureArrays, rows: np.ndarray, catalogue: FeatureArrays, exclude: str) -> np.ndarray:
   num_items = len(catalogue)
   if exclude == "history":
-    return history_exclusions(arrays.rows["history"][rows], catalogue.rows["item_id"])
+    return history_exclusions(arrays.rows.history[rows], catalogue.rows.item_id)
   if exclude == "seen":
-    if "seen" not in arrays.extras:
+    if arrays.seen is None:
       raise ValueError("eval.ranking.exclude=seen needs each user's items of the earlier splits (data/prepare.py)")
-    return arrays.extras["seen"].dense(arrays.rows["user_key"][rows], num_items)
+    return arrays.seen.dense(arrays.rows.user_key[rows], num_items)
   return np.zeros((len(rows), num_items), bool)
 
 
 def _slices(catalogue: FeatureArrays) -> Dict[str, np.ndarray]:
-  cold = np.asarray(catalogue.rows["item_is_cold"], bool)
+  cold = np.asarray(catalogue.rows.item_is_cold, bool)
   return {"": np.ones(len(cold), bool), "warm": ~cold, "cold": cold}
 
 
@@ -133,10 +137,11 @@ def _rank_block(scores, keys, excluded, slices) -> Dict[str, np.ndarray]:
 
 def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
   """Per slice: (flags, relevant counts) of each relevant item ranked against its saved negatives."""
-  if "negatives" not in arrays.extras:
-    raise ValueError("eval.ranking.candidates=sampled needs the split's negatives (data/prepare.py draws them)")
-  negatives = arrays.extras["negatives"]
-  targets = arrays.rows["item_key"][queries.rows]
+  if arrays.negatives is None:
+    raise ValueError("eval.ranking.candidates=sampled needs the split's negatives (evaluation/negatives.py draws "
+                     "them before training)")
+  negatives = arrays.negatives
+  targets = arrays.rows.item_key[queries.rows]
   if len(negatives) != len(targets):
     raise ValueError(f"{len(negatives)} sets of negatives for {len(targets)} queries")
   keys = np.concatenate([targets[:, None], negatives], axis=1)
@@ -148,7 +153,7 @@ def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
   ranks = np.concatenate(ranks)
   k = max(ks)
   flags = ranks[:, None] == np.arange(k)[None, :]
-  cold = np.asarray(catalogue.rows["item_is_cold"], bool)[targets]
+  cold = np.asarray(catalogue.rows.item_is_cold, bool)[targets]
   ones = np.ones(len(ranks), np.int64)
   return {"": (flags, ones), "warm": (flags[~cold], ones[~cold]), "cold": (flags[cold], ones[cold])}
 
@@ -160,14 +165,14 @@ def evaluate_ranking(query_fn, candidate_fn, arrays: FeatureArrays, catalogue: F
   batches are split over (data/pipeline.py)."""
   candidates = predict_split(candidate_fn, catalogue, batch_size, shards).astype(np.float32)
   queries = ranking_queries(arrays.rows, options.unit)
-  query_rows = FeatureArrays({k: v[queries.rows] for k, v in arrays.rows.items()}, arrays.texts)
+  query_rows = FeatureArrays(arrays.rows.take(queries.rows), arrays.texts)
   vectors = predict_split(query_fn, query_rows, batch_size, shards).astype(np.float32)
   result = {"num_candidates": len(candidates)}
   if not len(queries.rows):
     return {**result, "num_queries": 0}
   if options.candidates == "sampled":
     per_slice = _sampled(vectors, candidates, arrays, queries, catalogue, ks)
-    result["num_candidates"] = 1 + arrays.extras["negatives"].shape[1]   # per query: its item + the negatives
+    result["num_candidates"] = 1 + arrays.negatives.shape[1]   # per query: its item + the negatives
   else:
     per_slice = _full(vectors, candidates, arrays, queries, catalogue, options.exclude, ks, batch_size)
   for name, (flags, counts) in per_slice.items():

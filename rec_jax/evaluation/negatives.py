@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from rec_jax.data.item_sets import ItemSets
+from rec_jax.evaluation.ranking_queries import ranking_queries
+from rec_jax.workdir import EVAL_NEGATIVES_DIR
 
 SAMPLERS = ("uniform", "popularity")
 
@@ -74,3 +76,23 @@ def saved_negatives(path: str, users: np.ndarray, targets: np.ndarray, settings:
            settings=np.array(json.dumps(settings, sort_keys=True)))
   os.replace(tmp, path)
   return negatives
+
+
+def attach_sampled_negatives(ranking, workdir: str, data, split_names: Sequence[str]) -> None:
+  """Sets `negatives` of the evaluation splits `split_names` of prepared `data` (data/prepare.py), drawn once with
+  the `eval.ranking` options `ranking` (evaluation/full_ranking.py's RankingOptions) and saved in the workdir."""
+  train = data.splits["train"].rows
+  num_items = len(data.catalogue)
+  popularity = np.bincount(train.item_key[train.label > 0], minlength=num_items)
+  settings = {"num_negatives": int(ranking.num_negatives), "sampler": ranking.sampler,
+              "negative_seed": int(ranking.negative_seed), "num_items": num_items}
+  for index, name in enumerate(dict.fromkeys(split_names)):
+    arrays = data.splits[name]
+    queries = ranking_queries(arrays.rows, ranking.unit)
+    users, targets = arrays.rows.user_key[queries.rows], arrays.rows.item_key[queries.rows]
+
+    def draw(users=users, targets=targets, arrays=arrays, index=index):
+      return sample_negatives(users, targets, arrays.interacted, num_items, settings["num_negatives"],
+                              ranking.sampler, popularity, [settings["negative_seed"], index])
+    arrays.negatives = saved_negatives(os.path.join(workdir, EVAL_NEGATIVES_DIR, f"{name}.npz"), users, targets,
+                                       settings, draw)

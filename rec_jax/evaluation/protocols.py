@@ -1,10 +1,9 @@
-"""Evaluation protocols, keyed by a task's `protocol` (models/tasks.py): how a trained model is measured on a split.
-
-Each entry builds `run(params, arrays) -> metrics` from an `EvalContext`:
-- `ctr`: predicted click probabilities -> auc, logloss, ndcg@K within rank groups, warm/cold slices, the oracle;
-- `rating`: predicted ratings -> rmse, mae, warm/cold slices;
-- `ranking`: query and candidate vectors -> ranking of the item catalogue, full or against sampled negatives
-  (evaluation/full_ranking.py, `eval.ranking`).
+"""Evaluation protocols: how a trained model is measured on a split. A task names its protocol (`Task.evaluation`):
+- `CTR`: predicted click probabilities -> auc, logloss, ndcg@K within rank groups, warm/cold slices, the oracle;
+- `RATING`: predicted ratings -> rmse, mae, warm/cold slices;
+- `RANKING`: query and candidate vectors -> ranking of the item catalogue, full or against sampled negatives
+  (evaluation/full_ranking.py, `eval.ranking`), the negatives drawn once before training (`prepare`).
+`Protocol.build(ctx)` gives `run(params, arrays) -> metrics` for an `EvalContext`.
 """
 
 from __future__ import annotations
@@ -13,13 +12,12 @@ import dataclasses
 from typing import Any, Callable, Dict, Optional
 
 from rec_jax import parallel
-from rec_jax.data.features import FeatureArrays
-from rec_jax.evaluation.evaluator import ctr_metrics, predict_split, rating_metrics
+from rec_jax.batch import FeatureArrays
 from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking
-from rec_jax.registry import Registry
-from rec_jax.train_step import device_inputs, make_apply, make_predict
+from rec_jax.evaluation.negatives import attach_sampled_negatives
+from rec_jax.evaluation.pointwise import ctr_metrics, predict_split, rating_metrics
+from rec_jax.train_step import make_apply, make_predict
 
-PROTOCOLS: Registry = Registry("evaluation protocol")
 Runner = Callable[[Any, FeatureArrays], Dict[str, float]]
 
 
@@ -37,15 +35,22 @@ class EvalContext:
     return parallel.local_data_shards(self.mesh)
 
   def bind(self, jitted, params):
-    """batch -> jitted(params, frozen, the batch's device inputs sharded over the mesh)."""
-    return lambda batch: jitted(params, self.frozen, parallel.shard_batch(device_inputs(batch), self.mesh))
+    """batch -> jitted(params, frozen, the batch sharded over the mesh)."""
+    return lambda batch: jitted(params, self.frozen, parallel.shard_batch(batch, self.mesh))
 
 
-def make_evaluator(ctx: EvalContext) -> Runner:
-  return PROTOCOLS.get(ctx.task.protocol)(ctx)
+def _no_preparation(eval_cfg, workdir: str, data) -> None:
+  del eval_cfg, workdir, data
 
 
-@PROTOCOLS.register("ctr")
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  """build: EvalContext -> Runner; prepare: (eval section, workdir, prepared data) -> None, run once before
+  training on the data the evaluation needs beyond the splits."""
+  build: Callable[[EvalContext], Runner]
+  prepare: Callable[[Any, str, Any], None] = _no_preparation
+
+
 def _ctr(ctx: EvalContext) -> Runner:
   predict = make_predict(ctx.graphdef, ctx.task, ctx.mesh)
   return lambda params, arrays: ctr_metrics(
@@ -53,21 +58,35 @@ def _ctr(ctx: EvalContext) -> Runner:
       ctx.eval_cfg.ndcg_k)
 
 
-@PROTOCOLS.register("rating")
 def _rating(ctx: EvalContext) -> Runner:
   predict = make_predict(ctx.graphdef, ctx.task, ctx.mesh)
   return lambda params, arrays: rating_metrics(
       arrays.rows, predict_split(ctx.bind(predict, params), arrays, ctx.eval_cfg.batch_size, ctx.shards))
 
 
-@PROTOCOLS.register("ranking")
 def _ranking(ctx: EvalContext) -> Runner:
   if ctx.catalogue is None:
-    raise ValueError(f"the {ctx.task.protocol} protocol ranks the item catalogue, which the data did not provide")
+    raise ValueError("the ranking protocol ranks the item catalogue, which the data did not provide")
   queries = make_apply(ctx.graphdef, "query_vectors", ctx.mesh)
   candidates = make_apply(ctx.graphdef, "candidate_vectors", ctx.mesh)
   cfg = ctx.eval_cfg
-  options = RankingOptions.from_config(cfg)
+  options = RankingOptions.from_config(cfg.ranking, where="eval.ranking")
   return lambda params, arrays: evaluate_ranking(
       ctx.bind(queries, params), ctx.bind(candidates, params), arrays, ctx.catalogue, cfg.batch_size, cfg.ks,
       options, ctx.shards)
+
+
+def _sampled_negatives(eval_cfg, workdir: str, data) -> None:
+  """With `eval.ranking.candidates=sampled`, each evaluation query's negatives, drawn once and saved."""
+  ranking = RankingOptions.from_config(eval_cfg.ranking, where="eval.ranking")
+  if ranking.candidates == "sampled":
+    attach_sampled_negatives(ranking, workdir, data, [eval_cfg.split, eval_cfg.final_split])
+
+
+CTR = Protocol(build=_ctr)
+RATING = Protocol(build=_rating)
+RANKING = Protocol(build=_ranking, prepare=_sampled_negatives)
+
+
+def make_evaluator(ctx: EvalContext) -> Runner:
+  return ctx.task.evaluation.build(ctx)

@@ -34,15 +34,15 @@ class RankingQueries:
 def ranking_queries(rows, unit: str) -> RankingQueries:
   if unit not in UNITS:
     raise ValueError(f"eval.ranking.unit={unit!r}; valid: {', '.join(UNITS)}")
-  positive = np.flatnonzero(rows["label"] > 0)
+  positive = np.flatnonzero(rows.label > 0)
   if unit == "interaction":
-    return RankingQueries(positive, ItemSets.from_pairs(np.arange(len(positive)), rows["item_key"][positive],
+    return RankingQueries(positive, ItemSets.from_pairs(np.arange(len(positive)), rows.item_key[positive],
                                                         len(positive)))
-  if "user_key" not in rows:
+  if rows.user_key is None:
     raise ValueError("eval.ranking.unit=user needs rows with user_key (set by data/prepare.py)")
-  users = rows["user_key"][positive]
+  users = rows.user_key[positive]
   distinct, first, inverse = np.unique(users, return_index=True, return_inverse=True)
-  return RankingQueries(positive[first], ItemSets.from_pairs(inverse, rows["item_key"][positive], len(distinct)))
+  return RankingQueries(positive[first], ItemSets.from_pairs(inverse, rows.item_key[positive], len(distinct)))
 
 
 def check_exclusion(exclude: str) -> str:

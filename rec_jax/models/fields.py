@@ -7,6 +7,8 @@ from typing import Dict, Sequence
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.batch import Batch
+
 
 class FieldEmbedding(nnx.Module):
   """batch -> [batch, fields, dim]: one table per categorical feature, one learned vector per numeric feature
@@ -22,7 +24,7 @@ class FieldEmbedding(nnx.Module):
     self.numeric_vectors = nnx.Param(init(rngs.params(), (max(len(self.numeric), 1), dim)))
     self.num_fields = len(self.categorical) + len(self.numeric)
 
-  def __call__(self, batch) -> jnp.ndarray:
-    fields = [self.tables[name](batch[f"cat/{name}"]) for name in self.categorical]
-    fields += [batch[f"num/{name}"][:, None] * self.numeric_vectors[k] for k, name in enumerate(self.numeric)]
+  def __call__(self, batch: Batch) -> jnp.ndarray:
+    fields = [self.tables[name](batch.categorical[name]) for name in self.categorical]
+    fields += [batch.numeric[name][:, None] * self.numeric_vectors[k] for k, name in enumerate(self.numeric)]
     return jnp.stack(fields, axis=1)

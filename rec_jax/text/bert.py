@@ -245,7 +245,7 @@ class BertEncoder(nnx.Module):
       input_ids: [batch, seq] int32 token ids.
       attention_mask: [batch, seq], 1 for real tokens and 0 for padding.
       token_type_ids: optional [batch, seq] segment ids; all zeros when omitted.
-      num_layers: run only the embeddings and the first `num_layers` blocks (a frozen prefix, see text_cache.py).
+      num_layers: run only the embeddings and the first `num_layers` blocks (a frozen prefix, see text/cache.py).
     """
     if token_type_ids is None:
       token_type_ids = jnp.zeros_like(input_ids)

@@ -1,5 +1,5 @@
 """The text towers: BERT (text/bert.py) + pooling + a projection to the recommender's embedding size, built for
-`model.text` (text/modes.py: how the encoder trains; a fully frozen one becomes a projection of cached vectors)."""
+`model.text` and its text-input spec (text/inputs.py): a tower reads the form of `Texts` its spec declares."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Optional
 import jax
 from flax import nnx
 
+from rec_jax.batch import Texts
 from rec_jax.text.bert import POOLINGS, BertConfig, BertEncoder, Dtype, dense_layer
-from rec_jax.text.modes import bert_config, build_encoder, cached_blocks, compute_dtype
+from rec_jax.text.inputs import TextInput
+from rec_jax.text.modes import build_encoder
+from rec_jax.text.options import TextOptions
 
 
 class ItemTextTower(nnx.Module):
@@ -19,8 +22,8 @@ class ItemTextTower(nnx.Module):
                dtype: Optional[Dtype] = None, encoder: Optional[BertEncoder] = None, start_layer: int = 0,
                rngs: nnx.Rngs):
     """`encoder`: an already built (e.g. pretrained, see rec_jax.text.pretrained) encoder for `bert`; else random init.
-    `start_layer`: in a batch, texts arrive as the cached output of blocks [0, start_layer) (`text_hidden`) instead
-    of token ids (see `encode_batch`)."""
+    `start_layer`: texts arrive as the cached output of blocks [0, start_layer) (`Texts.hidden`) instead of token
+    ids (see `encode`)."""
     if encoder is not None and encoder.config != bert:
       raise ValueError(f"the given encoder's config {encoder.config} differs from {bert}")
     self.bert = encoder if encoder is not None else BertEncoder(bert, dtype=dtype, rngs=rngs)
@@ -30,12 +33,14 @@ class ItemTextTower(nnx.Module):
     self.out_dim = out_dim
     self.start_layer = start_layer
 
-  def encode_batch(self, batch, group: str = "text") -> jax.Array:
-    """The vectors [slots, out_dim] of a batch's block of `group` texts (`text`: items, `query`: search queries;
-    see data/pipeline.py)."""
+  def encode(self, texts: Texts) -> jax.Array:
+    """The vectors [n, out_dim] of `texts` (a batch's block of item texts or queries, data/pipeline.py), read in
+    this tower's form: the cached output of its frozen blocks, or token ids."""
     if self.start_layer:
-      return self.from_hidden(batch[f"{group}_hidden"], batch[f"{group}_mask"], self.start_layer)
-    return self(batch[f"{group}_ids"], batch[f"{group}_mask"], batch[f"{group}_types"])
+      _check_form(texts.hidden, "hidden", f"the cached output of its {self.start_layer} frozen blocks")
+      return self.from_hidden(texts.hidden, texts.mask, self.start_layer)
+    _check_form(texts.ids, "ids", "token ids")
+    return self(texts.ids, texts.mask, texts.types)
 
   def __call__(self, input_ids: jax.Array, attention_mask: jax.Array,
                token_type_ids: Optional[jax.Array] = None) -> jax.Array:
@@ -59,22 +64,27 @@ class CachedTextTower(nnx.Module):
     self.projection = dense_layer(bert.hidden_size, out_dim, bert, None, rngs)
     self.out_dim = out_dim
 
-  def encode_batch(self, batch, group: str = "text") -> jax.Array:
-    """The vectors [slots, out_dim] of a batch's block of cached pooled `group` vectors (`<group>_embedding`)."""
-    return self(batch[f"{group}_embedding"])
+  def encode(self, texts: Texts) -> jax.Array:
+    """The vectors [n, out_dim] of `texts` given as cached pooled vectors (`Texts.pooled`)."""
+    _check_form(texts.pooled, "pooled", "the cached pooled vectors of its frozen encoder")
+    return self(texts.pooled)
 
   def __call__(self, pooled: jax.Array) -> jax.Array:
     """Maps pooled text vectors [batch, hidden] to [batch, out_dim]."""
     return self.projection(pooled)
 
 
-def build_text_tower(text_cfg, feature_cfg, vocab_size: int, out_dim: int, *, rngs: nnx.Rngs):
-  """The item text tower for `model.text`: a `CachedTextTower` over pooled vectors of a fully frozen encoder, else an
-  `ItemTextTower` over the adapted encoder that starts above its cached frozen blocks (see `cached_blocks`)."""
-  bert = bert_config(text_cfg, feature_cfg, vocab_size)
-  compute_dtype(text_cfg)
-  start = cached_blocks(text_cfg, feature_cfg, vocab_size)
-  if start == bert.num_layers:
-    return CachedTextTower(bert, out_dim, rngs=rngs)
-  encoder = build_encoder(text_cfg, feature_cfg, vocab_size, rngs)
-  return ItemTextTower(encoder.config, out_dim, text_cfg.pooling, encoder=encoder, start_layer=start, rngs=rngs)
+def _check_form(value, field: str, what: str) -> None:
+  if value is None:
+    raise ValueError(f"the text tower reads {what} (Texts.{field}), which the batch does not hold: the data was "
+                     "prepared for another model.text (text/inputs.py)")
+
+
+def build_text_tower(options: TextOptions, spec: TextInput, out_dim: int, *, rngs: nnx.Rngs):
+  """The text tower for `model.text` (`options`) and its spec: a `CachedTextTower` over pooled vectors of a fully
+  frozen encoder, else an `ItemTextTower` over the adapted encoder that starts above its cached frozen blocks."""
+  if spec.kind == "pooled":
+    return CachedTextTower(spec.bert, out_dim, rngs=rngs)
+  encoder = build_encoder(options, spec.bert, rngs)
+  return ItemTextTower(encoder.config, out_dim, options.pooling, encoder=encoder, start_layer=spec.cached_blocks,
+                       rngs=rngs)

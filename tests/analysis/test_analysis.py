@@ -3,6 +3,7 @@ top-K without seen items, permutation importance, learning curves from metrics.j
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -30,7 +31,7 @@ def test_loaded_best_checkpoint_reproduces_the_final_metrics(run, trained_smoke_
   assert cold["num_rows"] == results["metrics"]["num_rows/cold"]
   # The rows themselves: predictions over a slice are the full split's predictions of those rows.
   full = analysis.predict(run, run.split("test"))
-  mask = run.split("test").rows["item_is_cold"]
+  mask = run.split("test").rows.item_is_cold
   np.testing.assert_allclose(analysis.predict(run, analysis.slice_rows(run, "test", "cold")), full[mask], atol=1e-6)
   assert analysis.load_run(trained_smoke_run, checkpoint="latest").step == results["step"]
 
@@ -41,10 +42,10 @@ def test_item_and_user_embeddings_come_from_the_towers(run):
   assert text.shape == (len(run.catalogue), run.config.model.embed_dim)
   assert cf.shape[0] == len(run.catalogue) and cf.shape[1] == run.config.model.cf_dim
   # Cold items are out of the id vocabulary: they share the OOV row of the CF table, but keep their own text.
-  cold = np.flatnonzero(run.catalogue.rows["item_is_cold"])
+  cold = np.flatnonzero(run.catalogue.rows.item_is_cold)
   assert len(cold) >= 2 and np.allclose(cf[cold], cf[cold[0]]) and not np.allclose(text[cold], text[cold[0]])
   table = np.asarray(run.params["cf"]["items"]["embedding"])
-  np.testing.assert_allclose(cf, table[run.catalogue.rows["item_id"]], atol=1e-6)
+  np.testing.assert_allclose(cf, table[run.catalogue.rows.item_id], atol=1e-6)
   keys, users = analysis.user_embeddings(run, "train", "user")
   assert len(np.unique(keys)) == len(keys) == users.shape[0]
   with pytest.raises(KeyError, match="tower 'candidate'"):
@@ -66,15 +67,15 @@ def test_nearest_items_and_projection_by_brute_force():
 
 def test_top_k_excludes_seen_items_and_ranks_by_score(run):
   test = run.split("test")
-  key = int(test.rows["user_key"][0])
-  seen = set(test.extras["seen"].items(key))
+  key = int(test.rows.user_key[0])
+  seen = set(test.seen.items(key))
   assert seen, "the user should have seen items in train"
   top = analysis.top_k(run, run.data.users[key], k=len(run.catalogue))
   assert not seen & set(top["items"].tolist())
   assert len(top["items"]) == len(run.catalogue) - len(seen) and np.all(np.diff(top["scores"]) <= 0)
   # The score of an item is the model's prediction for the user's last test row with that item in it.
-  last = np.flatnonzero(test.rows["user_key"] == key)[-1]
-  own_item = int(test.rows["item_key"][last])
+  last = np.flatnonzero(test.rows.user_key == key)[-1]
+  own_item = int(test.rows.item_key[last])
   if own_item in top["items"]:
     row_score = analysis.predict(run, analysis.select_rows(test, np.array([last])))[0]
     assert top["scores"][list(top["items"]).index(own_item)] == pytest.approx(row_score, abs=1e-5)
@@ -87,8 +88,9 @@ def test_permutation_importance_shuffles_one_field(run):
   importance = analysis.permutation_importance(run, "test", fields=["price", "text", "hour"], seed=1)
   base = analysis.evaluate(run, "test")["auc"]
   test = run.split("test")
-  rows = dict(test.rows, **{"num/price": test.rows["num/price"][np.random.default_rng(1).permutation(len(test))]})
-  shuffled = analysis.evaluate(run, arrays=type(test)(rows, test.texts, test.extras))["auc"]
+  price = test.rows.numeric["price"][np.random.default_rng(1).permutation(len(test))]
+  rows = test.rows.replace(numeric={**test.rows.numeric, "price": price})
+  shuffled = analysis.evaluate(run, arrays=dataclasses.replace(test, rows=rows))["auc"]
   assert importance["price"] == pytest.approx(base - shuffled)
   assert set(importance) == {"price", "text", "hour"}
   with pytest.raises(KeyError, match="fields"):

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import ml_collections
 import numpy as np
 import pytest
 
@@ -56,9 +55,7 @@ def test_json_round_trip_of_both_kinds():
 
 
 def _hashed_cfg():
-  cfg = _cfg(text=())
-  cfg.hash_buckets = ml_collections.ConfigDict({"device": 50})
-  return cfg
+  return _cfg(text=(), hash_buckets={"device": 50})
 
 
 def test_processor_hashes_listed_columns_and_round_trips(tmp_path):
@@ -68,7 +65,7 @@ def test_processor_hashes_listed_columns_and_round_trips(tmp_path):
   assert proc.vocab_sizes()["device"] == 52
   rows = proc.transform(TEST).rows
   # "tablet" is not in train: a fitted vocabulary maps it to OOV, the hashed one to its bucket.
-  assert rows["cat/device"][0] == HashedVocabulary(50).lookup(np.array(["tablet"]))[0] != OOV
+  assert rows.categorical["device"][0] == HashedVocabulary(50).lookup(np.array(["tablet"]))[0] != OOV
   path = str(tmp_path / "feature_processor.json")
   proc.save(path)
   with open(path) as f:
@@ -77,18 +74,18 @@ def test_processor_hashes_listed_columns_and_round_trips(tmp_path):
   loaded = FeatureProcessor.load(path, _hashed_cfg())
   assert isinstance(loaded.vocabs["device"], HashedVocabulary)
   again = loaded.transform(TEST).rows
-  for key in ("cat/device", "item_id", "user_id", "history"):
-    np.testing.assert_array_equal(again[key], rows[key])
+  for field in ("item_id", "user_id", "history"):
+    np.testing.assert_array_equal(getattr(again, field), getattr(rows, field))
+  np.testing.assert_array_equal(again.categorical["device"], rows.categorical["device"])
 
 
 def test_hashed_item_ids_make_no_item_cold():
-  cfg = _cfg(text=())
-  cfg.hash_buckets = ml_collections.ConfigDict({"item_id": 100})
+  cfg = _cfg(text=(), hash_buckets={"item_id": 100})
   rows = FeatureProcessor(cfg).fit(TRAIN).transform(TEST).rows
-  assert not rows["item_is_cold"].any() and (rows["item_id"] != OOV).all()
+  assert not rows.item_is_cold.any() and (rows.item_id != OOV).all()
 
 
 def test_history_length_zero_gives_no_history_columns():
   # configs/criteo_ctr.py turns histories off this way (one constant user: a history would be the whole log).
   proc = FeatureProcessor(_cfg(text=(), history_length=0)).fit(TRAIN)
-  assert proc.transform(TRAIN).rows["history"].shape == (4, 0)
+  assert proc.transform(TRAIN).rows.history.shape == (4, 0)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rec_jax.data.sources import DATASETS
+from rec_jax.data.datasets import DATASETS, load_dataset
 from rec_jax.data.synthetic_shop import world
 
 SPEC = world.ShopSpec(num_users=150, num_items=80, num_impressions=6000, history_length=5, dirty_rate=0.0)
@@ -48,7 +48,7 @@ def test_tfds_builder_round_trip(tfds_dir):
   cfg = ml_collections.ConfigDict(dict(name="synthetic_shop", data_dir=tfds_dir, path="",
                                        shop=dict(num_users=150, num_items=80, num_impressions=3000,
                                                  history_length=5, dirty_rate=0.02, seed=7)))
-  raw = DATASETS.get("synthetic_shop")(cfg)
+  raw = load_dataset(cfg)
   clean = world.generate(world.ShopSpec(**cfg.shop))
   for split in world.SPLITS:
     cols = raw.splits[split]
@@ -57,7 +57,7 @@ def test_tfds_builder_round_trip(tfds_dir):
     assert 0 <= n_dup <= 0.02 * len(clean[split]["label"])
     assert set(clean[split]["impression_id"]) == set(cols["impression_id"])
   # Read back a second time: the cached columns are identical.
-  again = DATASETS.get("synthetic_shop")(cfg)
+  again = load_dataset(cfg)
   np.testing.assert_array_equal(again.splits["test"]["p_true"], raw.splits["test"]["p_true"])
 
 
@@ -143,7 +143,7 @@ def test_search_shop_through_tfds_and_governance(tfds_dir):
   from rec_jax.data.governance import govern  # pylint: disable=import-outside-toplevel
   shop = dict(num_users=150, num_items=80, num_impressions=3000, history_length=5, dirty_rate=0.05, seed=3,
               search=True, results_per_query=5)
-  raw = DATASETS.get("synthetic_shop")(ml_collections.ConfigDict(dict(name="synthetic_shop", data_dir=tfds_dir,
+  raw = load_dataset(ml_collections.ConfigDict(dict(name="synthetic_shop", data_dir=tfds_dir,
                                                                       path="", shop=shop)))
   clean = world.generate(world.ShopSpec(**shop))
   assert {"query", "session_id"} <= set(raw.splits["train"])

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rec_jax.data.features import FeatureArrays
+from rec_jax.batch import FeatureArrays
 from rec_jax.data.item_sets import ItemSets
 from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking
 from rec_jax.evaluation.negatives import sample_negatives, saved_negatives
 from rec_jax.evaluation.ranking_queries import ranking_queries
+from tests.batches import make_rows
 
 NUM_ITEMS = 30
 
@@ -58,17 +59,17 @@ def test_saved_negatives_are_reused_and_checked(tmp_path):
 
 
 def _catalogue():
-  vec = np.arange(6, dtype=np.float32)[:, None]   # item c scores v * c
-  return FeatureArrays({"vec": vec, "item_id": np.arange(2, 8), "label": np.zeros(6, np.float32),
-                        "item_is_cold": np.array([False] * 5 + [True])}, {})
+  vec = np.arange(6, dtype=np.float32)[:, None]   # item c scores v * c (a numeric feature `fn` reads)
+  return FeatureArrays(make_rows(numeric={"vec": vec}, item_id=np.arange(2, 8), label=np.zeros(6, np.float32),
+                                 item_is_cold=np.array([False] * 5 + [True])))
 
 
 def test_sampled_protocol_ranks_against_the_saved_negatives():
-  rows = {"vec": np.array([[1.0], [1.0], [-1.0]], np.float32), "item_key": np.array([2, 5, 0]),
-          "label": np.ones(3, np.float32), "user_key": np.array([0, 1, 2]), "history": np.zeros((3, 1), int),
-          "item_is_cold": np.array([False, True, False])}
-  arrays = FeatureArrays(rows, {}, {"negatives": np.array([[1, 3, 4], [0, 1, -1], [1, 2, 3]], np.int32)})
-  fn = lambda batch: batch["vec"]  # noqa: E731
+  rows = make_rows(numeric={"vec": np.array([[1.0], [1.0], [-1.0]], np.float32)}, item_key=np.array([2, 5, 0]),
+                   label=np.ones(3, np.float32), user_key=np.array([0, 1, 2]), history=np.zeros((3, 1), int),
+                   item_is_cold=np.array([False, True, False]))
+  arrays = FeatureArrays(rows, negatives=np.array([[1, 3, 4], [0, 1, -1], [1, 2, 3]], np.int32))
+  fn = lambda batch: batch.numeric["vec"]  # noqa: E731
   m = evaluate_ranking(fn, fn, arrays, _catalogue(), 2, (1, 2), RankingOptions(candidates="sampled"))
   # Row 0: target 2 behind 3 and 4 -> rank 2. Row 1: target 5 beats 0 and 1 (the -1 is no candidate) -> 0.
   # Row 2: v = -1, target 0 scores highest -> 0.
@@ -78,14 +79,14 @@ def test_sampled_protocol_ranks_against_the_saved_negatives():
 
 def test_user_unit_ranks_all_relevant_items_and_excludes_seen_ones():
   # User 0 clicked items 5 and 3 in this split and had item 4 in training; user 1 clicked item 1.
-  rows = {"vec": np.array([[1.0], [1.0], [1.0]], np.float32), "item_key": np.array([5, 3, 1]),
-          "label": np.ones(3, np.float32), "user_key": np.array([0, 0, 1]), "history": np.zeros((3, 1), int),
-          "item_is_cold": np.array([True, False, False])}
+  rows = make_rows(numeric={"vec": np.array([[1.0], [1.0], [1.0]], np.float32)}, item_key=np.array([5, 3, 1]),
+                   label=np.ones(3, np.float32), user_key=np.array([0, 0, 1]), history=np.zeros((3, 1), int),
+                   item_is_cold=np.array([True, False, False]))
   seen = ItemSets.from_pairs(np.array([0]), np.array([4]), 2)
-  arrays = FeatureArrays(rows, {}, {"seen": seen})
+  arrays = FeatureArrays(rows, seen=seen)
   queries = ranking_queries(rows, "user")
   np.testing.assert_array_equal(queries.rows, [0, 2])
-  fn = lambda batch: batch["vec"]  # noqa: E731
+  fn = lambda batch: batch.numeric["vec"]  # noqa: E731
   m = evaluate_ranking(fn, fn, arrays, _catalogue(), 4, (1, 2), RankingOptions(unit="user", exclude="seen"))
   # User 0's ranking without item 4: 5, 3, 2, ... -> both relevant in the top 2. User 1: 5, 4, 3, 2, 1 -> rank 4.
   assert m["num_queries"] == 2 and m["recall@2"] == pytest.approx(0.5) and m["hit@1"] == pytest.approx(0.5)

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from rec_jax.batch import TextBlock
 from rec_jax.data.vocab import OOV
-from rec_jax.models import hybrid  # noqa: F401
-from rec_jax.models.cf.history import MeanHistory
-from rec_jax.models.registry import MODELS
+from rec_jax.experiment import build_cross
+from rec_jax.models.history.mean import MeanHistory
+from tests.batches import make_batch, token_block
+from tests.models.building import model as build
 
 FEATURES = ml_collections.ConfigDict(dict(categorical=("age", "category"), numeric=("price",), text_max_length=8,
                                           history_length=4))
@@ -29,12 +31,12 @@ def _model_cfg(**kw):
 
 def _batch(n=6, slots=3):
   rng = np.random.default_rng(0)
-  return {"cat/age": rng.integers(0, 5, n), "cat/category": rng.integers(0, 7, n),
-          "num/price": rng.normal(size=n).astype(np.float32), "user_id": rng.integers(2, 11, n),
-          "item_id": rng.integers(2, 13, n), "history": rng.integers(0, 13, (n, 4)),
-          "text_ids": rng.integers(1, 50, (slots, 8)), "text_mask": np.ones((slots, 8), np.int32),
-          "text_types": np.zeros((slots, 8), np.int32), "text_slot": rng.integers(0, slots, n),
-          "label": np.zeros(n, np.float32)}
+  age, category = rng.integers(0, 5, n), rng.integers(0, 7, n)
+  price, user, item = rng.normal(size=n).astype(np.float32), rng.integers(2, 11, n), rng.integers(2, 13, n)
+  history, ids = rng.integers(0, 13, (n, 4)), rng.integers(1, 50, (slots, 8))
+  return make_batch(categorical={"age": age, "category": category}, numeric={"price": price}, user_id=user,
+                    item_id=item, history=history, text=token_block(ids, slot=rng.integers(0, slots, n)),
+                    label=np.zeros(n, np.float32))
 
 
 @pytest.mark.parametrize("overrides, fields", [
@@ -42,7 +44,7 @@ def _batch(n=6, slots=3):
     ({"cross": "fm"}, 7), ({"history": "none"}, 6), ({"field_towers": ()}, 3), ({"field_towers": ("text",)}, 4),
     ({"cf_user_embedding": False}, 6)])
 def test_tower_switches_build_and_run(overrides, fields):
-  model = MODELS.get("hybrid")(_model_cfg(**overrides), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  model = build("hybrid", _model_cfg(**overrides), FEATURES, VOCAB, rngs=nnx.Rngs(0))
   assert model.num_fields == fields
   assert (model.cross is None) == (overrides.get("cross") == "none")
   logits = model(_batch())
@@ -52,25 +54,24 @@ def test_tower_switches_build_and_run(overrides, fields):
 
 
 def test_cold_items_with_different_text_get_different_scores():
-  model = MODELS.get("hybrid")(_model_cfg(), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  model = build("hybrid", _model_cfg(), FEATURES, VOCAB, rngs=nnx.Rngs(0))
   batch = _batch(n=2, slots=2)
-  batch.update(item_id=np.array([OOV, OOV]), user_id=np.array([3, 3]), text_slot=np.array([0, 1]))
-  for k in ("cat/age", "cat/category", "num/price", "history"):
-    batch[k] = np.repeat(batch[k][:1], 2, axis=0)
+  first = lambda v: np.repeat(v[:1], 2, axis=0)  # noqa: E731
+  batch = batch.replace(item_id=np.array([OOV, OOV]), user_id=np.array([3, 3]),
+                        text=TextBlock(batch.text.texts, np.array([0, 1])),
+                        categorical={k: first(v) for k, v in batch.categorical.items()},
+                        numeric={k: first(v) for k, v in batch.numeric.items()}, history=first(batch.history))
   logits = model(batch)
   assert abs(float(logits[0] - logits[1])) > 1e-6
-  no_text = MODELS.get("hybrid")(_model_cfg(use_text=False), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  no_text = build("hybrid", _model_cfg(use_text=False), FEATURES, VOCAB, rngs=nnx.Rngs(0))
   same = no_text(batch)
   assert float(same[0]) == pytest.approx(float(same[1]), abs=1e-7)
 
 
 def test_text_slot_gather_equals_per_row_encoding():
-  model = MODELS.get("hybrid")(_model_cfg(), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  model = build("hybrid", _model_cfg(), FEATURES, VOCAB, rngs=nnx.Rngs(0))
   deduped = _batch(n=6, slots=3)
-  per_row = dict(deduped)
-  for k in ("text_ids", "text_mask", "text_types"):
-    per_row[k] = deduped[k][deduped["text_slot"]]
-  per_row["text_slot"] = np.arange(6)
+  per_row = deduped.replace(text=TextBlock(deduped.text.texts.take(deduped.text.slot), np.arange(6)))
   np.testing.assert_allclose(model(deduped), model(per_row), atol=1e-6)
 
 
@@ -84,7 +85,7 @@ def test_mean_history_ignores_padding_and_empty_history_is_zero():
 
 def test_unknown_cross_names_valid_ones():
   with pytest.raises(KeyError, match="dcnv2"):
-    MODELS.get("hybrid")(_model_cfg(cross="dcn_v2"), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+    build("hybrid", _model_cfg(cross="dcn_v2"), FEATURES, VOCAB, rngs=nnx.Rngs(0))
 
 
 def _hf_checkpoint(directory, cfg, seed=0):
@@ -109,7 +110,7 @@ def test_pretrained_text_tower_loads_the_checkpoint_weights(tmp_path):
   source = _hf_checkpoint(tmp_path / "ckpt", cfg)
   model_cfg = _model_cfg()
   model_cfg.text.pretrained = str(tmp_path / "ckpt")
-  model = MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+  model = build("hybrid", model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
   # The checkpoint's architecture (2 layers) wins over model.text.bert (1 layer); positions are cut to the text
   # length, and every weight is the checkpoint's.
   assert model.text.bert.config.num_layers == 2 and model.text.bert.config.max_position == 8
@@ -129,18 +130,17 @@ def test_pretrained_vocabulary_or_tokenizer_mismatch_is_refused(tmp_path):
   model_cfg = _model_cfg()
   model_cfg.text.pretrained = str(tmp_path / "ckpt")
   with pytest.raises(ValueError, match="vocabulary of 51 tokens"):
-    MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+    build("hybrid", model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
   (tmp_path / "ckpt" / "tokenizer.json").write_text("{}")
   with pytest.raises(ValueError, match="different tokenizer.json"):
-    MODELS.get("hybrid")(model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
+    build("hybrid", model_cfg, _pretrained_features(), VOCAB, rngs=nnx.Rngs(0))
 
 
 @pytest.mark.parametrize("cross", ["lr", "fm", "deepfm", "dcn", "dcnv2", "autoint", "xdeepfm", "finalmlp"])
 def test_every_cross_family_runs_in_the_hybrid_with_a_deep_net_only_where_it_has_one(cross):
-  from rec_jax.models.crosses import CROSSES  # pylint: disable=import-outside-toplevel
-  model = MODELS.get("hybrid")(_model_cfg(cross=cross), FEATURES, VOCAB, rngs=nnx.Rngs(0))
-  assert (model.deep is not None) == CROSSES.get(cross)(7, 4, ml_collections.ConfigDict(),
-                                                         rngs=nnx.Rngs(0)).parallel_deep
+  model = build("hybrid", _model_cfg(cross=cross), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  assert (model.deep is not None) == build_cross(cross, 7, 4, ml_collections.ConfigDict(),
+                                                  rngs=nnx.Rngs(0)).parallel_deep
   assert (model.head is None) == (cross == "lr")   # LR: the first-order term is the whole model
   logits = model(_batch())
   assert logits.shape == (6,) and bool(jnp.all(jnp.isfinite(logits)))

@@ -1,6 +1,4 @@
-"""Official file formats of real datasets (registry.py), their TFDS builders (builders.py) and the accounting of
-what reading them did (source_report.py)."""
-
-from rec_jax.data.formats import amazon_reviews, criteo, movielens, recbole_atomic, sequence_txt  # noqa: F401
-
-FORMAT_MODULES = (amazon_reviews, criteo, movielens, recbole_atomic, sequence_txt)
+"""What the real datasets' file formats (rec_jax/data/datasets/) share: reading lines and files (lines.py), column
+kinds (columns.py), side tables (side_tables.py), the accounting of what reading them did (source_report.py), their
+options (format_options.py), the TFDS builder every format's builder derives from (table_builder.py) and the
+loader that turns a format's files into a run's raw splits (real_dataset.py)."""

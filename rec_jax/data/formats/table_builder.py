@@ -22,7 +22,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from rec_jax.data.formats.columns import STORAGE, check_columns
-from rec_jax.data.formats.registry import FORMATS
 from rec_jax.data.formats.source_report import SourceReport
 from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
 
@@ -58,15 +57,15 @@ def table_config(format_name: str, files: Dict[str, str], options: dict, columns
 
 
 class TableBuilder(tfds.core.GeneratorBasedBuilder):
-  """Base of the format builders: `FORMAT` names the entry of FORMATS that parses the files."""
+  """Base of the format builders: `FORMAT` is the format object that parses the files (its dataset module's)."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
-  FORMAT = ""
+  FORMAT = None
 
   @property
   def _format(self):
-    return FORMATS.get(self.FORMAT)
+    return type(self).FORMAT
 
   def _info(self) -> tfds.core.DatasetInfo:
     features = {}

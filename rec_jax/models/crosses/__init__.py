@@ -1,16 +1,12 @@
-"""Feature-cross modules; importing this package registers every cross in `CROSSES`."""
+"""Feature crosses, keyed by `model.cross`: the module `rec_jax.models.crosses.<name>` defines `Options` (its
+options, read from `model.cross_options`) and `build(num_fields, field_dim, options, *, rngs)`, which returns a
+module mapping field embeddings [batch, fields, dim] to [batch, module.out_dim] with two attributes:
+- `out_dim: int`, the width of its output (0 for `lr`, which has no interaction at all);
+- `parallel_deep: bool`, True if the hybrid should run its own deep MLP in parallel beside the module (dcn, dcnv2
+  "parallel", autoint, xdeepfm, deepfm, dnn), False if the module is the whole interaction part by itself (lr, fm,
+  finalmlp with its own MLP streams, dcnv2 "stacked" which contains its deep net).
+"""
 
-from __future__ import annotations
+from rec_jax.registry import ModuleRegistry
 
-# Each import runs that file's registrations.
-from rec_jax.models.crosses import autoint  # noqa: F401
-from rec_jax.models.crosses import cin  # noqa: F401
-from rec_jax.models.crosses import dcn  # noqa: F401
-from rec_jax.models.crosses import dcn_v2  # noqa: F401
-from rec_jax.models.crosses import dnn  # noqa: F401
-from rec_jax.models.crosses import finalmlp  # noqa: F401
-from rec_jax.models.crosses import fm  # noqa: F401
-from rec_jax.models.crosses import lr  # noqa: F401
-from rec_jax.models.crosses.registry import CROSSES
-
-__all__ = ["CROSSES"]
+CROSSES = ModuleRegistry("feature cross", __name__, "build")

@@ -5,13 +5,13 @@ With the hybrid's deep MLP beside it (`parallel_deep`) this is AutoInt+; with `m
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax import options
 
 
 class InteractingLayer(nnx.Module):
@@ -71,8 +71,14 @@ class AutoInt(nnx.Module):
     return x.reshape(x.shape[0], -1)
 
 
-@CROSSES.register("autoint")
-def build_autoint(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> AutoInt:
-  """Builds AutoInt; options `num_layers` (2), `num_heads` (2), `head_dim` (16), `residual` (True)."""
-  return AutoInt(num_fields, field_dim, cfg.get("num_layers", 2), cfg.get("num_heads", 2), cfg.get("head_dim", 16),
-                 residual=cfg.get("residual", True), rngs=rngs)
+@dataclasses.dataclass(frozen=True)
+class Options(options.Options):
+  num_layers: int = 2     # interacting layers
+  num_heads: int = 2
+  head_dim: int = 16
+  residual: bool = True   # the residual projection W_res e_i
+
+
+def build(num_fields: int, field_dim: int, opts: Options, *, rngs: nnx.Rngs) -> AutoInt:
+  return AutoInt(num_fields, field_dim, opts.num_layers, opts.num_heads, opts.head_dim, residual=opts.residual,
+                 rngs=rngs)

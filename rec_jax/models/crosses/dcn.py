@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax import options
 
 
 class CrossLayer(nnx.Module):
@@ -49,7 +49,11 @@ def apply_cross_layers(layers, fields: jax.Array) -> jax.Array:
   return x
 
 
-@CROSSES.register("dcn")
-def build_dcn(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> CrossNet:
-  """Builds a CrossNet over num_fields*field_dim inputs; reads `cfg.num_layers` (default 3)."""
-  return CrossNet(num_fields * field_dim, cfg.get("num_layers", 3), rngs=rngs)
+@dataclasses.dataclass(frozen=True)
+class Options(options.Options):
+  num_layers: int = 3   # cross layers
+
+
+def build(num_fields: int, field_dim: int, opts: Options, *, rngs: nnx.Rngs) -> CrossNet:
+  """A CrossNet over num_fields*field_dim inputs."""
+  return CrossNet(num_fields * field_dim, opts.num_layers, rngs=rngs)

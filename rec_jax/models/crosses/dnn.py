@@ -3,12 +3,10 @@ DNN baseline of the CTR literature, and the top of DIN and YouTube-DNN)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flax import nnx
 
 from rec_jax.models.crosses.lr import NoInteraction
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax.options import NoOptions as Options
 
 
 class DeepOnly(NoInteraction):
@@ -17,7 +15,6 @@ class DeepOnly(NoInteraction):
   parallel_deep = True
 
 
-@CROSSES.register("dnn")
-def build_dnn(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> DeepOnly:
-  del num_fields, field_dim, cfg, rngs
+def build(num_fields: int, field_dim: int, options: Options, *, rngs: nnx.Rngs) -> DeepOnly:
+  del num_fields, field_dim, options, rngs
   return DeepOnly()

@@ -4,13 +4,14 @@ fused by multi-head bilinear interaction into one score. It is the whole interac
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from typing import Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax import options
 from rec_jax.models.mlp import MLP
 
 
@@ -84,10 +85,16 @@ class FinalMLP(nnx.Module):
     return self.fusion(self.stream1(x1), self.stream2(x2))
 
 
-@CROSSES.register("finalmlp")
-def build_finalmlp(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> FinalMLP:
-  """Builds FinalMLP over num_fields*field_dim inputs. Options: `stream1`, `stream2` ((64, 64) each), `gating`
-  (True), `gate_hidden` ((64,), the gate MLPs' hidden sizes) and `num_heads` (1)."""
-  return FinalMLP(num_fields * field_dim, tuple(cfg.get("stream1", (64, 64))), tuple(cfg.get("stream2", (64, 64))),
-                  gating=cfg.get("gating", True), gate_hidden=tuple(cfg.get("gate_hidden", (64,))),
-                  num_heads=cfg.get("num_heads", 1), rngs=rngs)
+@dataclasses.dataclass(frozen=True)
+class Options(options.Options):
+  stream1: Tuple[int, ...] = (64, 64)   # the two MLP streams
+  stream2: Tuple[int, ...] = (64, 64)
+  gating: bool = True                   # a feature gate before each stream
+  gate_hidden: Tuple[int, ...] = (64,)  # the gate MLPs' hidden sizes
+  num_heads: int = 1                    # heads of the bilinear fusion
+
+
+def build(num_fields: int, field_dim: int, opts: Options, *, rngs: nnx.Rngs) -> FinalMLP:
+  """FinalMLP over num_fields*field_dim inputs."""
+  return FinalMLP(num_fields * field_dim, tuple(opts.stream1), tuple(opts.stream2), gating=opts.gating,
+                  gate_hidden=tuple(opts.gate_hidden), num_heads=opts.num_heads, rngs=rngs)

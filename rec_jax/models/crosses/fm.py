@@ -1,15 +1,13 @@
 """Factorization-machine second-order interaction (Rendle, 2010) as a parameter-free cross; with a deep MLP
-beside it over the same embeddings it is DeepFM (Guo et al., 2017)."""
+beside it over the same embeddings it is DeepFM (Guo et al., 2017; crosses/deepfm.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax.options import NoOptions as Options
 
 
 class FactorizationMachine(nnx.Module):
@@ -31,15 +29,7 @@ class FactorizationMachine(nnx.Module):
     return 0.5 * jnp.sum(square_of_sum - sum_of_square, axis=-1, keepdims=True)
 
 
-@CROSSES.register("fm")
-def build_fm(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> FactorizationMachine:
+def build(num_fields: int, field_dim: int, options: Options, *, rngs: nnx.Rngs) -> FactorizationMachine:
   """Builds an FM alone (no deep MLP beside it); it has no options or parameters, so all arguments are ignored."""
-  del num_fields, field_dim, cfg, rngs
+  del num_fields, field_dim, options, rngs
   return FactorizationMachine(parallel_deep=False)
-
-
-@CROSSES.register("deepfm")
-def build_deepfm(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> FactorizationMachine:
-  """Builds DeepFM's FM part: the same FM, with the hybrid's deep MLP run beside it on the shared embeddings."""
-  del num_fields, field_dim, cfg, rngs
-  return FactorizationMachine(parallel_deep=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.models.crosses.registry import CROSSES
+from rec_jax.options import NoOptions as Options
 
 
 class NoInteraction(nnx.Module):
@@ -22,8 +20,7 @@ class NoInteraction(nnx.Module):
     return jnp.zeros((fields.shape[0], 0), jnp.float32)
 
 
-@CROSSES.register("lr")
-def build_lr(num_fields: int, field_dim: int, cfg: Any, *, rngs: nnx.Rngs) -> NoInteraction:
+def build(num_fields: int, field_dim: int, options: Options, *, rngs: nnx.Rngs) -> NoInteraction:
   """Builds the empty cross; it has no options or parameters, so all arguments are ignored."""
-  del num_fields, field_dim, cfg, rngs
+  del num_fields, field_dim, options, rngs
   return NoInteraction()

@@ -10,7 +10,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from rec_jax.models.crosses import CROSSES
+from rec_jax.experiment import build_cross
 from rec_jax.models.crosses.autoint import AutoInt, InteractingLayer
 
 BATCH, FIELDS, DIM = 4, 5, 3
@@ -84,9 +84,9 @@ def test_permuting_fields_permutes_outputs():
 
 
 def test_registry_defaults_and_options():
-  net = CROSSES.get("autoint")(FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  net = build_cross("autoint", FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
   assert len(net.layers) == 2 and net.layers[0].num_heads == HEADS and net.layers[0].head_dim == HEAD_DIM
   assert net.layers[0].residual is not None and net.parallel_deep is True
   cfg = ml_collections.ConfigDict({"num_layers": 1, "num_heads": 1, "head_dim": 2, "residual": False})
-  net = CROSSES.get("autoint")(FIELDS, DIM, cfg, rngs=nnx.Rngs(0))
+  net = build_cross("autoint", FIELDS, DIM, cfg, rngs=nnx.Rngs(0))
   assert len(net.layers) == 1 and net.layers[0].residual is None and net.out_dim == FIELDS * 2

@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from rec_jax.models.crosses import CROSSES
+from rec_jax.experiment import build_cross
 from rec_jax.models.crosses.dcn import CrossLayer, CrossNet
 
 BATCH, FIELDS, DIM = 4, 5, 3
@@ -57,7 +57,7 @@ def test_two_layer_net_applies_formula_twice():
 
 
 def test_registry_builds_dcn():
-  net = CROSSES.get("dcn")(FIELDS, DIM, ml_collections.ConfigDict({"num_layers": 1}), rngs=nnx.Rngs(0))
+  net = build_cross("dcn", FIELDS, DIM, ml_collections.ConfigDict({"num_layers": 1}), rngs=nnx.Rngs(0))
   assert isinstance(net, CrossNet)
   assert len(net.layers) == 1 and net.out_dim == WIDTH and net.parallel_deep is True
-  assert len(CROSSES.get("dcn")(FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0)).layers) == 3
+  assert len(build_cross("dcn", FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0)).layers) == 3

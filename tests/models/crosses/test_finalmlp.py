@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rec_jax.models.crosses import CROSSES
+from rec_jax.experiment import build_cross
 from rec_jax.models.crosses.finalmlp import BilinearFusion, FeatureGate, FinalMLP
 
 BATCH, FIELDS, DIM = 4, 5, 3
@@ -75,10 +75,10 @@ def test_final_mlp_fuses_gated_streams():
 def test_num_heads_must_divide_both_streams():
   cfg = ml_collections.ConfigDict({"stream1": (4,), "stream2": (2,), "gating": False, "num_heads": 4})
   with pytest.raises(ValueError, match=r"num_heads=4.*stream1: 4, stream2: 2"):
-    CROSSES.get("finalmlp")(FIELDS, DIM, cfg, rngs=nnx.Rngs(0))
+    build_cross("finalmlp", FIELDS, DIM, cfg, rngs=nnx.Rngs(0))
 
 
 def test_registry_defaults():
-  net = CROSSES.get("finalmlp")(FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  net = build_cross("finalmlp", FIELDS, DIM, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
   assert net.stream1.out_dim == 64 and net.stream2.out_dim == 64 and net.fusion.num_heads == 1
   assert net.gate1 is not None and net.out_dim == 1 and net.parallel_deep is False

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from rec_jax.models.crosses import CROSSES
+from rec_jax.experiment import build_cross
 from rec_jax.models.crosses.fm import FactorizationMachine
 
 
@@ -30,15 +30,15 @@ def test_fm_matches_pairwise_sum(shape):
 
 
 def test_fm_registered_builder():
-  fm = CROSSES.get("fm")(4, 3, {}, rngs=nnx.Rngs(0))
+  fm = build_cross("fm", 4, 3, {}, rngs=nnx.Rngs(0))
   assert isinstance(fm, FactorizationMachine)
   assert fm.out_dim == 1
 
 
 def test_deepfm_is_fm_with_parallel_deep():
   v = np.random.default_rng(0).normal(size=(4, 5, 3)).astype(np.float32)
-  fm = CROSSES.get("fm")(5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
-  deepfm = CROSSES.get("deepfm")(5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  fm = build_cross("fm", 5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  deepfm = build_cross("deepfm", 5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
   assert fm.parallel_deep is False
   assert deepfm.parallel_deep is True
   assert deepfm.out_dim == 1

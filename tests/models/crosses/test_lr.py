@@ -7,11 +7,11 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from rec_jax.models.crosses import CROSSES
+from rec_jax.experiment import build_cross
 
 
 def test_lr_is_zero_width():
-  lr = CROSSES.get("lr")(5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
+  lr = build_cross("lr", 5, 3, ml_collections.ConfigDict(), rngs=nnx.Rngs(0))
   out = np.asarray(lr(np.ones((4, 5, 3), np.float32)))
   assert out.shape == (4, 0)
   assert out.dtype == np.float32

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from rec_jax.experiment import build_cross
 from rec_jax.models.crosses import CROSSES
 
 SMALL_OPTIONS = {
@@ -30,7 +31,7 @@ def test_every_key_is_covered():
 @pytest.mark.parametrize("key", sorted(SMALL_OPTIONS))
 def test_cross_contract(key, options):
   cfg = ml_collections.ConfigDict(SMALL_OPTIONS[key] if options else {})
-  cross = CROSSES.get(key)(5, 3, cfg, rngs=nnx.Rngs(0))
+  cross = build_cross(key, 5, 3, cfg, rngs=nnx.Rngs(0))
   out = cross(np.random.default_rng(1).normal(size=(4, 5, 3)).astype(np.float32))
   assert out.shape == (4, cross.out_dim)
   assert out.dtype == np.float32

@@ -1,0 +1,84 @@
+"""The neutral base config every config file derives from: every section and every option, with its default.
+
+The options of the modules come from their own dataclasses (rec_jax/options.py): the features (data/features.py),
+the model section and its text tower (models/options.py, text/options.py), and the shared option sections of the
+feature crosses, history encoders, models and tasks (the union of their options; a placeholder where entries'
+defaults differ: the chosen entry's own default applies, and config.json records it). The training, evaluation,
+checkpoint and parallel sections are read by train.py and its modules directly. A config file then points the base
+at a dataset (config/datasets.py) and sets what its experiment changes.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from rec_jax.data.features import FeatureOptions
+from rec_jax.evaluation.full_ranking import RankingOptions
+from rec_jax.experiment import CROSS_OPTIONS, HISTORY_OPTIONS, MODEL_OPTIONS, TASK_OPTIONS
+from rec_jax.models.options import ModelOptions
+
+
+def base_config(seed: int = 0) -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = seed
+  c.task = "ctr"   # rec_jax/tasks/<name>.py: ctr | search | rating | retrieval | next_item
+  c.task_options = TASK_OPTIONS.defaults()
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = ""   # rec_jax/data/datasets/<name>.py; set by config/datasets.py
+  c.data.path = ""   # a real dataset's official files (a directory or a file)
+  c.data.data_dir = "~/tensorflow_datasets"
+
+  c.features = ml_collections.ConfigDict(FeatureOptions.defaults())
+
+  c.model = ml_collections.ConfigDict(ModelOptions.defaults())
+  c.model.name = "hybrid"   # rec_jax/models/zoo/<name>.py
+  c.model.cross_options = CROSS_OPTIONS.defaults()
+  # Two cross layers (dcn, dcnv2, autoint): measured on the synthetic shop; the families' own default is 3 for dcn
+  # and dcnv2, 2 for autoint.
+  c.model.cross_options.num_layers = 2
+  c.model.history_options = HISTORY_OPTIONS.defaults()
+  # Sequence objectives append the target or a [mask] after the history: one position more than it has.
+  c.model.history_options.max_length = c.features.get_ref("history_length") + 1
+  c.model.cf_options = MODEL_OPTIONS.defaults()
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_steps = 1200
+  c.train.batch_size = 1024
+  c.train.learning_rate = 1e-2
+  c.train.warmup_steps = 100
+  c.train.final_lr_fraction = 0.05
+  c.train.weight_decay = 1e-4
+  c.train.embedding_decay = 0.0
+  # Per-parameter learning-rate multipliers, {regex on the parameter path: factor} (first match wins): the
+  # random-init BERT is unstable at the full rate, and sparse id rows under Adam take full-size steps whenever
+  # they appear, so they memorise (measured on the shop).
+  c.train.lr_multipliers = {"^text/": 0.5, "^cf/(users|items)/": 0.1}
+  c.train.beta1 = 0.9
+  c.train.beta2 = 0.999
+  c.train.grad_clip_norm = 1.0
+  c.train.log_every = 100
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.every_steps = 300
+  c.eval.batch_size = 2048
+  c.eval.split = "validation"
+  c.eval.final_split = "test"
+  c.eval.ndcg_k = 10   # ndcg@K of pointwise tasks, within rank groups
+  c.eval.ks = (10, 50)   # the K of hit@K, recall@K, ndcg@K, mrr@K of ranking tasks
+  c.eval.ranking = RankingOptions.defaults()   # evaluation/full_ranking.py
+  c.eval.final_from_best = True   # the test metrics of the best validation checkpoint
+
+  c.checkpoint = ml_collections.ConfigDict()
+  c.checkpoint.every_steps = 300
+  c.checkpoint.keep = 2
+  c.checkpoint.keep_best = 1
+  c.checkpoint.best_metric = ""   # empty: the task's (auc, rmse, ndcg@10: its MetricSpec.best)
+  c.checkpoint.best_mode = ""     # empty: the metric's direction (min for logloss, rmse, mae; else max)
+
+  c.parallel = ml_collections.ConfigDict()
+  c.parallel.num_devices = -1
+  # Library of XLA:CPU's matrix products (rec_jax/xla_cpu.py): "default" (YNNPACK) or "eigen", ~15-20 % faster
+  # for BERT-sized products (text cache building, fine-tuning MiniLM); results differ in the last digits.
+  c.parallel.cpu_dots = "default"
+  return c

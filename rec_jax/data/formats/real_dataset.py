@@ -1,0 +1,145 @@
+"""A real dataset: official files, read by its format, stored once by its TFDS builder (table_builder.py), then
+the interaction log -> labels, splits (data/splits.py) and histories (data/histories.py) -> raw columns per split
+and a governance schema, as every dataset gives them to rec_jax/data/prepare.py.
+
+A dataset module (rec_jax/data/datasets/<name>.py, `data.name=<name>`) defines its format, a `TableBuilder`
+subclass whose `FORMAT` is it, and `DATASET = RealDataset(<builder>)`. A format is an object with
+- `name`, `homepage`, `license` (shown in the README and the TFDS metadata);
+- `locate(path, options) -> {role: file}`: the files it needs under `data.path` (a directory or one file); a
+  missing one is a FileNotFoundError naming the file it expects and where it looked;
+- `columns(files, options) -> {column: kind}` (kinds in formats/columns.py);
+- `parse(files, options, report) -> {split: columns or a callable yielding column blocks}` (blocks for files too
+  big to hold, e.g. Criteo), counting every line in `report` (formats/source_report.py);
+- `download(dl_manager, options) -> path` where the files can be fetched (only when `data.path` is empty).
+Split names are `full` (the whole log; rec_jax/data/splits.py splits it) or the format's predefined ones.
+
+Config (`data`): `name`, `path` (a directory or file of the official files; empty: download where the format can),
+`data_dir` (TFDS), `options` (the format's own: variant, unknown_ids, k_core, ...), `max_bad_fraction` (error budget
+of malformed lines per file), `implicit_threshold` (label = rating >= it; 0: every interaction is positive), `split`
+(splits.py: kind, ratios, seed, cold_item_fraction; `fold` and `validation_fraction` for predefined folds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from rec_jax.data.formats.columns import governance_rule
+from rec_jax.data.formats.source_report import check_error_budget
+from rec_jax.data.formats.table_builder import build_and_read, table_config
+from rec_jax.data.governance import Schema
+from rec_jax.data.histories import prior_histories
+from rec_jax.data.raw import RawDataset
+from rec_jax.data.splits import SPLIT_NAMES, assign_splits
+
+Columns = Dict[str, np.ndarray]
+# Columns that order and place rows; they stay in the raw data (governance checks them) but are not features.
+LOG_COLUMNS = ("timestamp", "order")
+
+
+def _root(data_cfg, fmt) -> str:
+  if data_cfg.path:
+    path = os.path.expanduser(data_cfg.path)
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"data.path={data_cfg.path!r} does not exist (the {fmt.name} files: "
+                              f"{fmt.homepage})")
+    return path
+  if not hasattr(fmt, "download"):
+    raise ValueError(f"{fmt.name} cannot be downloaded (its licence asks for a manual download): get the files "
+                     f"from {fmt.homepage} and set data.path")
+  manager = tfds.download.DownloadManager(download_dir=os.path.join(os.path.expanduser(data_cfg.data_dir),
+                                                                    "downloads"))
+  return fmt.download(manager, dict(data_cfg.options))
+
+
+def _labels(log: Columns, threshold: float) -> np.ndarray:
+  if "label" in log:
+    return log["label"].astype(np.int64)
+  if "rating" in log and threshold:
+    return (log["rating"] >= threshold).astype(np.int64)
+  return np.ones(len(log["user_id"]), np.int64)
+
+
+def _concat(parts) -> Columns:
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _predefined(stored: Dict[str, Columns], split_cfg):
+  """One log with a split label per row from the format's split files; a fold without a validation file gives
+  `validation_fraction` of its training rows (drawn with `split.seed`) to validation."""
+  fold = split_cfg.fold
+  names = {"train": f"{fold}_base", "test": f"{fold}_test"} if fold else {s: s for s in SPLIT_NAMES}
+  missing = [n for n in names.values() if n not in stored]
+  if missing:
+    have = sorted(s for s in stored if s != "full")
+    folds = sorted({s.rsplit("_", 1)[0] for s in have if s.endswith(("_base", "_test"))})
+    hint = f"; set data.split.fold to one of its folds {folds}" if folds else ""
+    raise ValueError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has "
+                     f"{have or 'none'}{hint}")
+  parts, labels = [], []
+  for s, name in names.items():
+    parts.append(stored[name])
+    labels.append(np.full(len(stored[name]["user_id"]), SPLIT_NAMES.index(s), np.int8))
+  log, label = _concat(parts), np.concatenate(labels)
+  if "validation" not in names:
+    train = np.flatnonzero(label == 0)
+    take = np.random.default_rng([split_cfg.seed, 17]).permutation(len(train))
+    label[train[take[:int(split_cfg.validation_fraction * len(train))]]] = 1
+  return {**log, "_split": label}, list(names.values())
+
+
+def _schema(columns: Dict[str, str], log: Columns) -> Schema:
+  rules = [governance_rule(name, kind) for name, kind in columns.items() if name in log and kind != "split"]
+  rules.append(governance_rule("label", "label"))
+  if not any(r.name == "history" for r in rules):
+    rules.append(governance_rule("history", "id_list"))
+  return Schema(rules=tuple(rules))
+
+
+class RealDataset:
+  """`DATASET` of a real dataset's module: `load(data_cfg, features)` reads the format of `builder_cls.FORMAT`."""
+
+  def __init__(self, builder_cls):
+    self.builder_cls = builder_cls
+
+  @property
+  def format(self):
+    return self.builder_cls.FORMAT
+
+  def load(self, data_cfg, features=None) -> RawDataset:
+    """`features`: the run's FeatureOptions (their history_length bounds the histories; None: 50)."""
+    fmt = self.format
+    options = dict(data_cfg.options)
+    files = fmt.locate(_root(data_cfg, fmt), options)
+    columns = fmt.columns(files, options)
+    config = table_config(fmt.name, files, options, columns)
+    stored, report = build_and_read(self.builder_cls, config, data_cfg.data_dir, None)
+    check_error_budget(report, data_cfg.max_bad_fraction)
+    split_cfg = data_cfg.split
+    if split_cfg.kind == "predefined":
+      log, used = _predefined(stored, split_cfg)
+    else:
+      used = ["full"]
+      if "full" not in stored:
+        raise ValueError(f"{fmt.name} data at {data_cfg.path!r} comes in predefined splits {sorted(stored)}; set "
+                         "data.split.kind=predefined")
+      log = dict(stored["full"])
+      log["_split"] = assign_splits(log, split_cfg)
+    # Rows in time order, so every split lists its rows chronologically (as the synthetic shop does).
+    chronological = np.lexsort((log["order"], log["timestamp"]))
+    log = {k: v[chronological] for k, v in log.items()}
+    split = log.pop("_split")
+    log["label"] = _labels(log, data_cfg.implicit_threshold)
+    if "history" not in log:
+      length = features.history_length if features is not None else 50
+      log["history"] = prior_histories(log["user_id"], log["item_id"], log["timestamp"], log["order"],
+                                       log["label"] > 0, split, length)
+    out = {name: {k: v[split == s] for k, v in log.items()} for s, name in enumerate(SPLIT_NAMES)}
+    for name, cols in out.items():
+      logging.info("%s %s: %d rows, %d users, %d items", fmt.name, name, len(cols["user_id"]),
+                   len(np.unique(cols["user_id"])), len(np.unique(cols["item_id"])))
+    return RawDataset(out, _schema(columns, log), {**report, "used_splits": used})
