@@ -22,6 +22,10 @@ from flax import struct
 
 Array = Any   # numpy on the host, jax.Array on the devices
 
+# The reserved ids of every vocabulary (data/vocab.py): padding (of histories) and out-of-vocabulary (an item, user
+# or value unseen in training: every cold item).
+PAD, OOV = 0, 1
+
 # Text groups: each distinct value stored once per split and indexed by its rows (`Rows.<group>_index`).
 TEXT_GROUPS = ("text", "query")
 # Row fields that describe the row's item rather than its user or context (with the item's own features).

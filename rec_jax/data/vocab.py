@@ -9,7 +9,8 @@ from typing import Dict, Iterable, List, Union
 
 import numpy as np
 
-PAD, OOV = 0, 1
+from rec_jax.batch import OOV, PAD  # noqa: F401  (the ids a vocabulary reserves)
+
 OOV_TOKEN = "<oov>"   # a raw value that always maps to OOV (data/formats/side_tables.py's `oov` policy)
 _RESERVED = ["<pad>", OOV_TOKEN]
 

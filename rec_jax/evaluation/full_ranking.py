@@ -14,8 +14,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from rec_jax.batch import FeatureArrays
-from rec_jax.data.vocab import OOV
+from rec_jax.batch import OOV, FeatureArrays
 from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.evaluation.ranking import multi_relevance_metrics, positions_to_flags, relevant_positions, target_ranks
 from rec_jax.evaluation.ranking_queries import check_exclusion, ranking_queries

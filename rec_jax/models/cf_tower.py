@@ -7,8 +7,7 @@ from typing import Callable, Dict, Optional
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.batch import Batch
-from rec_jax.data.vocab import PAD
+from rec_jax.batch import PAD, Batch
 
 _INIT = nnx.initializers.normal(stddev=0.05)
 # (dim, rngs) -> a history encoder (rec_jax/models/history/), as the builder (rec_jax/experiment.py) makes it.

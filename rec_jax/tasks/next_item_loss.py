@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rec_jax.data.vocab import OOV, PAD
+from rec_jax.batch import OOV, PAD
 
 _MASKED = -1e9   # finite, so a row whose every column is masked gives no NaN
 

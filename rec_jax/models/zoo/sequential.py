@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.batch import Batch
-from rec_jax.data.vocab import OOV, PAD
+from rec_jax.batch import OOV, PAD, Batch
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
 from rec_jax.options import NoOptions as Options

@@ -19,8 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax import options
-from rec_jax.batch import Batch
-from rec_jax.data.vocab import PAD
+from rec_jax.batch import PAD, Batch
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
