@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import fcntl
-import importlib.util
 import json
 import os
 import queue
@@ -33,6 +32,7 @@ from typing import Dict, List
 from absl import app, flags
 
 from launch.devices import slot_environments
+from rec_jax.config.loader import execute_file
 from rec_jax.progress import bar
 from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
 
@@ -62,15 +62,9 @@ class Run:
 
 
 def load_sweep(spec: str) -> dict:
-  path, _, arg = spec.partition(":")
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"sweep file {path!r} does not exist")
-  module_spec = importlib.util.spec_from_file_location("sweep_definition", path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  if not callable(getattr(module, "get_sweep", None)):
-    raise ValueError(f"sweep file {path!r} defines no get_sweep(arg)")
-  sweep = module.get_sweep(arg or None)
+  module, arg = execute_file(spec, "sweep file", "get_sweep")
+  path = spec.partition(":")[0]
+  sweep = module.get_sweep(arg)
   if not isinstance(sweep, dict) or not sweep.get("variants"):
     raise ValueError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds)")
   unnamed = [v for v in sweep["variants"] if not isinstance(v, dict) or "name" not in v]

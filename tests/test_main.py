@@ -78,3 +78,38 @@ def test_an_unknown_option_of_a_cross_is_one_line_naming_the_option(tmp_path):
            "--config.model.cross_options.low_rnak=8")
   assert r.returncode != 0 and "Traceback" not in r.stderr
   assert "unknown config key 'model.cross_options.low_rnak': did you mean model.cross_options.low_rank" in r.stderr
+
+
+# Options of the chosen cross and history encoder (tests/launch/test_sweep.py: a sweep file gives the same flags).
+OPTION_OVERRIDES = ("--config.model.cross=dcnv2", "--config.model.cross_options.low_rank=8",
+                    "--config.model.cross_options.structure=stacked", "--config.model.history=sasrec",
+                    "--config.model.history_options.num_heads=2")
+
+
+def test_options_of_the_chosen_cross_and_history_encoder_from_the_command_line(tmp_path, tfds_dir):
+  import ml_collections  # pylint: disable=import-outside-toplevel
+  from flax import nnx  # pylint: disable=import-outside-toplevel
+  from rec_jax.data.features import FeatureOptions, FeatureProcessor  # pylint: disable=import-outside-toplevel
+  from rec_jax.experiment import build_model  # pylint: disable=import-outside-toplevel
+  from rec_jax.models.crosses.dcnv2 import LowRankMixtureCrossLayer, StackedCrossNetV2  # pylint: disable=import-outside-toplevel
+  from rec_jax.text.frozen import count_parameters  # pylint: disable=import-outside-toplevel
+  workdir = tmp_path / "options"
+  r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}",
+           *OPTION_OVERRIDES, "--config.train.num_steps=2", "--config.eval.every_steps=2",
+           "--config.checkpoint.every_steps=2")
+  assert r.returncode == 0, r.stderr[-3000:]
+  config = json.load(open(workdir / "config.json"))
+  cross, history = config["model"]["cross_options"], config["model"]["history_options"]
+  assert cross["low_rank"] == 8 and cross["structure"] == "stacked" and cross["num_experts"] == 4
+  assert history["num_heads"] == 2 and history["num_layers"] == 2 and history["max_length"] == 6
+  # The model config.json describes (built abstractly: no data read, nothing compiled) is the one that trained.
+  saved = ml_collections.ConfigDict(config)
+  features = FeatureOptions.from_config(saved.features)
+  vocab_sizes = FeatureProcessor.load(str(workdir / "feature_processor.json"), features).vocab_sizes()
+  model = nnx.eval_shape(lambda: build_model(saved.model, features, vocab_sizes, rngs=nnx.Rngs(0)))
+  assert isinstance(model.cross, StackedCrossNetV2)
+  assert all(isinstance(layer, LowRankMixtureCrossLayer) and layer.u.shape[-1] == 8
+             for layer in model.cross.cross.layers)
+  assert model.cf.history.blocks[0].attention.num_heads == 2
+  results = json.load(open(workdir / "results.json"))
+  assert results["parameters"]["trainable"] == count_parameters(nnx.state(model, nnx.Param))

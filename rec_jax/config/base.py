@@ -41,44 +41,58 @@ def base_config(seed: int = 0) -> ml_collections.ConfigDict:
   # Sequence objectives append the target or a [mask] after the history: one position more than it has.
   c.model.history_options.max_length = c.features.get_ref("history_length") + 1
   c.model.cf_options = MODEL_OPTIONS.defaults()
+  c.train, c.eval, c.checkpoint, c.parallel = _train(), _eval(), _checkpoint(), _parallel()
+  return c
 
-  c.train = ml_collections.ConfigDict()
-  c.train.num_steps = 1200
-  c.train.batch_size = 1024
-  c.train.learning_rate = 1e-2
-  c.train.warmup_steps = 100
-  c.train.final_lr_fraction = 0.05
-  c.train.weight_decay = 1e-4
-  c.train.embedding_decay = 0.0
+
+def _train() -> ml_collections.ConfigDict:
+  """The optimizer and the schedule (rec_jax/optim.py)."""
+  c = ml_collections.ConfigDict()
+  c.num_steps = 1200
+  c.batch_size = 1024
+  c.learning_rate = 1e-2
+  c.warmup_steps = 100
+  c.final_lr_fraction = 0.05
+  c.weight_decay = 1e-4
+  c.embedding_decay = 0.0
   # Per-parameter learning-rate multipliers, {regex on the parameter path: factor} (first match wins): the
   # random-init BERT is unstable at the full rate, and sparse id rows under Adam take full-size steps whenever
   # they appear, so they memorise (measured on the shop).
-  c.train.lr_multipliers = {"^text/": 0.5, "^cf/(users|items)/": 0.1}
-  c.train.beta1 = 0.9
-  c.train.beta2 = 0.999
-  c.train.grad_clip_norm = 1.0
-  c.train.log_every = 100
+  c.lr_multipliers = {"^text/": 0.5, "^cf/(users|items)/": 0.1}
+  c.beta1 = 0.9
+  c.beta2 = 0.999
+  c.grad_clip_norm = 1.0
+  c.log_every = 100
+  return c
 
-  c.eval = ml_collections.ConfigDict()
-  c.eval.every_steps = 300
-  c.eval.batch_size = 2048
-  c.eval.split = "validation"
-  c.eval.final_split = "test"
-  c.eval.ndcg_k = 10   # ndcg@K of pointwise tasks, within rank groups
-  c.eval.ks = (10, 50)   # the K of hit@K, recall@K, ndcg@K, mrr@K of ranking tasks
-  c.eval.ranking = RankingOptions.defaults()   # evaluation/full_ranking.py
-  c.eval.final_from_best = True   # the test metrics of the best validation checkpoint
 
-  c.checkpoint = ml_collections.ConfigDict()
-  c.checkpoint.every_steps = 300
-  c.checkpoint.keep = 2
-  c.checkpoint.keep_best = 1
-  c.checkpoint.best_metric = ""   # empty: the task's (auc, rmse, ndcg@10: its MetricSpec.best)
-  c.checkpoint.best_mode = ""     # empty: the metric's direction (min for logloss, rmse, mae; else max)
+def _eval() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.every_steps = 300
+  c.batch_size = 2048
+  c.split = "validation"
+  c.final_split = "test"
+  c.ndcg_k = 10   # ndcg@K of pointwise tasks, within rank groups
+  c.ks = (10, 50)   # the K of hit@K, recall@K, ndcg@K, mrr@K of ranking tasks
+  c.ranking = RankingOptions.defaults()   # evaluation/full_ranking.py
+  c.final_from_best = True   # the test metrics of the best validation checkpoint
+  return c
 
-  c.parallel = ml_collections.ConfigDict()
-  c.parallel.num_devices = -1
+
+def _checkpoint() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.every_steps = 300
+  c.keep = 2
+  c.keep_best = 1
+  c.best_metric = ""   # empty: the task's (auc, rmse, ndcg@10: its MetricSpec.best)
+  c.best_mode = ""     # empty: the metric's direction (min for logloss, rmse, mae; else max)
+  return c
+
+
+def _parallel() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.num_devices = -1
   # Library of XLA:CPU's matrix products (rec_jax/xla_cpu.py): "default" (YNNPACK) or "eigen", ~15-20 % faster
   # for BERT-sized products (text cache building, fine-tuning MiniLM); results differ in the last digits.
-  c.parallel.cpu_dots = "default"
+  c.cpu_dots = "default"
   return c

@@ -27,15 +27,24 @@ def _leaf_keys(cfg, prefix="") -> List[str]:
   return keys
 
 
-def load_config(spec: str):
-  """The ConfigDict of `path[:arg]`: the file's get_config(arg). Config files are Python and are executed."""
+def execute_file(spec: str, what: str, function: str):
+  """(the module of the Python file `path` of `path[:arg]`, arg or None), after checking it defines `function`;
+  `what` names the kind of file in errors (config file, sweep file). The file is executed: trusted code only."""
   path, _, arg = spec.partition(":")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"config file {path!r} does not exist")
-  module_spec = importlib.util.spec_from_file_location("_rec_jax_config", path)
+    raise FileNotFoundError(f"{what} {path!r} does not exist")
+  module_spec = importlib.util.spec_from_file_location(f"_rec_jax_{what.replace(' ', '_')}", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
+  if not callable(getattr(module, function, None)):
+    raise ValueError(f"{what} {path!r} defines no {function}(arg)")
+  return module, arg or None
+
+
+def load_config(spec: str):
+  """The ConfigDict of `path[:arg]`: the file's get_config(arg). Config files are Python and are executed."""
+  module, arg = execute_file(spec, "config file", "get_config")
+  return module.get_config(arg)
 
 
 def unknown_overrides(cfg, argv: List[str]) -> List[str]:
