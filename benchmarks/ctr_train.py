@@ -23,7 +23,7 @@ What is timed: blocks of `--block` consecutive train steps inside an epoch; the 
 (our compilation, their first batches) and the first step of each later epoch (so FuxiCTR's end-of-epoch
 validation and checkpoint are never inside a block) are left out. A block's time runs from the end of the step
 before it to the end of its last step, so it holds each step's data loading too:
-  - ours: `train_batch` (gather rows from numpy), `device_inputs` + `shard_batch`, the jitted donated `train_step`;
+  - ours: `train_batch` (gather rows from numpy into a `Batch`), `shard_batch`, the jitted donated `train_step`;
     jax.block_until_ready only at block edges, so steps overlap within a block as in rec_jax/train.py;
   - theirs: the DataLoader's next batch (sampler, per-row `__getitem__`, collate) in `BaseModel.train_epoch`,
     `train_step` (forward, loss, backward, clip, Adam step) and its `loss.item()`.
