@@ -18,7 +18,7 @@ def test_each_registry_lists_its_entries_and_not_its_helper_modules():
   assert list(HISTORY) == ["bert4rec", "din", "mean", "sasrec"]
   assert "dcnv2" in CROSSES and "deepfm" in CROSSES and len(list(CROSSES)) == 9
   assert list(DATASETS) == ["amazon_reviews", "criteo", "movielens", "recbole_atomic", "sequence_txt",
-                            "synthetic_shop"]
+                            "synthetic_shop", "user_sequences"]
 
 
 def test_unknown_names_and_helper_modules_are_named_errors():

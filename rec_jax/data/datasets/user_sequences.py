@@ -1,0 +1,132 @@
+"""The ICLRec / CoSeRec / S3-Rec data format (salesforce/ICLRec `data/*.txt`): one line per user, `user item item
+...` whitespace-separated integer ids, the user's items oldest first. There is no time column: the file order is
+the time, so timestamp and order are both the interaction's running index in the file (1, 2, ... over the items
+kept), which orders a user's items and means nothing across users. Ids are canonical integers as in sequence_txt
+(`007` is `7`).
+`data.path` is the .txt file, or a directory holding one (`data.options.file` names it when there are several).
+Options: `file`, and `name` (what `download` fetches: Beauty, Sports_and_Outdoors, Toys_and_Games, Yelp, ml-1m).
+Columns: user_id, item_id, timestamp, order. Stored split: `full`.
+
+The report counts lines per file (one line is one user: kept, or dropped whole with its reason) and interactions
+per split: `rows_read` of `full` is the items on the kept lines, a line of k items is k rows. A bad line is dropped
+whole (a user with a truncated or shifted sequence would change what leave-one-out tests): "no items" (a user and
+nothing else), "non-numeric id" (naming the token), and "repeated user": the format has one line per user, so a
+second line of a user (ICLRec's loader would read it as another user; appending it to the first would silently
+move that user's test and validation items) is a malformed line, dropped and counted against the error budget
+(`data.max_bad_fraction`), and the user keeps its first line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Dict
+
+import numpy as np
+
+from rec_jax.data.datasets.sequence_txt import SUFFIXES, _id
+from rec_jax.data.formats.format_options import format_options
+from rec_jax.data.formats.lines import find_file, read_lines
+from rec_jax.data.formats.real_dataset import RealDataset
+from rec_jax.data.formats.source_report import FileReport, SourceReport
+from rec_jax.data.formats.table_builder import TableBuilder
+
+URL = "https://raw.githubusercontent.com/salesforce/ICLRec/master/data/{name}.txt"
+NAMES = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ml-1m")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  file: str = ""
+  name: str = ""
+
+
+def parse_options(options: dict) -> Options:
+  return format_options("user_sequences", options, Options)
+
+
+def read_sequences(path: str, report: FileReport) -> Dict[str, np.ndarray]:
+  """One row per item of each kept line, in file order."""
+  users, items, first_line = [], [], {}
+  for number, text in read_lines(path, report, "utf-8"):
+    fields = text.split()
+    if len(fields) < 2:
+      report.bad(number, "no items", f"user {fields[0]!r} and no item ids")
+      continue
+    ids = []
+    for field in fields:
+      try:
+        ids.append(_id(field))
+      except ValueError:
+        break
+    if len(ids) < len(fields):
+      k = len(ids)
+      where = "the user id" if k == 0 else f"item {k} of {len(fields) - 1}"
+      report.bad(number, "non-numeric id", f"{fields[k]!r} ({where}): ids must be integers")
+      continue
+    if ids[0] in first_line:
+      report.bad(number, "repeated user", f"user {ids[0]} already has line {first_line[ids[0]]}: one line per user")
+      continue
+    report.keep()
+    first_line[ids[0]] = number
+    users.extend(ids[:1] * (len(ids) - 1))
+    items.extend(ids[1:])
+  index = np.arange(1, len(items) + 1, dtype=np.int64)
+  return {"user_id": np.array(users, dtype=object), "item_id": np.array(items, dtype=object),
+          "timestamp": index, "order": index.copy()}
+
+
+class UserSequencesFormat:
+  name = "user_sequences"
+  homepage = "https://github.com/salesforce/ICLRec"
+  description = ("Per-user item sequences, one `user item item ...` line per user in time order (the ICLRec, "
+                 "CoSeRec and S3-Rec data files).")
+  license = ("The underlying dataset's own terms: Amazon (Beauty, Sports_and_Outdoors, Toys_and_Games) research "
+             "use; Yelp the Yelp Dataset terms (non-commercial, academic use); MovieLens (ml-1m) the GroupLens "
+             "research licence")
+
+  def locate(self, path: str, options: dict) -> Dict[str, str]:
+    opts = parse_options(options)
+    if os.path.isfile(path):
+      return {"sequences": path}
+    if opts.file:
+      return {"sequences": find_file(path, [opts.file], "user_sequences (data.options.file)")}
+    found = sorted(n for n in os.listdir(path) if n.endswith(SUFFIXES)) if os.path.isdir(path) else []
+    if len(found) > 1:
+      raise ValueError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
+    if not found:
+      find_file(path, ["*.txt"], "user_sequences (one `user item item ...` line per user)")
+    return {"sequences": os.path.join(path, found[0])}
+
+  def columns(self, files: Dict[str, str], options: dict) -> Dict[str, str]:
+    return {"user_id": "id", "item_id": "id", "timestamp": "integer", "order": "integer"}
+
+  def download(self, dl_manager, options: dict) -> str:
+    opts = parse_options(options)
+    if opts.name not in NAMES:
+      raise ValueError(f"user_sequences downloads ICLRec's data/<name>.txt: set data.options.name to one of "
+                       f"{', '.join(NAMES)} (not {opts.name!r}), or set data.path")
+    downloaded = str(dl_manager.download(URL.format(name=opts.name)))
+    # As sequence_txt: a directory and name of its own for the hash-named download, so locate finds exactly it.
+    root = os.path.join(os.path.dirname(downloaded), f"iclrec_{opts.name}")
+    target = os.path.join(root, f"{opts.name}.txt")
+    if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(downloaded):
+      os.makedirs(root, exist_ok=True)
+      shutil.copyfile(downloaded, target)
+    return root
+
+  def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
+    parse_options(options)
+    rows = read_sequences(files["sequences"], report.file("sequences", files["sequences"]))
+    report.split("full").rows_read = len(rows["user_id"])
+    report.notes["rows"] = "one per interaction: a kept line (one user) of k items is k rows"
+    return {"full": rows}
+
+
+class UserSequences(TableBuilder):
+  """The TFDS builder `user_sequences`: one `user item item ...` line per user, ICLRec's data format."""
+  FORMAT = UserSequencesFormat()
+
+
+DATASET = RealDataset(UserSequences)
