@@ -13,6 +13,7 @@ from flax import nnx
 from rec_jax import parallel
 from rec_jax.checkpoint import check_frozen
 from rec_jax.cross_validation import is_cross_validation, run_folds
+from rec_jax.early_stopping import EarlyStopping, should_stop
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
 from rec_jax.experiment import Experiment, build_experiment, resolve_config
 from rec_jax.optim import learning_rate_schedule
@@ -59,12 +60,18 @@ class Trainer:
   def __init__(self, run: Experiment, files: RunFiles):
     self.run, self.files, config = run, files, run.config
     self.training = run.training_rows()
+    logging.info("training on %s", self.training.describe())
     self.mesh = parallel.make_mesh(config.parallel.num_devices)
     sizes = list(self.training.batch_sizes(config.train.batch_size))
     for size in sizes[:1] + [config.eval.batch_size] + sizes[1:]:   # Extra negatives shard too.
       parallel.check_batch_size(size, self.mesh)
     # Trainable nnx.Params vs everything else (frozen BERT weights); only the former are differentiated and saved.
+    # The model is in evaluation mode (dropout off); the train step runs its training view.
     self.graphdef, params, frozen = nnx.split(run.model, nnx.Param, ...)
+    run.model.train()
+    self.train_graphdef = nnx.split(run.model, nnx.Param, ...)[0]
+    run.model.eval()
+    self.stopping = EarlyStopping.from_config(config.train.early_stopping, where="train.early_stopping")
     self.counts = {"trainable": count_parameters(params), "frozen": count_parameters(frozen)}
     logging.info("model: %d trainable parameters, %d frozen; mesh %s", self.counts["trainable"],
                  self.counts["frozen"], dict(self.mesh.shape))
@@ -85,7 +92,7 @@ class Trainer:
                              self.run.task.metrics.progress)
     self.board = TensorBoard(self.files.workdir, start_step=first_step)
     start = time.perf_counter()
-    params, step, eval_seconds = self._steps(params, frozen, opt_state, run_eval)
+    params, step, eval_seconds, stopped = self._steps(params, frozen, opt_state, run_eval)
     self.ckpt.wait()
     # Training speed of this process's steps, evaluation excluded (the first step includes compilation).
     train_seconds = time.perf_counter() - start - eval_seconds
@@ -95,11 +102,16 @@ class Trainer:
       best = self.ckpt.restore_best(self.state)
       check_frozen(best, self.frozen_sha)
       params = parallel.replicate(best["params"], self.mesh)
+    final_start = time.perf_counter()
+    final_metrics = run_eval(params, self.run.data.splits[config.eval.final_split])
     results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
-               "metrics": run_eval(params, self.run.data.splits[config.eval.final_split]),
+               "metrics": final_metrics, "final_eval_seconds": time.perf_counter() - final_start,
+               "training": self.training.describe(),
                "validation": self.files.metrics_at(final_step), "parameters": self.counts,
                "best_metric": list(self.run.best_metric()),
                "train_steps_per_s": (step - first_step) / train_seconds if step > first_step else None,
+               "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+               "stopped_early": stopped,
                "devices": {"platform": self.mesh.devices.flat[0].platform, "mesh": dict(self.mesh.shape)}}
     for group, info in self.run.text_caches.items():
       results[f"{group}_cache"] = dataclasses.asdict(info)
@@ -117,14 +129,18 @@ class Trainer:
     logging.info("resumed from step %d", step)
 
   def _steps(self, params, frozen, opt_state, run_eval):
-    """The loop from the restored step to the last: (params, last step, seconds spent evaluating)."""
+    """The loop from the restored step to the last (or to an early stop): (params, last step, seconds spent
+    evaluating, whether it stopped early)."""
     config, mesh = self.run.config, self.mesh
-    train_step = make_train_step(self.graphdef, self.tx, self.run.task, mesh, self.run.task_options)
+    train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options)
+    metric, mode = self.run.best_metric()
+    if should_stop(self.files.read_metrics(), metric, mode, self.stopping):   # Resumed after the stop.
+      return params, int(self.state["step"]), 0.0, True
     schedule = learning_rate_schedule(config.train)
     shards = parallel.local_data_shards(mesh)
     val = self.run.data.splits[config.eval.split]
-    step, num_steps, eval_seconds = int(self.state["step"]), config.train.num_steps, 0.0
-    while step < num_steps:
+    step, num_steps, eval_seconds, stopped = int(self.state["step"]), config.train.num_steps, 0.0, False
+    while step < num_steps and not stopped:
       batch = self.training.batch(step, config.train.batch_size, config.seed, shards)
       params, opt_state, train_metrics = train_step(params, frozen, opt_state, parallel.shard_batch(batch, mesh),
                                                     step_key(config.seed, step))
@@ -140,12 +156,16 @@ class Trainer:
         self.ckpt.save_best(step, self.state, metrics)
         self.board.scalars(step, metrics, "val/")
         self.progress.latest_eval = metrics
+        stopped = should_stop(self.files.read_metrics(), metric, mode, self.stopping)
+        if stopped:
+          logging.info("early stopping at step %d: %s has not improved for %d evaluations", step, metric,
+                       self.stopping.patience)
       if self.progress.step(step, train_metrics):
         self.board.scalars(step, {**train_metrics, "learning_rate": schedule(step - 1),
                                   "steps_per_s": self.progress.rate}, "train/")
-      if step % config.checkpoint.every_steps == 0 or step == num_steps:
+      if step % config.checkpoint.every_steps == 0 or step == num_steps or stopped:
         self.ckpt.save_latest(step, self.state, force=True)
-    return params, step, eval_seconds
+    return params, step, eval_seconds, stopped
 
   def close(self) -> None:
     self.ckpt.wait()

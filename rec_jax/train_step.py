@@ -2,6 +2,8 @@
 
 The model's state comes in two parts (see text/frozen.py): `params` (nnx.Param, differentiated and optimised) and
 `frozen` (every other variable, e.g. a frozen BERT's weights), which is read but never updated or donated.
+The train step runs the model's training view (`graphdef` of `model.train()`: dropout on), its dropout stream
+keyed by the step's key; evaluation and prediction run the evaluation view (dropout off).
 """
 
 from __future__ import annotations
@@ -10,15 +12,26 @@ import jax
 import optax
 from flax import nnx
 
+from rec_jax.models.dropout import reseed
 from rec_jax.parallel import data_sharding, replicated
+
+# fold_in index of the dropout key within a step's key (the task's own draws use the key itself).
+_DROPOUT = 1
+
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, options):
   """(params, frozen, opt_state, batch, rng) -> (params, opt_state, {loss, grad_norm}); donates the old params and
-  optimizer state. `rng` is the step's key (negative sampling, masking); `options` the task's Options."""
+  optimizer state. `rng` is the step's key (negative sampling, masking, dropout); `options` the task's Options.
+  `graphdef`: the model's training view (module docstring)."""
 
   def train_step(params, frozen, opt_state, batch, rng):
+    # The step's dropout keys, set outside the differentiated function.
+    model = nnx.merge(graphdef, params, frozen)
+    reseed(model, jax.random.fold_in(rng, _DROPOUT))
+    stepped = nnx.split(model, nnx.Param, ...)[2]
+
     def loss_fn(p):
-      return task.loss(nnx.merge(graphdef, p, frozen), batch, rng, options)
+      return task.loss(nnx.merge(graphdef, p, stepped), batch, rng, options)
 
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state, params)

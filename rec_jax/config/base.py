@@ -13,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from rec_jax.data.features import FeatureOptions
+from rec_jax.early_stopping import EarlyStopping
 from rec_jax.evaluation.full_ranking import RankingOptions
 from rec_jax.experiment import CROSS_OPTIONS, HISTORY_OPTIONS, MODEL_OPTIONS, TASK_OPTIONS
 from rec_jax.models.options import ModelOptions
@@ -63,6 +64,7 @@ def _train() -> ml_collections.ConfigDict:
   c.beta2 = 0.999
   c.grad_clip_norm = 1.0
   c.log_every = 100
+  c.early_stopping = EarlyStopping.defaults()   # rec_jax/early_stopping.py (patience 0: off)
   return c
 
 

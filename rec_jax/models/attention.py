@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.models.dropout import apply_dropout, dropout
+
 # Masked attention scores: finite, so a row with no allowed position gives uniform weights (zeroed after) not NaN.
 _MASKED_SCORE = -1e9
 
@@ -39,6 +41,18 @@ def check_sequence_options(dim: int, options):
   return max_length, num_layers, num_heads
 
 
+def sequence_attention(real: jax.Array, segment=None, *, causal: bool) -> jax.Array:
+  """allowed [batch, length, length] bool: query i may see key j when j is a real position (and j <= i if
+  `causal`), within i's own segment when `segment` [batch, length] is given (packed sequences)."""
+  length = real.shape[1]
+  allowed = jnp.broadcast_to(real[:, None, :], (real.shape[0], length, length))
+  if causal:
+    allowed = allowed & jnp.tril(jnp.ones((length, length), bool))[None]
+  if segment is not None:
+    allowed = allowed & (segment[:, :, None] == segment[:, None, :])
+  return allowed
+
+
 def check_length(length: int, max_length: int) -> None:
   if length > max_length:
     raise ValueError(f"history of length {length} is longer than history option 'max_length' ({max_length})")
@@ -49,15 +63,16 @@ class MultiHeadAttention(nnx.Module):
   out_i = concat_h sum_j a_ij v_j, optionally followed by a dense output projection.
 
   `query`, `key`, `value` are nnx.Linear(dim, dim) with bias; head h owns columns h*head_dim:(h+1)*head_dim.
-  A query with no allowed key gets a zero output (not NaN).
+  A query with no allowed key gets a zero output (not NaN). `dropout`: on the attention weights, in training.
   """
 
-  def __init__(self, dim: int, num_heads: int, *, output_projection: bool, rngs: nnx.Rngs):
+  def __init__(self, dim: int, num_heads: int, *, output_projection: bool, rngs: nnx.Rngs, dropout_rate=0.0):
     self.query = nnx.Linear(dim, dim, rngs=rngs)
     self.key = nnx.Linear(dim, dim, rngs=rngs)
     self.value = nnx.Linear(dim, dim, rngs=rngs)
     self.output = nnx.Linear(dim, dim, rngs=rngs) if output_projection else None
     self.num_heads, self.head_dim = num_heads, dim // num_heads
+    self.dropout = dropout(dropout_rate)
 
   def _heads(self, projection: nnx.Linear, x: jax.Array) -> jax.Array:
     """Projects x [batch, length, dim] to [batch, length, heads, head_dim]."""
@@ -70,6 +85,7 @@ class MultiHeadAttention(nnx.Module):
 
   def __call__(self, queries: jax.Array, keys: jax.Array, allowed: jax.Array) -> jax.Array:
     """queries [batch, lq, dim] attend to keys (= values) [batch, lk, dim] where allowed -> [batch, lq, dim]."""
-    attended = jnp.einsum("bhij,bjhd->bihd", self.attention(queries, keys, allowed), self._heads(self.value, keys))
+    weights = apply_dropout(self.dropout, self.attention(queries, keys, allowed))
+    attended = jnp.einsum("bhij,bjhd->bihd", weights, self._heads(self.value, keys))
     out = attended.reshape(queries.shape)
     return out if self.output is None else self.output(out)

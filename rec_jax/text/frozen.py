@@ -27,15 +27,20 @@ def freeze(module: nnx.Module) -> nnx.Module:
   return module
 
 
+def weights(state):
+  """A state without its random streams (dropout's key and counter, which the trainer reseeds every step)."""
+  return nnx.filter_state(state, nnx.Not(nnx.RngState)) if isinstance(state, nnx.State) else state
+
+
 def count_parameters(state) -> int:
-  """Number of scalars in a state / pytree of arrays."""
-  return int(sum(np.prod(np.shape(x)) for x in jax.tree.leaves(state)))
+  """Number of scalars in a state / pytree of arrays (random streams are no parameters)."""
+  return int(sum(np.prod(np.shape(x)) for x in jax.tree.leaves(weights(state))))
 
 
 def fingerprint(state) -> str:
   """Hex SHA-256 of a state's paths, shapes, dtypes and values: identifies the frozen weights of a run."""
   digest = hashlib.sha256()
-  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(state), key=lambda kv: jax.tree_util.keystr(kv[0])):
+  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(weights(state)), key=lambda kv: jax.tree_util.keystr(kv[0])):
     array = np.ascontiguousarray(np.asarray(leaf))
     digest.update(f"{jax.tree_util.keystr(path)}|{array.shape}|{array.dtype}|".encode())
     digest.update(array.tobytes())
