@@ -8,6 +8,8 @@
   seen items, sampled-ranking negatives, the catalogue's raw columns).
 - `Batch`: what one step feeds the model, sharded over the mesh's data axis: the device columns of a block of rows,
   each group's distinct texts once (`TextBlock`) and, for retrieval, a block of extra negative rows.
+- `PackedSequences`: what a next-item training step of a sequence encoder feeds it instead: whole user sequences
+  packed side by side into fixed-length rows, so no position is computed twice and almost none is padding.
 Every structure is a pytree (flax.struct), so `jax.tree.map` takes rows, shards batches and jit traces them.
 """
 
@@ -145,3 +147,17 @@ class Batch:
 
   def __len__(self) -> int:
     return len(self.label)
+
+
+@struct.dataclass
+class PackedSequences:
+  """A next-item training batch of whole user sequences packed into fixed-length rows (tasks/packed_sequences.py),
+  [rows, length] int32 each: `items` the item ids, PAD after a row's last sequence; `segment` which of the row's
+  sequences a position belongs to (1, 2, ...; 0 at padding); `position` the item's index within its sequence
+  (what the encoder's position embedding reads). A position attends within its own segment only."""
+  items: Array
+  segment: Array
+  position: Array
+
+  def __len__(self) -> int:
+    return len(self.items)

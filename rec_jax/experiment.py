@@ -33,7 +33,7 @@ from rec_jax.models.zoo import MODELS
 from rec_jax.optim import make_optimizer
 from rec_jax.options import OptionGroup
 from rec_jax.tasks import TASKS
-from rec_jax.tasks.task import Task, TrainingRows
+from rec_jax.tasks.task import Task
 from rec_jax.text.cache import CacheInfo, cache_texts
 from rec_jax.text.inputs import TextInput, text_input
 from rec_jax.text.towers import build_text_tower
@@ -122,7 +122,8 @@ def components(model_cfg, options: ModelOptions, features: FeatureOptions, vocab
 
 def build_model(model_cfg, features: FeatureOptions, vocab_sizes: Dict[str, int], *, label_offset: float = 0.0,
                 rngs: nnx.Rngs) -> nnx.Module:
-  """The model `model.name` (the `model` section `model_cfg`) over data with these features and vocabularies."""
+  """The model `model.name` (the `model` section `model_cfg`) over data with these features and vocabularies, in
+  evaluation mode (dropout off; the trainer takes the training view, train_step.py)."""
   module = MODELS.get(model_cfg.name)
   options = ModelOptions.from_model_section(model_cfg)
   parts = components(model_cfg, options, features, vocab_sizes)
@@ -130,7 +131,9 @@ def build_model(model_cfg, features: FeatureOptions, vocab_sizes: Dict[str, int]
                        numeric=tuple(features.numeric), user_features=tuple(features.user_features),
                        item_features=tuple(features.item_features), has_query=bool(features.query),
                        label_offset=label_offset)
-  return module.build(options, parts.own, inputs, parts, rngs=rngs)
+  model = module.build(options, parts.own, inputs, parts, rngs=rngs)
+  model.eval()
+  return model
 
 
 @dataclasses.dataclass
@@ -145,8 +148,9 @@ class Experiment:
   model: nnx.Module
   text_caches: Dict[str, CacheInfo]
 
-  def training_rows(self) -> TrainingRows:
-    return self.task.train_rows(self.data.splits["train"], self.task_options)
+  def training_rows(self):
+    """What the training batches are drawn from (tasks/task.py's `Task.train_rows`)."""
+    return self.task.train_rows(self.data.splits["train"], self.task_options, self.model)
 
   def optimizer(self) -> optax.GradientTransformation:
     return make_optimizer(self.config.train)

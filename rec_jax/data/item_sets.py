@@ -41,5 +41,15 @@ class ItemSets(NamedTuple):
     out[which, self.indices[position]] = True
     return out
 
+  def padded(self, rows: np.ndarray, width: int) -> np.ndarray:
+    """[len(rows), width] int32: the items of each of `rows`, -1 after them (width >= their largest size)."""
+    rows = np.asarray(rows, np.int64)
+    starts, lengths = self.indptr[rows], np.diff(self.indptr)[rows]
+    out = np.full((len(rows), width), -1, np.int32)
+    which = np.repeat(np.arange(len(rows)), lengths)
+    rank = np.arange(int(lengths.sum())) - np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    out[which, rank] = self.indices[np.repeat(starts, lengths) + rank]
+    return out
+
   def to_json(self) -> dict:
     return {"indptr": self.indptr.tolist(), "indices": self.indices.tolist()}

@@ -45,13 +45,15 @@ def gather(arrays: FeatureArrays, index: np.ndarray, weight: np.ndarray, shards:
 
 
 @functools.lru_cache(maxsize=2)
-def _epoch_order(num_rows: int, seed: int, epoch: int) -> np.ndarray:
+def epoch_order(num_rows: int, seed: int, epoch: int) -> np.ndarray:
+  """The order rows are visited in during training epoch `epoch`."""
   return np.random.default_rng([seed, epoch]).permutation(num_rows)
 
 
-def steps_per_epoch(num_rows: int, batch_size: int) -> int:
+def steps_per_epoch(num_rows: int, batch_size: int, what: str = "rows") -> int:
   if num_rows < batch_size:
-    raise ValueError(f"the train split has {num_rows} rows, fewer than one batch of {batch_size}")
+    raise ValueError(f"the train split has {num_rows} {what}, fewer than one batch of {batch_size} "
+                     "(train.batch_size)")
   return num_rows // batch_size
 
 
@@ -59,7 +61,7 @@ def train_batch(arrays: FeatureArrays, step: int, batch_size: int, seed: int, sh
   """The batch of global step `step`: epochs are fresh permutations; each epoch's last partial batch is skipped."""
   per_epoch = steps_per_epoch(len(arrays), batch_size)
   epoch, offset = divmod(step, per_epoch)
-  order = _epoch_order(len(arrays), seed, epoch)
+  order = epoch_order(len(arrays), seed, epoch)
   return gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], np.ones(batch_size, np.float32), shards)
 
 

@@ -22,7 +22,8 @@ class Options(options.Options):
   num_negatives: int = 0              # extra negatives per step, drawn uniformly from the train items
 
 
-def train_rows(train, opts: Options) -> TrainingRows:
+def train_rows(train, opts: Options, model=None) -> TrainingRows:
+  del model
   clicked = clicked_rows(train)
   return TrainingRows(clicked, negative_pool(clicked) if opts.num_negatives else None, opts.num_negatives)
 

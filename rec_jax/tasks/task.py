@@ -37,6 +37,10 @@ class TrainingRows:
   negatives: Optional[FeatureArrays] = None
   num_negatives: int = 0
 
+  def describe(self) -> dict:
+    """What one epoch trains (logged, and in results.json's `training`)."""
+    return {"unit": "row", "rows": len(self.rows)}
+
   def batch_sizes(self, batch_size: int) -> Sequence[int]:
     """The leading sizes of a step's arrays: each must divide over the data axis."""
     return [batch_size] + ([self.num_negatives] if self.negatives is not None else [])
@@ -49,8 +53,8 @@ class TrainingRows:
     return batch
 
 
-def all_rows(train: FeatureArrays, options) -> TrainingRows:
-  del options
+def all_rows(train: FeatureArrays, options, model=None) -> TrainingRows:
+  del options, model
   return TrainingRows(train)
 
 
@@ -65,7 +69,8 @@ class Task:
   evaluation: the protocol measuring it; score: (model, batch) -> [batch] predictions of pointwise tasks;
   requires: `features` keys that must be set; model_methods: what the model must provide besides __call__;
   centre_labels: models add the train mean of the label to their output (rating); train_rows: (train split,
-  options) -> TrainingRows."""
+  options, model) -> what `batch(step, batch_size, seed, shards)` draws training batches from (TrainingRows, or
+  next_item's PackedSequenceRows when the model trains on whole sequences)."""
   loss: Callable
   evaluation: Any
   metrics: MetricSpec
@@ -73,7 +78,7 @@ class Task:
   requires: Tuple[str, ...] = ()
   model_methods: Tuple[str, ...] = ()
   centre_labels: bool = False
-  train_rows: Callable[[FeatureArrays, Any], TrainingRows] = all_rows
+  train_rows: Callable[..., Any] = all_rows
 
   @property
   def pointwise(self) -> bool:

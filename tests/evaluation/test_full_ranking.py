@@ -36,3 +36,29 @@ def test_evaluate_ranking_by_hand():
   assert m["mrr@2/warm"] == pytest.approx((0.5 + 1) / 2) and m["hit@1/cold"] == 1.0
   no_exclusion = evaluate_ranking(fn, fn, FeatureArrays(rows), catalogue, 2, (1, 2), RankingOptions(exclude="none"))
   assert no_exclusion["hit@2/warm"] == 0.5
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_device_ranking_of_one_relevant_item_equals_the_dense_ranking(seed):
+  """_single_positions (scores and sparse exclusions on the device) gives relevant_positions's positions, with ties
+  (scores rounded), the relevant item itself excluded (it stays) and padded exclusion lists."""
+  import jax.numpy as jnp
+  from rec_jax.evaluation.full_ranking import _single_positions
+  from rec_jax.evaluation.ranking import relevant_positions
+  rng = np.random.default_rng(seed)
+  vectors, candidates = rng.normal(size=(16, 4)).round(0), rng.normal(size=(30, 4)).round(0)
+  relevant = rng.integers(0, 30, size=(16, 1)).astype(np.int32)
+  excluded = np.where(rng.random((16, 8)) < 0.7, rng.integers(0, 30, size=(16, 8)), -1).astype(np.int32)
+  excluded[0, 0] = relevant[0, 0]
+  dense = np.zeros((16, 30), bool)
+  rows, cols = np.nonzero(excluded >= 0)
+  dense[rows, excluded[rows, cols]] = True
+  expected = relevant_positions(vectors @ candidates.T, relevant, dense)
+  got = _single_positions(jnp.asarray(vectors, jnp.float32), jnp.asarray(candidates, jnp.float32), relevant, excluded)
+  np.testing.assert_array_equal(got, expected)
+
+
+def test_item_sets_padded_lists_each_rows_items():
+  from rec_jax.data.item_sets import ItemSets
+  sets = ItemSets.from_pairs(np.array([0, 0, 2, 2, 2]), np.array([5, 3, 1, 4, 9]), 3)
+  np.testing.assert_array_equal(sets.padded(np.array([2, 1, 0]), 4), [[1, 4, 9, -1], [-1] * 4, [3, 5, -1, -1]])

@@ -100,3 +100,21 @@ def test_all_zero_weights_give_a_zero_loss_and_finite_gradients(num_negatives):
   loss, grads = jax.value_and_grad(loss_fn, argnums=(0, 1))(states, table)
   assert float(loss) == 0.0
   assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+
+
+def test_bce_is_sasrecs_binary_loss_with_one_uniform_negative_per_position():
+  states, table = _inputs(3)
+  rng = jax.random.key(7)
+  ids = np.asarray(jax.random.randint(rng, TARGETS.shape, 2, ITEMS))
+  loss = float(next_item_loss(states, TARGETS, WEIGHTS, table, rng, loss="bce"))
+  total = 0.0
+  for b in range(BATCH):
+    for p in range(POSITIONS):
+      t, n = max(int(TARGETS[b, p]), 0), int(ids[b, p])
+      positive = float(np.dot(states[b, p], table[t]))
+      negative = float(np.dot(states[b, p], table[n]))
+      term = np.log1p(np.exp(-positive)) + (0.0 if n == t else np.log1p(np.exp(negative)))
+      total += WEIGHTS[b, p] * term
+  np.testing.assert_allclose(loss, total / WEIGHTS.sum(), rtol=1e-5)
+  with pytest.raises(ValueError, match="task_options.loss"):
+    next_item_loss(states, TARGETS, WEIGHTS, table, rng, loss="hinge")

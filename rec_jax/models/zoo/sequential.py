@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.batch import OOV, PAD, Batch
+from rec_jax.batch import OOV, PAD, Batch, PackedSequences
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
 from rec_jax.options import NoOptions as Options
@@ -38,6 +38,12 @@ class SequentialRecommender(nnx.Module):
     self.encoder = nnx.data(parts.history(dim, rngs))
     self.num_items = vocab_sizes["item_id"]
     self.label_offset = label_offset
+
+  @property
+  def sequence_objective(self):
+    """The encoder's own training objective ("causal", "masked"), or None (the history predicts the row's item):
+    with one, next_item trains on whole packed sequences (tasks/packed_sequences.py)."""
+    return self.encoder.objective
 
   def item_table(self) -> jnp.ndarray:
     return self.items.embedding[...]
@@ -76,6 +82,26 @@ class SequentialRecommender(nnx.Module):
       targets, weights = seq, masked & (seq > OOV)
     else:
       raise ValueError(f"history encoder objective {objective!r} is unknown to the sequential model")
+    return states, targets, weights.astype(jnp.float32)
+
+  def packed_targets(self, packed: PackedSequences, rng, mask_prob: float):
+    """(states, targets, weights) [rows, length(, dim)] of the encoder's objective on packed sequences: causal,
+    each item predicts the next one of its own sequence; masked, the cloze task with each sequence's last item
+    always masked (as at test time)."""
+    seq, segment = packed.items, packed.segment
+    real = segment > 0
+    next_segment = jnp.concatenate([segment[:, 1:], jnp.zeros_like(segment[:, :1])], axis=1)
+    if self.encoder.objective == "causal":
+      states = self.encoder.states(self.items(seq), real, segment, packed.position)
+      targets = jnp.concatenate([seq[:, 1:], jnp.zeros_like(seq[:, :1])], axis=1)
+      weights = real & (next_segment == segment) & (targets > OOV)
+    elif self.encoder.objective == "masked":
+      last = real & (next_segment != segment)
+      masked = real & ((jax.random.uniform(rng, seq.shape) < mask_prob) | last)
+      states = self.encoder.states(self.encoder.mask_items(self.items(seq), masked), real, segment, packed.position)
+      targets, weights = seq, masked & (seq > OOV)
+    else:
+      raise ValueError(f"history encoder objective {self.encoder.objective!r} has no packed-sequence training")
     return states, targets, weights.astype(jnp.float32)
 
 
