@@ -9,20 +9,17 @@ Columns: user_id, item_id, timestamp, order. Stored split: `full`.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from typing import Dict
 
 import numpy as np
 
-from rec_jax.data.formats.lines import find_file, read_lines
+from rec_jax.data.formats.lines import locate_txt, own_directory, read_lines
 from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
 
 URL = "https://raw.githubusercontent.com/kang205/SASRec/master/data/{name}.txt"
-SUFFIXES = (".txt", ".txt.gz")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,17 +68,7 @@ class SequenceTxtFormat:
              "Video) research use; Steam research use")
 
   def locate(self, path: str, options: dict) -> Dict[str, str]:
-    opts = parse_options(options)
-    if os.path.isfile(path):
-      return {"sequences": path}
-    if opts.file:
-      return {"sequences": find_file(path, [opts.file], "sequence_txt (data.options.file)")}
-    found = sorted(n for n in os.listdir(path) if n.endswith(SUFFIXES)) if os.path.isdir(path) else []
-    if len(found) > 1:
-      raise ValueError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
-    if not found:
-      find_file(path, ["*.txt"], "sequence_txt (one `user item` pair per line)")
-    return {"sequences": os.path.join(path, found[0])}
+    return {"sequences": locate_txt(path, parse_options(options).file, "sequence_txt (one `user item` pair per line)")}
 
   def columns(self, files: Dict[str, str], options: dict) -> Dict[str, str]:
     return {"user_id": "id", "item_id": "id", "timestamp": "integer", "order": "integer"}
@@ -92,14 +79,7 @@ class SequenceTxtFormat:
       raise ValueError("sequence_txt downloads SASRec's data/<name>.txt: set data.options.name (e.g. ml-1m, "
                        "Beauty, Steam, Video) or data.path")
     downloaded = str(dl_manager.download(URL.format(name=opts.name)))
-    # TFDS names downloads by a hash in a directory shared with other datasets: give the file a directory of its
-    # own and its own name, so locate finds exactly it.
-    root = os.path.join(os.path.dirname(downloaded), f"sasrec_{opts.name}")
-    target = os.path.join(root, f"{opts.name}.txt")
-    if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(downloaded):
-      os.makedirs(root, exist_ok=True)
-      shutil.copyfile(downloaded, target)
-    return root
+    return own_directory(downloaded, f"sasrec_{opts.name}", opts.name)
 
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
     parse_options(options)

@@ -19,15 +19,13 @@ move that user's test and validation items) is a malformed line, dropped and cou
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
 from typing import Dict
 
 import numpy as np
 
-from rec_jax.data.datasets.sequence_txt import SUFFIXES, _id
+from rec_jax.data.datasets.sequence_txt import _id
 from rec_jax.data.formats.format_options import format_options
-from rec_jax.data.formats.lines import find_file, read_lines
+from rec_jax.data.formats.lines import locate_txt, own_directory, read_lines
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
@@ -87,17 +85,7 @@ class UserSequencesFormat:
              "research licence")
 
   def locate(self, path: str, options: dict) -> Dict[str, str]:
-    opts = parse_options(options)
-    if os.path.isfile(path):
-      return {"sequences": path}
-    if opts.file:
-      return {"sequences": find_file(path, [opts.file], "user_sequences (data.options.file)")}
-    found = sorted(n for n in os.listdir(path) if n.endswith(SUFFIXES)) if os.path.isdir(path) else []
-    if len(found) > 1:
-      raise ValueError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
-    if not found:
-      find_file(path, ["*.txt"], "user_sequences (one `user item item ...` line per user)")
-    return {"sequences": os.path.join(path, found[0])}
+    return {"sequences": locate_txt(path, parse_options(options).file, "user_sequences (one `user item item ...` line per user)")}
 
   def columns(self, files: Dict[str, str], options: dict) -> Dict[str, str]:
     return {"user_id": "id", "item_id": "id", "timestamp": "integer", "order": "integer"}
@@ -108,13 +96,7 @@ class UserSequencesFormat:
       raise ValueError(f"user_sequences downloads ICLRec's data/<name>.txt: set data.options.name to one of "
                        f"{', '.join(NAMES)} (not {opts.name!r}), or set data.path")
     downloaded = str(dl_manager.download(URL.format(name=opts.name)))
-    # As sequence_txt: a directory and name of its own for the hash-named download, so locate finds exactly it.
-    root = os.path.join(os.path.dirname(downloaded), f"iclrec_{opts.name}")
-    target = os.path.join(root, f"{opts.name}.txt")
-    if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(downloaded):
-      os.makedirs(root, exist_ok=True)
-      shutil.copyfile(downloaded, target)
-    return root
+    return own_directory(downloaded, f"iclrec_{opts.name}", opts.name)
 
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
     parse_options(options)

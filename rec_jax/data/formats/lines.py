@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 from typing import Iterator, Sequence, Tuple
 
 from rec_jax.data.formats.source_report import FileReport
@@ -66,3 +67,29 @@ def read_header(lines: Iterator[Tuple[int, str]], path: str, expected: Sequence[
   if fields[:len(expected)] != list(expected):
     raise ValueError(f"{path}: header {first[1][:200]!r} does not start with the expected columns {sep.join(expected)!r}")
   return fields
+
+
+def locate_txt(path: str, file: str, what: str) -> str:
+  """The one .txt (or .txt.gz) file of a sequence format: `path` itself, `file` inside it (data.options.file), or
+  the directory's only such file (several: a named error)."""
+  if os.path.isfile(path):
+    return path
+  if file:
+    return find_file(path, [file], f"{what} (data.options.file)")
+  found = sorted(n for n in os.listdir(path) if n.endswith((".txt", ".txt.gz"))) if os.path.isdir(path) else []
+  if len(found) > 1:
+    raise ValueError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
+  if not found:
+    find_file(path, ["*.txt"], what)
+  return os.path.join(path, found[0])
+
+
+def own_directory(downloaded: str, directory: str, name: str) -> str:
+  """A copy of the download `downloaded` as `<directory>/<name>.txt` beside it; returns that directory. TFDS names
+  downloads by a hash in a directory shared with other datasets, so a format's locate would not find it."""
+  root = os.path.join(os.path.dirname(downloaded), directory)
+  target = os.path.join(root, f"{name}.txt")
+  if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(downloaded):
+    os.makedirs(root, exist_ok=True)
+    shutil.copyfile(downloaded, target)
+  return root
