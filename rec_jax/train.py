@@ -132,7 +132,10 @@ class Trainer:
     """The loop from the restored step to the last (or to an early stop): (params, last step, seconds spent
     evaluating, whether it stopped early)."""
     config, mesh = self.run.config, self.mesh
-    train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options)
+    if config.train.embedding_l2 < 0:
+      raise ValueError(f"train.embedding_l2={config.train.embedding_l2}: must be >= 0")
+    train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options,
+                                 embedding_l2=config.train.embedding_l2)
     metric, mode = self.run.best_metric()
     if should_stop(self.files.read_metrics(), metric, mode, self.stopping):   # Resumed after the stop.
       return params, int(self.state["step"]), 0.0, True

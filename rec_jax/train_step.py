@@ -13,16 +13,18 @@ import optax
 from flax import nnx
 
 from rec_jax.models.dropout import reseed
+from rec_jax.models.id_embedding import with_embedding_penalty
 from rec_jax.parallel import data_sharding, replicated
 
 # fold_in index of the dropout key within a step's key (the task's own draws use the key itself).
 _DROPOUT = 1
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, options):
+def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, options, embedding_l2: float = 0.0):
   """(params, frozen, opt_state, batch, rng) -> (params, opt_state, {loss, grad_norm}); donates the old params and
   optimizer state. `rng` is the step's key (negative sampling, masking, dropout); `options` the task's Options.
-  `graphdef`: the model's training view (module docstring)."""
+  `graphdef`: the model's training view (module docstring). `embedding_l2` (`train.embedding_l2`) weighs the squared
+  norm of the id-embedding rows the batch looks up (models/id_embedding.py); the logged loss is the task's own."""
 
   def train_step(params, frozen, opt_state, batch, rng):
     # The step's dropout keys, set outside the differentiated function.
@@ -30,10 +32,13 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, task, mesh, opti
     reseed(model, jax.random.fold_in(rng, _DROPOUT))
     stepped = nnx.split(model, nnx.Param, ...)[2]
 
-    def loss_fn(p):
-      return task.loss(nnx.merge(graphdef, p, stepped), batch, rng, options)
+    task_loss = with_embedding_penalty(lambda model: task.loss(model, batch, rng, options))
 
-    loss, grads = jax.value_and_grad(loss_fn)(params)
+    def loss_fn(p):
+      loss, penalty = task_loss(nnx.merge(graphdef, p, stepped))
+      return loss + embedding_l2 * penalty, loss
+
+    (_, loss), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     return params, opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.batch import PAD, Batch
+from rec_jax.models.id_embedding import IdEmbed
 
 _INIT = nnx.initializers.normal(stddev=0.05)
 # (dim, rngs) -> a history encoder (rec_jax/models/history/), as the builder (rec_jax/experiment.py) makes it.
@@ -23,9 +24,9 @@ class CFTower(nnx.Module):
 
   def __init__(self, num_users: int, num_items: int, dim: int, history: Optional[HistoryFactory] = None, *,
                user_embedding: bool = True, rngs: nnx.Rngs):
-    self.users = nnx.Embed(num_users, dim, embedding_init=_INIT, rngs=rngs) if user_embedding else None
-    self.items = nnx.Embed(num_items, dim, embedding_init=_INIT, rngs=rngs)
-    self.item_bias = nnx.Embed(num_items, 1, embedding_init=nnx.initializers.zeros, rngs=rngs)
+    self.users = IdEmbed(num_users, dim, embedding_init=_INIT, rngs=rngs) if user_embedding else None
+    self.items = IdEmbed(num_items, dim, embedding_init=_INIT, rngs=rngs)
+    self.item_bias = IdEmbed(num_items, 1, embedding_init=nnx.initializers.zeros, rngs=rngs)
     self.history = history(dim, rngs) if history is not None else None
 
   def __call__(self, batch: Batch) -> Dict[str, jnp.ndarray]:

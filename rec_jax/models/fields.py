@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.batch import Batch
+from rec_jax.models.id_embedding import IdEmbed
 
 
 class FieldEmbedding(nnx.Module):
@@ -19,7 +20,7 @@ class FieldEmbedding(nnx.Module):
     init = nnx.initializers.normal(stddev=init_std)
     self.categorical = tuple(sorted(vocab_sizes))
     self.numeric = tuple(numeric)
-    self.tables = nnx.Dict({name: nnx.Embed(vocab_sizes[name], dim, embedding_init=init, rngs=rngs)
+    self.tables = nnx.Dict({name: IdEmbed(vocab_sizes[name], dim, embedding_init=init, rngs=rngs)
                             for name in self.categorical})
     self.numeric_vectors = nnx.Param(init(rngs.params(), (max(len(self.numeric), 1), dim)))
     self.num_fields = len(self.categorical) + len(self.numeric)

@@ -16,6 +16,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.batch import Batch
+from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.mlp import MLP
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
@@ -37,10 +38,10 @@ class NeuMF(nnx.Module):
       raise ValueError(f"model.cf_options.mlp={tower}: NeuMF needs a non-empty tower whose first layer is even "
                        "(its input is the user and item MLP embeddings, half as wide each)")
     num_users, num_items = vocab_sizes["user_id"], vocab_sizes["item_id"]
-    self.gmf_users = nnx.Embed(num_users, gmf_dim, embedding_init=init, rngs=rngs)
-    self.gmf_items = nnx.Embed(num_items, gmf_dim, embedding_init=init, rngs=rngs)
-    self.mlp_users = nnx.Embed(num_users, tower[0] // 2, embedding_init=init, rngs=rngs)
-    self.mlp_items = nnx.Embed(num_items, tower[0] // 2, embedding_init=init, rngs=rngs)
+    self.gmf_users = IdEmbed(num_users, gmf_dim, embedding_init=init, rngs=rngs)
+    self.gmf_items = IdEmbed(num_items, gmf_dim, embedding_init=init, rngs=rngs)
+    self.mlp_users = IdEmbed(num_users, tower[0] // 2, embedding_init=init, rngs=rngs)
+    self.mlp_items = IdEmbed(num_items, tower[0] // 2, embedding_init=init, rngs=rngs)
     self.mlp = MLP(tower[0], tower[1:], rngs=rngs)
     self.fuse = nnx.Linear(gmf_dim + self.mlp.out_dim, 1, rngs=rngs)
     self.label_offset = label_offset

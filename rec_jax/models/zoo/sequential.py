@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.batch import OOV, PAD, Batch, PackedSequences
+from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
 from rec_jax.options import NoOptions as Options
@@ -34,7 +35,7 @@ class SequentialRecommender(nnx.Module):
       raise ValueError(f"model.name=sequential needs a history encoder that reads the sequence alone "
                        f"(model.history: mean, sasrec, bert4rec), not {opts.history!r}")
     dim = opts.embed_dim
-    self.items = nnx.Embed(vocab_sizes["item_id"], dim, embedding_init=id_init(opts), rngs=rngs)
+    self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=id_init(opts), rngs=rngs)
     self.encoder = nnx.data(parts.history(dim, rngs))
     self.num_items = vocab_sizes["item_id"]
     self.label_offset = label_offset

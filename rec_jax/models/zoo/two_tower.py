@@ -21,6 +21,7 @@ from flax import nnx
 from rec_jax import options
 from rec_jax.batch import PAD, Batch
 from rec_jax.models.fields import FieldEmbedding
+from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.mlp import MLP
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
@@ -71,9 +72,9 @@ class TwoTowerModel(nnx.Module):
     item_num = _side_features(inputs, "item_features", "numeric")
     self.user_fields = FieldEmbedding({k: vocab_sizes[k] for k in user_cat}, user_num, dim, rngs=rngs)
     self.item_fields = FieldEmbedding({k: vocab_sizes[k] for k in item_cat}, item_num, dim, rngs=rngs)
-    self.users = (nnx.Embed(vocab_sizes["user_id"], dim, embedding_init=init, rngs=rngs)
+    self.users = (IdEmbed(vocab_sizes["user_id"], dim, embedding_init=init, rngs=rngs)
                   if opts.cf_user_embedding else None)
-    self.items = nnx.Embed(vocab_sizes["item_id"], dim, embedding_init=init, rngs=rngs)
+    self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=init, rngs=rngs)
     if parts.history is not None and parts.history_class.reads_target:
       raise ValueError(f"model.history={opts.history} attends over the history with the target item, which "
                        "the two-tower user tower cannot see; use mean, sasrec or bert4rec")

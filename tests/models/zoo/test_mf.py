@@ -111,3 +111,44 @@ def test_neumf_widths_follow_the_tower_and_cf_dim():
 def test_neumf_rejects_an_odd_or_empty_first_layer(tower):
   with pytest.raises(ValueError, match="model.cf_options.mlp"):
     build("neumf", _model_cfg(cf_options=dict(mlp=tower)), ml_collections.ConfigDict(), VOCAB, rngs=nnx.Rngs(0))
+
+
+SIDE_VOCAB = {**VOCAB, "age": 4, "genre": 5}
+SIDE_FEATURES = dict(categorical=("age", "genre"), user_features=("age",), item_features=("genre",))
+SIDE_BATCH = make_batch(user_id=np.array([0, 1, 3, 6]), item_id=np.array([8, 2, 2, 0]),
+                        categorical={"age": np.array([1, 3, 0, 2]), "genre": np.array([4, 4, 1, 0])},
+                        history=np.array([[3, 5, 0], [0, 0, 0], [8, 0, 0], [1, 2, 7]]))   # 0 = PAD
+
+
+def _svdpp_scores(model: BiasedMF, batch, label_offset: float, implicit: bool) -> np.ndarray:
+  """mu + b_u + b_i + b_age + b_genre + <p_u + a_age + |N(u)|^-1/2 sum y_j, q_i + c_genre>, row by row."""
+  p, q = _p(model.users.embedding), _p(model.items.embedding)
+  a, c = _p(model.feature_factors["age"].embedding), _p(model.feature_factors["genre"].embedding)
+  b_age, b_genre = _p(model.feature_bias["age"].embedding)[:, 0], _p(model.feature_bias["genre"].embedding)[:, 0]
+  out = np.empty(len(batch.user_id))
+  for n, (u, i, age, genre) in enumerate(zip(batch.user_id, batch.item_id, batch.categorical["age"],
+                                             batch.categorical["genre"])):
+    user, item = p[u] + a[age], q[i] + c[genre]
+    real = [j for j in batch.history[n] if j != 0]
+    if implicit and real:
+      user = user + sum(_p(model.implicit.embedding)[j] for j in real) / np.sqrt(len(real))
+    out[n] = (label_offset + float(_p(model.global_bias)) + _p(model.user_bias.embedding)[u, 0]
+              + _p(model.item_bias.embedding)[i, 0] + b_age[age] + b_genre[genre] + float(np.dot(user, item)))
+  return out
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_mf_side_features_and_implicit_feedback_follow_svdfeature_and_svdpp(implicit):
+  cfg = _model_cfg(cf_options=dict(side_features=True, implicit=implicit))
+  model = nnx.eval_shape(lambda: build("mf", cfg, ml_collections.ConfigDict(SIDE_FEATURES), SIDE_VOCAB,
+                                       label_offset=3.0, rngs=nnx.Rngs(0)))
+  model = randomize_params(model, 5, 0.7)
+  assert (model.implicit is not None) == implicit
+  np.testing.assert_allclose(np.asarray(model(SIDE_BATCH)), _svdpp_scores(model, SIDE_BATCH, 3.0, implicit),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_mf_side_features_without_any_side_feature_is_a_named_error():
+  with pytest.raises(ValueError, match="side_features"):
+    build("mf", _model_cfg(cf_options=dict(side_features=True)), ml_collections.ConfigDict(), VOCAB,
+          rngs=nnx.Rngs(0))
