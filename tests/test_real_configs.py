@@ -51,7 +51,7 @@ def test_movielens_rating_fold_resumes_exactly(tmp_path, tfds_dir):
   assert train.train_and_evaluate(cfg, str(tmp_path / "resumed"))["metrics"] == full["metrics"]
 
 
-@pytest.mark.parametrize("layout, preset", [("1m", "smoke"), ("csv", "csv,smoke,notext"), ("100k", "smoke,notext")])
+@pytest.mark.parametrize("layout, preset", [("1m", "smoke"), ("csv", "csv,smoke,notext"), ("100k", "smoke,random")])
 def test_movielens_ctr(layout, preset, tmp_path, tfds_dir):
   write = {"1m": movielens_files.write_1m, "csv": movielens_files.write_csv, "100k": movielens_files.write_100k}
   write[layout](str(tmp_path / "ml"), num_users=60, num_items=80, per_user=25)

@@ -33,7 +33,7 @@ RUNS = ([("synthetic", "synthetic.py", "", None)]
         + [("movielens_rating", "movielens_rating.py", "", "ml-100k"),
            ("movielens_rating.neumf", "movielens_rating.py", "neumf", "ml-100k"),
            ("movielens_ctr", "movielens_ctr.py", "", "ml-1m"),
-           ("movielens_ctr.minilm", "movielens_ctr.py", "minilm", "ml-1m"),
+           ("movielens_ctr.random", "movielens_ctr.py", "random", "ml-1m"),
            ("movielens_ctr.notext", "movielens_ctr.py", "notext", "ml-100k"),
            ("movielens_ctr.csv", "movielens_ctr.py", "csv", "ml-latest-small"),
            ("sasrec_format", "sasrec_format.py", "", "toy.txt"),
