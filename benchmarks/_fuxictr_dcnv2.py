@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-from collections import OrderedDict
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -30,8 +29,9 @@ from fuxictr.pytorch.layers import CrossNetV2, FeatureEmbedding, MLP_Block
 from fuxictr.pytorch.models import BaseModel
 from fuxictr.pytorch.torch_utils import seed_everything
 
+from _fuxictr_feature_map import load_feature_map
+
 DATASET_ID = "synthetic_shop"
-LABEL = "label"
 
 
 class DCNv2(BaseModel):
@@ -57,23 +57,6 @@ class DCNv2(BaseModel):
     x0 = self.embedding_layer(self.get_inputs(inputs), flatten_emb=True)   # [batch, fields * dim]
     logit = self.fc(torch.cat([self.crossnet(x0), self.parallel_dnn(x0)], dim=-1))
     return {"y_pred": self.output_activation(logit)}
-
-
-def load_feature_map(data_dir: str, vocab_sizes: Dict[str, int], embedding_dim: int) -> FeatureMap:
-  """Writes feature_map.json for the categorical fields as FuxiCTR's preprocessing would, and loads it back the way
-  its run_expid.py does."""
-  feature_map = FeatureMap(DATASET_ID, data_dir)
-  feature_map.features = OrderedDict(
-      (name, {"source": "", "type": "categorical", "vocab_size": int(size)}) for name, size in vocab_sizes.items())
-  feature_map.labels = [LABEL]
-  feature_map.num_fields = len(vocab_sizes)
-  feature_map.total_features = int(sum(vocab_sizes.values()))
-  feature_map.set_column_index()
-  json_path = os.path.join(data_dir, "feature_map.json")
-  feature_map.save(json_path)
-  loaded = FeatureMap(DATASET_ID, data_dir)
-  loaded.load(json_path, {"embedding_dim": embedding_dim})
-  return loaded
 
 
 def train_and_predict(feature_map: FeatureMap, data_dir: str, model_root: str, *, epochs: int, batch_size: int,
@@ -120,7 +103,7 @@ def main(spec_path: str) -> None:
   with open(spec_path) as f:
     spec = json.load(f)
   torch.set_num_threads(spec["threads"])
-  feature_map = load_feature_map(spec["data_dir"], spec["vocab_sizes"], spec["model"]["embedding_dim"])
+  feature_map = load_feature_map(spec["data_dir"], DATASET_ID, spec["vocab_sizes"], (), spec["model"]["embedding_dim"])
   result = train_and_predict(feature_map, spec["data_dir"], spec["model_root"], **spec["train"], **spec["model"])
   np.savez(spec["result"], **result)
 
