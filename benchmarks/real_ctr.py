@@ -28,7 +28,8 @@ Needs scikit-learn, torch and fuxictr (`pip install -e ".[ref,bench]"`); runs of
    MovielensLatest_x1: embedding_dim 10, hidden_units [400, 400, 400], batch_norm, net_dropout 0.3,
    embedding_regularizer 0.01, batch 4096 for 1.4 M rows) with embedding_regularizer 0.01 / 0.1 / 0.001 (its
    regularizer weighs every embedding row each step, so its scale matters most on small data), and the untuned
-   model_zoo DeepFM defaults (hidden_units [64, 64, 64], no dropout, batch norm or regularizer). Batch 1024 rather
+   argument defaults of the DeepFM class in FuxiCTR's model_zoo source (hidden_units [64, 64, 64], no dropout, batch
+   norm or regularizer; not its DeepFM_default yaml template). Batch 1024 rather
    than 4096 keeps about BARS's number of steps per epoch on 100k-row data (and is our config's batch).
 
 Train wall seconds: ours, the whole run (above); logistic regression, the fit of the chosen C; DeepFM, the chosen
