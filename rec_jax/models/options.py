@@ -39,6 +39,7 @@ class ModelOptions(Options):
   field_towers: Tuple[str, ...] = ("text",)   # tower vectors that also join the cross layer as fields
   match_text: bool = False            # the text vector joins the item side of the CF match (needs cf_dim 0)
   mlp: Tuple[int, ...] = (128,)       # the deep MLP beside the cross
+  mlp_dropout: float = 0.0            # dropout after every hidden layer of that MLP, in training
   query: QueryOptions = dataclasses.field(default_factory=QueryOptions)
   text: TextOptions = dataclasses.field(default_factory=TextOptions)
 

@@ -1,5 +1,7 @@
-"""The hybrid model: every tower switch builds and runs, and cold items are told apart by their text."""
+"""The hybrid model: every tower switch builds and runs, cold items are told apart by their text, and the deep
+net's dropout acts in training only."""
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -9,6 +11,7 @@ from flax import nnx
 from rec_jax.batch import TextBlock
 from rec_jax.data.vocab import OOV
 from rec_jax.experiment import build_cross
+from rec_jax.models.dropout import Dropout, reseed
 from rec_jax.models.history.mean import MeanHistory
 from tests.batches import make_batch, token_block
 from tests.models.building import model as build
@@ -144,3 +147,18 @@ def test_every_cross_family_runs_in_the_hybrid_with_a_deep_net_only_where_it_has
   assert (model.head is None) == (cross == "lr")   # LR: the first-order term is the whole model
   logits = model(_batch())
   assert logits.shape == (6,) and bool(jnp.all(jnp.isfinite(logits)))
+
+
+def test_mlp_dropout_reaches_the_deep_net_in_training_only():
+  model = build("hybrid", _model_cfg(cross="deepfm", mlp=(64, 64), mlp_dropout=0.5), FEATURES, VOCAB,
+                rngs=nnx.Rngs(0))
+  assert [d.rate for d in model.deep.dropouts] == [0.5, 0.5]
+  assert all(isinstance(d, Dropout) for d in model.deep.dropouts)
+  batch = _batch()
+  evaluated = np.asarray(model(batch))   # built in evaluation mode: deterministic
+  np.testing.assert_array_equal(np.asarray(model(batch)), evaluated)
+  model.train()
+  reseed(model, jax.random.key(3))
+  assert not np.allclose(np.asarray(model(batch)), evaluated)
+  plain = build("hybrid", _model_cfg(cross="deepfm", mlp=(64, 64)), FEATURES, VOCAB, rngs=nnx.Rngs(0))
+  assert all(d is None for d in plain.deep.dropouts)

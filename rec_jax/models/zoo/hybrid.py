@@ -83,7 +83,7 @@ class HybridRecModel(nnx.Module):
     if parts.cross is not None:
       self.cross = nnx.data(parts.cross(num_fields, dim, rngs))
       if self.cross.parallel_deep:
-        self.deep = nnx.data(MLP(num_fields * dim, opts.mlp, rngs=rngs))
+        self.deep = nnx.data(MLP(num_fields * dim, opts.mlp, dropout_rate=opts.mlp_dropout, rngs=rngs))
       width = self.cross.out_dim + (self.deep.out_dim if self.deep is not None else 0)
       if width:
         self.head = nnx.data(nnx.Linear(width, 1, rngs=rngs))
