@@ -6,8 +6,11 @@ import tempfile
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Tests build the same tiny models over and over (and in subprocesses): JAX's persistent compilation cache lets every
-# run after the first reuse the compiled steps (about 40 % of a resume test's time). Shared by the xdist workers.
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "rec_jax_tests_jax_cache"))
+# build after the first reuse the compiled steps (about 40 % of a resume test's time). Shared by the xdist workers
+# and their subprocesses within one test run, but new for each run: an executable cached by an earlier run (older
+# code, other flags) was seen to abort XLA when loaded (tests/test_zoo.py's mf, after a change to the model).
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"rec_jax_tests_jax_cache_{_RUN}"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
