@@ -26,6 +26,7 @@ from rec_jax.checkpoint import Checkpointer, initial_state
 from rec_jax.data.datasets import DATASETS
 from rec_jax.data.features import FeatureOptions
 from rec_jax.data.prepare import PreparedData, prepare_data
+from rec_jax.data.vocabulary_texts import vocabulary_texts
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.history import HISTORY
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
@@ -195,5 +196,11 @@ def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_r
                                  model.text_encoders(), config.seed)
     data.catalogue = splits.pop("catalogue")
     data.splits = splits
+  if getattr(model, "text", None) is not None and hasattr(model, "attach_item_texts"):
+    # A model scoring the whole vocabulary with text (models/zoo/sequential.py) holds each id's text, as cached.
+    texts = vocabulary_texts(data.splits["train"], vocab_sizes["item_id"])
+    if texts is None:
+      raise ValueError(f"model.name={config.model.name} with model.use_text needs the train split's item texts")
+    model.attach_item_texts(*texts)
   task.evaluation.prepare(config.eval, workdir, data)
   return Experiment(config, workdir, task, task_options, features, data, model, caches)

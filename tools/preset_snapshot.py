@@ -40,8 +40,10 @@ RUNS = ([("synthetic", "synthetic.py", "", None)]
            ("sasrec_format.bert4rec", "sasrec_format.py", "bert4rec", "toy.txt"),
            ("sasrec_format.full", "sasrec_format.py", "full", "toy.txt"),
            ("amazon_text_seq", "amazon_text_seq.py", "", "Toy"),
-           ("amazon_text_seq.minilm", "amazon_text_seq.py", "minilm", "Toy"),
            ("amazon_text_seq.ids", "amazon_text_seq.py", "ids", "Toy"),
+           ("amazon_text_seq.random", "amazon_text_seq.py", "random", "Toy"),
+           ("amazon_text_seq.two_tower", "amazon_text_seq.py", "two_tower", "Toy"),
+           ("amazon_text_seq.cold", "amazon_text_seq.py", "cold", "Toy"),
            ("amazon_text_seq.item_title", "amazon_text_seq.py", "item_title", "Toy"),
            ("criteo_ctr", "criteo_ctr.py", "", "criteo.txt"),
            ("criteo_ctr.hashed", "criteo_ctr.py", "hashed", "criteo.txt")])

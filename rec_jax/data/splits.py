@@ -9,8 +9,9 @@
   than 3 rows are train only (SASRec's and RecBole's "LS" protocol);
 - `predefined`: the format's own split files (ml-100k's folds `u1..u5`, RecBole's `.train/.valid/.test.inter`),
   applied in rec_jax/data/formats/real_dataset.py.
-Then, with `cold_item_fraction` > 0, that share of the items is held out entirely: every row of a held-out item
-moves to validation (half of those items) or test (the other half), so those items are new at evaluation time.
+Then, with `cold_item_fraction` > 0 (after any kind, `predefined` too), that share of the items is held out
+entirely: every row of a held-out item moves to validation (half of those items) or test (the other half), so
+those items are new at evaluation time.
 
 "Chronological" is by `timestamp`, ties broken by `order` (the row's position in the files).
 """

@@ -30,8 +30,12 @@ class Dropout(nnx.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     if self.deterministic:
       return x
-    keep = jax.random.bernoulli(jax.random.wrap_key_data(self.key[...]), 1.0 - self.rate, x.shape)
-    return jnp.where(keep, x / (1.0 - self.rate), jnp.zeros_like(x))
+    return jnp.where(self.keep(x.shape), x / (1.0 - self.rate), jnp.zeros_like(x))
+
+  def keep(self, shape) -> jax.Array:
+    """This step's mask of `shape`: True with probability 1 - rate (for dropout of something other than a
+    tensor's entries, e.g. whole items' ids); call it only in training."""
+    return jax.random.bernoulli(jax.random.wrap_key_data(self.key[...]), 1.0 - self.rate, shape)
 
 
 def dropout(rate: float):

@@ -34,7 +34,7 @@ from rec_jax.data.formats.table_builder import build_and_read, table_config
 from rec_jax.data.governance import Schema
 from rec_jax.data.histories import prior_histories
 from rec_jax.data.raw import RawDataset
-from rec_jax.data.splits import SPLIT_NAMES, assign_splits
+from rec_jax.data.splits import SPLIT_NAMES, assign_splits, hold_out_items
 
 Columns = Dict[str, np.ndarray]
 # Columns that order and place rows; they stay in the raw data (governance checks them) but are not features.
@@ -122,6 +122,9 @@ class RealDataset:
     split_cfg = data_cfg.split
     if split_cfg.kind == "predefined":
       log, used = _predefined(stored, split_cfg)
+      if split_cfg.get("cold_item_fraction", 0.0):   # (assign_splits applies it to the other kinds)
+        log["_split"] = hold_out_items(log["item_id"], log["_split"], split_cfg.cold_item_fraction,
+                                       split_cfg.get("seed", 0))
     else:
       used = ["full"]
       if "full" not in stored:

@@ -8,37 +8,112 @@ history followed by the clicked item:
   item (the clicked one) always, which is also how it predicts at test time (Sun et al. 2019);
 - no objective of its own (mean): the history predicts the clicked item.
 Query = the encoder's output for the history (SASRec: its last state; BERT4Rec: the state at an appended [mask]);
-candidates = item-id vectors (new items share the OOV vector); score = their dot product.
+candidates = item vectors; score = their dot product.
+
+An item's vector is its id vector (new items share the OOV vector) plus, with `model.use_text`, the text tower's
+vector of its text (text/towers.py), so a new item with no clicks is still placed by what it says (the "text + id"
+item representation of UniSRec, Hou et al. KDD 2022). The same vector is the item's input to the encoder and its
+candidate vector. Training scores every item of the vocabulary, so the model holds each vocabulary id's text
+(`attach_item_texts`, from the train split: rec_jax/experiment.py; data/vocabulary_texts.py) as frozen weights;
+with a frozen text encoder these are its cached pooled vectors and a step only projects them. Candidates at
+evaluation read their own row's text, so a cold item's text reaches its vector; an item out of the vocabulary
+inside a history reads the OOV vector alone.
 """
 
 from __future__ import annotations
 
-from typing import Dict
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rec_jax.batch import OOV, PAD, Batch, PackedSequences
+from rec_jax import options
+from rec_jax.batch import OOV, PAD, Batch, PackedSequences, Texts
+from rec_jax.models.dropout import dropout
 from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo.mf import id_init
-from rec_jax.options import NoOptions as Options
+from rec_jax.text.frozen import Frozen
+
+
+@dataclasses.dataclass(frozen=True)
+class Options(options.Options):
+  """`model.cf_options` of the sequential model. `id_dropout` (with text): in training, each item with a text is,
+  with this probability per step, read as a new item would be (the OOV id vector plus its text vector) everywhere
+  in the step, in the encoder's inputs and in the softmax table, so the text vectors learn to place items
+  without their ids, as cold items must be placed."""
+  id_dropout: float = 0.0
+
+TEXT_FIELDS = ("ids", "mask", "types", "hidden", "pooled")
+
+
+class VocabularyTexts(nnx.Module):
+  """Each item-vocabulary id's text in the text tower's input form, and whether the id has one: frozen weights,
+  fixed by the data (their fingerprint is checked on resume like any frozen weight)."""
+
+  def __init__(self, texts: Texts, known):
+    for name in TEXT_FIELDS:
+      value = getattr(texts, name)
+      setattr(self, name, Frozen(jnp.asarray(value)) if value is not None else None)
+    self.known = Frozen(jnp.asarray(known, jnp.float32))
+
+  def texts(self) -> Texts:
+    return Texts(**{name: getattr(self, name)[...] for name in TEXT_FIELDS if getattr(self, name) is not None})
 
 
 class SequentialRecommender(nnx.Module):
   """query_vectors(batch), candidate_vectors(batch) -> [batch, dim]; __call__ -> their dot product [batch]."""
 
-  def __init__(self, opts: ModelOptions, vocab_sizes: Dict[str, int], parts: Components, *,
-               label_offset: float = 0.0, rngs: nnx.Rngs):
+  def __init__(self, opts: ModelOptions, own: Options, inputs: ModelInputs, parts: Components, *,
+               rngs: nnx.Rngs):
     if parts.history is None or parts.history_class.reads_target:
       raise ValueError(f"model.name=sequential needs a history encoder that reads the sequence alone "
                        f"(model.history: mean, sasrec, bert4rec), not {opts.history!r}")
-    dim = opts.embed_dim
+    dim, vocab_sizes = opts.embed_dim, inputs.vocab_sizes
+    if own.id_dropout and not opts.use_text:
+      raise ValueError("model.cf_options.id_dropout reads items by their text alone; it needs model.use_text")
     self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=id_init(opts), rngs=rngs)
     self.encoder = nnx.data(parts.history(dim, rngs))
+    self.text = nnx.data(parts.text_tower(dim, rngs)) if opts.use_text else None
+    self.vocabulary_texts = nnx.data(None)
+    self.id_dropout = dropout(own.id_dropout)
     self.num_items = vocab_sizes["item_id"]
-    self.label_offset = label_offset
+    self.label_offset = inputs.label_offset
+
+  def text_encoders(self):
+    return {"text": getattr(self.text, "bert", None)} if self.text is not None else {}
+
+  def attach_item_texts(self, texts: Texts, known) -> None:
+    """Sets each vocabulary id's text ([num_items, ...] in the text tower's input form) and whether it has one
+    ([num_items] bool): the texts the training softmax and the history inputs read."""
+    if len(known) != self.num_items:
+      raise ValueError(f"item texts for {len(known)} ids, but the item vocabulary has {self.num_items}")
+    self.vocabulary_texts = VocabularyTexts(texts, known)
+
+  def _text_table(self):
+    """[num_items, dim] the text vector of each vocabulary id (0 for ids without text), or None without text."""
+    if self.text is None:
+      return None
+    if self.vocabulary_texts is None:
+      raise ValueError("model.use_text: the sequential model has no item texts; attach_item_texts() must run "
+                       "before training or scoring (rec_jax/experiment.py does)")
+    vectors = self.text.encode(self.vocabulary_texts.texts())
+    return vectors * self.vocabulary_texts.known[...][:, None].astype(vectors.dtype)
+
+  def _read_ids(self, ids: jnp.ndarray) -> jnp.ndarray:
+    """The ids the id table is read with: in training with `id_dropout`, this step's dropped items (those with a
+    text) read as OOV."""
+    if self.id_dropout is None or self.id_dropout.deterministic:
+      return ids
+    dropped = ~self.id_dropout.keep((self.num_items,)) & (self.vocabulary_texts.known[...] > 0)
+    return jnp.where(dropped[ids], OOV, ids)
+
+  def item_vectors(self, ids: jnp.ndarray) -> jnp.ndarray:
+    """[..., dim] the vectors of vocabulary ids: id vector + text vector."""
+    text = self._text_table()
+    vectors = self.items(self._read_ids(ids))
+    return vectors if text is None else vectors + text[ids]
 
   @property
   def sequence_objective(self):
@@ -47,14 +122,21 @@ class SequentialRecommender(nnx.Module):
     return self.encoder.objective
 
   def item_table(self) -> jnp.ndarray:
-    return self.items.embedding[...]
+    text = self._text_table()
+    table = self.items.embedding[...]
+    if self.id_dropout is not None and not self.id_dropout.deterministic:
+      table = table[self._read_ids(jnp.arange(self.num_items))]
+    return table if text is None else table + text
 
   def query_vectors(self, batch: Batch) -> jnp.ndarray:
     hist = batch.history
-    return self.encoder(self.items(hist), hist != PAD)
+    return self.encoder(self.item_vectors(hist), hist != PAD)
 
   def candidate_vectors(self, batch: Batch) -> jnp.ndarray:
-    return self.items(batch.item_id)
+    vectors = self.items(batch.item_id)
+    if self.text is None:
+      return vectors
+    return vectors + self.text.encode(batch.text.texts)[batch.text.slot]
 
   def __call__(self, batch: Batch) -> jnp.ndarray:
     return self.label_offset + jnp.sum(self.query_vectors(batch) * self.candidate_vectors(batch), axis=-1)
@@ -74,12 +156,12 @@ class SequentialRecommender(nnx.Module):
     seq = jnp.where(position == n[:, None], item[:, None], seq)
     real = seq != PAD
     if objective == "causal":
-      states = self.encoder.states(self.items(seq), real)
+      states = self.encoder.states(self.item_vectors(seq), real)
       targets = jnp.concatenate([seq[:, 1:], jnp.zeros_like(seq[:, :1])], axis=1)
       weights = (position < n[:, None]) & (targets > OOV)
     elif objective == "masked":
       masked = real & ((jax.random.uniform(rng, seq.shape) < mask_prob) | (position == n[:, None]))
-      states = self.encoder.states(self.encoder.mask_items(self.items(seq), masked), real)
+      states = self.encoder.states(self.encoder.mask_items(self.item_vectors(seq), masked), real)
       targets, weights = seq, masked & (seq > OOV)
     else:
       raise ValueError(f"history encoder objective {objective!r} is unknown to the sequential model")
@@ -93,13 +175,13 @@ class SequentialRecommender(nnx.Module):
     real = segment > 0
     next_segment = jnp.concatenate([segment[:, 1:], jnp.zeros_like(segment[:, :1])], axis=1)
     if self.encoder.objective == "causal":
-      states = self.encoder.states(self.items(seq), real, segment, packed.position)
+      states = self.encoder.states(self.item_vectors(seq), real, segment, packed.position)
       targets = jnp.concatenate([seq[:, 1:], jnp.zeros_like(seq[:, :1])], axis=1)
       weights = real & (next_segment == segment) & (targets > OOV)
     elif self.encoder.objective == "masked":
       last = real & (next_segment != segment)
       masked = real & ((jax.random.uniform(rng, seq.shape) < mask_prob) | last)
-      states = self.encoder.states(self.encoder.mask_items(self.items(seq), masked), real, segment, packed.position)
+      states = self.encoder.states(self.encoder.mask_items(self.item_vectors(seq), masked), real, segment, packed.position)
       targets, weights = seq, masked & (seq > OOV)
     else:
       raise ValueError(f"history encoder objective {self.encoder.objective!r} has no packed-sequence training")
@@ -108,5 +190,4 @@ class SequentialRecommender(nnx.Module):
 
 def build(opts: ModelOptions, own: Options, inputs: ModelInputs, parts: Components, *,
           rngs: nnx.Rngs) -> SequentialRecommender:
-  del own
-  return SequentialRecommender(opts, inputs.vocab_sizes, parts, label_offset=inputs.label_offset, rngs=rngs)
+  return SequentialRecommender(opts, own, inputs, parts, rngs=rngs)

@@ -198,6 +198,22 @@ def test_predefined_splits_end_to_end_keep_histories(tmp_path):
   assert raw.source_report["used_splits"] == ["train", "validation", "test"]
 
 
+def test_predefined_splits_take_the_cold_item_hold_out_too(tmp_path):
+  path = recbole_files.write_unisrec(str(tmp_path), raw_ids=True)
+  plain = load_dataset(_data_cfg(path, tmp_path, "predefined", unknown_ids="oov"), None)
+  cfg = _data_cfg(path, tmp_path, "predefined", unknown_ids="oov")
+  cfg.split.cold_item_fraction = 0.5
+  held = load_dataset(cfg, None)
+  names = ("train", "validation", "test")
+  # The same rows, moved: no held-out item keeps a training row, and each lands wholly in validation or in test.
+  assert sum(len(held.splits[s]["item_id"]) for s in names) == sum(len(plain.splits[s]["item_id"]) for s in names)
+  items = {s: set(held.splits[s]["item_id"]) for s in names}
+  moved = set().union(*(set(plain.splits[s]["item_id"]) for s in names)) - items["train"]
+  assert moved - (set(plain.splits["validation"]["item_id"]) | set(plain.splits["test"]["item_id"]))
+  assert not (moved & items["validation"] & items["test"])
+  assert len(held.splits["train"]["item_id"]) < len(plain.splits["train"]["item_id"])
+
+
 def test_plain_end_to_end_with_oov_numbers(tmp_path):
   cfg = _data_cfg(recbole_files.write_plain(str(tmp_path), bad_lines=True), tmp_path, "random", unknown_ids="oov")
   raw = load_dataset(cfg, None)

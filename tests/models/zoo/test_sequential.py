@@ -1,6 +1,8 @@
 """Tests that the sequential recommender builds each encoder's training objective on history + clicked item (SASRec:
 next item at every position; BERT4Rec: cloze with the clicked item always masked; mean: the clicked item), scores
-with the encoder's history vector against item-id rows, and refuses encoders that need the target."""
+with the encoder's history vector against item-id rows, and refuses encoders that need the target; with text, that
+every item vector is its id vector plus its text's vector (a cold item's from its own text) in the softmax table,
+the encoder's inputs and the candidates."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from rec_jax.batch import PackedSequences, Texts
+from rec_jax.models.dropout import reseed
+from rec_jax.models.id_embedding import with_embedding_penalty
 from rec_jax.models.zoo.sequential import SequentialRecommender
 from rec_jax.tasks import next_item
-from tests.batches import make_batch
+from tests.batches import make_batch, token_block
 from tests.models.building import model as build
 
 DIM = 8
@@ -34,7 +39,7 @@ def _model(history: str) -> SequentialRecommender:
   """The registered model with every parameter random; built abstractly and then filled, which skips compiling the
   initialisers."""
   model_cfg = ml_collections.ConfigDict(dict(embed_dim=DIM, history=history, history_options=dict(num_layers=1),
-                                             embedding_init_std=0.05))
+                                             embedding_init_std=0.05, use_text=False))
   model = nnx.eval_shape(lambda: build("sequential", model_cfg, ml_collections.ConfigDict(dict(history_length=4)),
                                                           VOCAB, label_offset=0.5, rngs=nnx.Rngs(0)))
   leaves, treedef = jax.tree.flatten(nnx.state(model, nnx.Param))
@@ -129,3 +134,101 @@ def test_query_is_the_encoder_on_the_history_and_candidates_are_item_rows(histor
 def test_history_encoders_that_cannot_read_the_sequence_alone_are_refused(history):
   with pytest.raises(ValueError, match=f"model.name=sequential .*not '{history}'"):
     _model(history)
+
+
+TEXT_VOCAB = {**VOCAB, "text": 40}
+# Token ids of each item-vocabulary id's text (8 tokens, the last 3 padding); ids 0 (PAD), 1 (OOV) and 11 have none.
+VOCAB_TOKENS = (np.arange(12 * 8).reshape(12, 8) * 7) % 39 + 1
+VOCAB_MASK = np.broadcast_to(np.arange(8) < 5, (12, 8)).astype(np.int32)
+KNOWN = np.ones(12, bool)
+KNOWN[[0, 1, 11]] = False
+
+
+@functools.lru_cache(maxsize=None)
+def _text_model(history: str = "sasrec") -> SequentialRecommender:
+  """A sequential model with a random-init tiny BERT text tower and every vocabulary id's text attached."""
+  model_cfg = ml_collections.ConfigDict(dict(
+      embed_dim=DIM, history=history, history_options=dict(num_layers=1), embedding_init_std=0.05, use_text=True,
+      text=dict(pretrained="", mode="full", bert=dict(hidden_size=8, num_layers=1, num_heads=2,
+                                                      intermediate_size=16))))
+  features = ml_collections.ConfigDict(dict(history_length=4, text=("text",), text_max_length=8))
+  model = build("sequential", model_cfg, features, TEXT_VOCAB, rngs=nnx.Rngs(3))
+  model.attach_item_texts(Texts(ids=VOCAB_TOKENS, mask=VOCAB_MASK, types=np.zeros_like(VOCAB_TOKENS)), KNOWN)
+  return model
+
+
+def _text_vectors(model, ids, mask) -> np.ndarray:
+  return np.asarray(model.text(ids, mask, np.zeros_like(ids)))
+
+
+def test_text_item_table_is_the_id_row_plus_the_text_vector_where_the_id_has_text():
+  model = _text_model()
+  text = _text_vectors(model, VOCAB_TOKENS, VOCAB_MASK) * KNOWN[:, None]
+  expected = np.asarray(model.items.embedding[...]) + text
+  np.testing.assert_allclose(np.asarray(model.item_table()), expected, rtol=1e-5, atol=1e-6)
+  assert np.abs(text[KNOWN]).min(axis=1).max() > 0 and not text[~KNOWN].any()
+
+
+def test_text_candidates_read_their_own_text_so_a_cold_item_is_placed_by_it():
+  model = _text_model()
+  # Rows 0-2 are items 8, 10, 11 with their vocabulary texts; row 3 is a cold item (OOV) with a text of its own.
+  tokens = np.concatenate([VOCAB_TOKENS[[8, 10, 11]], (np.arange(8) * 5 % 39 + 1)[None]])
+  batch = BATCH.replace(text=token_block(tokens, mask=VOCAB_MASK[:4]))
+  candidate = np.asarray(model.candidate_vectors(batch))
+  ids = np.asarray(model.items.embedding[...])
+  np.testing.assert_allclose(candidate, ids[ITEM] + _text_vectors(model, tokens, VOCAB_MASK[:4]), rtol=1e-5,
+                             atol=1e-6)
+  table = np.asarray(model.item_table())
+  np.testing.assert_allclose(candidate[:2], table[[8, 10]], rtol=1e-5, atol=1e-6)   # warm: its table row
+  assert np.abs(candidate[3] - ids[1]).max() > 1e-3   # cold: more than the shared OOV vector
+
+
+def test_text_reaches_the_encoders_inputs_in_queries_and_packed_training():
+  model = _text_model()
+  table = np.asarray(model.item_table())
+  np.testing.assert_allclose(np.asarray(model.query_vectors(BATCH)),
+                             np.asarray(model.encoder(table[HISTORY], HISTORY != 0)), rtol=1e-5, atol=1e-6)
+  seq = np.array([[3, 4, 5, 7, 8], [9, 2, 10, 0, 0]])
+  segment, position = np.array([[1, 1, 1, 2, 2], [1, 1, 1, 0, 0]]), np.array([[0, 1, 2, 0, 1], [0, 1, 2, 0, 0]])
+  states, _, _ = model.packed_targets(PackedSequences(seq, segment, position), jax.random.key(0), mask_prob=0.2)
+  expected = model.encoder.states(table[seq], segment > 0, segment, position)
+  np.testing.assert_allclose(np.asarray(states), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_text_model_without_attached_texts_says_what_is_missing():
+  model_cfg = ml_collections.ConfigDict(dict(embed_dim=DIM, history="sasrec", use_text=True, text=dict(
+      pretrained="", mode="full", bert=dict(hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16))))
+  features = ml_collections.ConfigDict(dict(history_length=4, text=("text",), text_max_length=8))
+  model = nnx.eval_shape(lambda: build("sequential", model_cfg, features, TEXT_VOCAB, rngs=nnx.Rngs(0)))
+  with pytest.raises(ValueError, match="no item texts; attach_item_texts"):
+    model.item_table()
+  with pytest.raises(ValueError, match="item texts for 5 ids, but the item vocabulary has 12"):
+    model.attach_item_texts(Texts(pooled=np.zeros((5, 3), np.float32)), np.ones(5, bool))
+
+
+def test_id_dropout_reads_dropped_items_as_new_ones_in_training_only():
+  model_cfg = ml_collections.ConfigDict(dict(
+      embed_dim=DIM, history="sasrec", history_options=dict(num_layers=1), use_text=True,
+      cf_options=dict(id_dropout=0.5), text=dict(pretrained="", mode="full", bert=dict(
+          hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16))))
+  features = ml_collections.ConfigDict(dict(history_length=4, text=("text",), text_max_length=8))
+  model = build("sequential", model_cfg, features, TEXT_VOCAB, rngs=nnx.Rngs(3))
+  model.attach_item_texts(Texts(ids=VOCAB_TOKENS, mask=VOCAB_MASK, types=np.zeros_like(VOCAB_TOKENS)), KNOWN)
+  ids, text = np.asarray(model.items.embedding[...]), _text_vectors(model, VOCAB_TOKENS, VOCAB_MASK) * KNOWN[:, None]
+  np.testing.assert_allclose(np.asarray(model.item_table()), ids + text, rtol=1e-5, atol=1e-6)   # evaluation
+  model.train()
+  reseed(model, jax.random.key(4))
+  dropped = ~np.asarray(model.id_dropout.keep((12,))) & KNOWN
+  assert 0 < dropped.sum() < KNOWN.sum()
+  expected = np.where(dropped[:, None], ids[1], ids) + text
+  np.testing.assert_allclose(np.asarray(model.item_table()), expected, rtol=1e-5, atol=1e-6)
+  # The encoder's inputs read the same items as dropped within the step.
+  vectors, _ = with_embedding_penalty(lambda m: m.item_vectors(HISTORY))(model)   # (training records id norms)
+  np.testing.assert_allclose(np.asarray(vectors), expected[HISTORY], rtol=1e-5, atol=1e-6)
+
+
+def test_id_dropout_needs_text():
+  with pytest.raises(ValueError, match="id_dropout .* needs model.use_text"):
+    build("sequential", ml_collections.ConfigDict(dict(embed_dim=DIM, history="sasrec", use_text=False,
+                                                       cf_options=dict(id_dropout=0.2))),
+          ml_collections.ConfigDict(dict(history_length=4)), VOCAB, rngs=nnx.Rngs(0))
