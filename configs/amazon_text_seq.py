@@ -46,6 +46,8 @@ def get_config(arg=None):
                  use_text="ids" not in presets)
   c.model.history_options.update(num_layers=2, num_heads=1, dropout=0.5)
   c.train.lr_multipliers = {}   # (update() would merge a dict into the default, not replace it)
+  if "ids" not in presets and "two_tower" not in presets:
+    c.model.cf_options.id_dropout = 0.7   # most items read as new ones each step: text learns to place them
   if "two_tower" in presets:
     c.task = "retrieval"
     c.model.name = "two_tower"

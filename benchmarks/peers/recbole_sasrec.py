@@ -48,6 +48,9 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=2020)
     p.add_argument("--eval", choices=["full", "uni100"], default="full")
+    p.add_argument("--stopping-step", type=int, default=0,
+                   help="> 0: RecBole's own fit (validation every epoch, stop after this many without a better "
+                        "NDCG@10, test on the best epoch's model) up to --epochs, instead of fixed epochs")
     p.add_argument("--workdir", default=None, help="atomic files + checkpoints (default: new temp dir)")
     return p.parse_args()
 
@@ -129,7 +132,8 @@ def main():
         "attn_dropout_prob": args.attn_dropout, "loss_type": args.loss,
         "train_neg_sample_args": None if args.loss == "CE" else
         {"distribution": "uniform", "sample_num": 1},
-        "epochs": args.epochs, "eval_step": args.epochs, "stopping_step": args.epochs + 1,
+        "epochs": args.epochs, "eval_step": 1 if args.stopping_step else args.epochs,
+        "stopping_step": args.stopping_step or args.epochs + 1,
         "train_batch_size": args.batch_size, "eval_batch_size": args.eval_batch_size,
         "learner": "adam", "learning_rate": args.lr,
     })
@@ -143,17 +147,32 @@ def main():
     trainer = Trainer(config, model)
     trainer.eval_collector.data_collect(train_data)  # as Trainer.fit does
 
-    # (a) Training: time only the epoch passes, no validation in between.
     train_samples = len(train_data._dataset)  # one sample per training prefix
     train_seconds = 0.0
-    for epoch in range(args.epochs):
+    epochs = args.epochs
+    if args.stopping_step:
+        # RecBole's own protocol: fit with validation every epoch and early stopping; the best epoch's model.
+        counted, train_epoch = [], trainer._train_epoch
+
+        def _counted(*a, **kw):
+            counted.append(1)
+            return train_epoch(*a, **kw)
+
+        trainer._train_epoch = _counted
+        t0 = time.perf_counter()
+        trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+        train_seconds = time.perf_counter() - t0   # (includes the per-epoch validation)
+        epochs = len(counted)
+    # (a) Training: time only the epoch passes, no validation in between.
+    for epoch in range(0 if args.stopping_step else args.epochs):
         t0 = time.perf_counter()
         loss = trainer._train_epoch(train_data, epoch, show_progress=False)
         dt = time.perf_counter() - t0
         train_seconds += dt
         logging.info("epoch %d: loss %.4f, %.1f s", epoch, float(loss), dt)
     # Save + reload the checkpoint as RecBole's run_recbole does (exercises torch.load).
-    trainer._save_checkpoint(args.epochs - 1, verbose=False)
+    if not args.stopping_step:
+        trainer._save_checkpoint(args.epochs - 1, verbose=False)
 
     # (c) Validation metrics (untimed), then (b) timed test evaluation.
     valid = trainer.evaluate(valid_data, load_best_model=True, show_progress=False)
@@ -167,10 +186,10 @@ def main():
         "recbole_version": recbole.__version__,
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
-        "epochs": args.epochs,
+        "epochs": epochs,
         "train_samples": train_samples,
         "train_seconds": round(train_seconds, 3),
-        "train_samples_per_s": round(train_samples * args.epochs / train_seconds, 1),
+        "train_samples_per_s": round(train_samples * epochs / train_seconds, 1),
         "eval_users": eval_users,
         "eval_seconds": round(eval_seconds, 3),
         "eval_users_per_s": round(eval_users / eval_seconds, 1),
