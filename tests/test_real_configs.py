@@ -153,6 +153,8 @@ def test_amazon_text_seq_reports_the_cold_slice(tmp_path, tfds_dir):
   assert {"hit@10", "recall@10", "ndcg@50", "mrr@10", "hit@10/cold", "ndcg@10/warm"} <= set(m)
   # Every item of every split is a candidate: those of the 30 that occur at all.
   assert m["num_queries"] == 40 and m["num_queries/cold"] > 0 and 20 < m["num_candidates"] <= 30
+  # The default: SASRec over id + text item vectors, trained on whole packed sequences.
+  assert cfg.model.name == "sequential" and cfg.model.use_text and result["training"]["unit"] == "sequence"
   ids = _config("amazon_text_seq.py", "smoke,ids", root, tfds_dir)
   ids.train.num_steps = ids.eval.every_steps = ids.checkpoint.every_steps = 10
   m_ids = train.train_and_evaluate(ids, str(tmp_path / "ids"))["metrics"]
