@@ -21,7 +21,9 @@ RecBole's len(train dataset) x epochs / the seconds of its `_train_epoch` calls;
 `--batch_rows` packed rows of 51 positions (about 45 predictions each), RecBole's `--peer_batch` samples.
 Evaluation users/s: all test users ranked once, ours `final_eval_seconds` (the best checkpoint's test evaluation;
 its functions are compiled by then), RecBole's one `trainer.evaluate` pass over the test users.
-Prints both sides' JSON, then `train_ratio=<ours/recbole> eval_ratio=<ours/recbole>` and the metrics side by side.
+Prints both sides' JSON, then `train_ratio=<ours/recbole> eval_ratio=<ours/recbole>`, then `score_floor_s`: the
+seconds of the bare score product and one rank count for the same users, items and width on this machine (no
+evaluation can be faster; `max_eval_ratio` = RecBole's eval seconds / the floor), and the metrics side by side.
 """
 
 import argparse
@@ -30,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -94,6 +97,35 @@ def run_recbole(args, workdir: str) -> dict:
   return result
 
 
+def score_floor_seconds(users: int, items: int, dim: int, repeats: int = 3) -> float:
+  """Seconds of the least any full-ranking evaluation must do on this machine: the [users, dim] x [dim, items]
+  score product (jitted, float32, in blocks of users or all at once, whichever is faster) and one pass counting each user's items above
+  a target. A ranking evaluation cannot be faster than this, so RecBole's eval seconds / this bounds the ratio."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(0)
+  queries = jnp.asarray(rng.standard_normal((users, dim), np.float32))
+  table = jnp.asarray(rng.standard_normal((items, dim), np.float32))
+
+  @jax.jit
+  def ranks(q):
+    scores = q @ table.T
+    return jnp.sum(scores > scores[:, :1], axis=1)
+
+  def seconds(block: int) -> float:
+    def run():
+      return [ranks(queries[i:i + block]) for i in range(0, users, block)][-1].block_until_ready()
+    run()
+    start = time.perf_counter()
+    for _ in range(repeats):
+      run()
+    return (time.perf_counter() - start) / repeats
+
+  # Blocks of 16M scores (as evaluation/full_ranking.py), and all users at once (one big product): the faster.
+  return min(seconds(max(1, (1 << 24) // items)), seconds(users))
+
+
 def main():
   args = parse_args()
   workdir = args.workdir or tempfile.mkdtemp(prefix="sequential_train_")
@@ -105,6 +137,10 @@ def main():
   print(json.dumps(theirs, sort_keys=True))
   print(f"train_ratio={ours['train_samples_per_s'] / theirs['train_samples_per_s']:.2f} "
         f"eval_ratio={ours['eval_users_per_s'] / theirs['eval_users_per_s']:.2f}")
+  floor = score_floor_seconds(ours["eval_users"], theirs["settings"]["n_items"], theirs["settings"]["hidden"])
+  print(f"score_floor_s={floor:.3f} (every user's scores against every item and one rank count, nothing else) "
+        f"eval_s_ours={ours['eval_seconds']:.3f} eval_s_recbole={theirs['eval_seconds']:.3f} "
+        f"max_eval_ratio={theirs['eval_seconds'] / floor:.2f}")
   for split in ("valid", "test"):
     print(f"{split}: " + " ".join(f"{m} ours={ours[split][m]:.4f} recbole={theirs[split].get(m, float('nan')):.4f}"
                                   for m in METRICS))

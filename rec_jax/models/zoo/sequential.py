@@ -45,6 +45,7 @@ class Options(options.Options):
   without their ids, as cold items must be placed."""
   id_dropout: float = 0.0
 
+
 TEXT_FIELDS = ("ids", "mask", "types", "hidden", "pooled")
 
 
