@@ -2,7 +2,9 @@
 attention), so one user gets a different interest vector for each candidate.
 
 As in the paper, the weights are not softmax-normalised by default: their sum keeps the intensity of the user's
-interest in the candidate. `din_softmax=True` normalises them over the real history items instead.
+interest in the candidate. `din_softmax=True` normalises them over the real history items instead. `dropout`:
+dropout after each hidden layer of the attention unit, in training only (models/dropout.py; the knob of DeepCTR's
+`LocalActivationUnit`), 0 by default as in the paper.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.models.attention import masked_softmax
+from rec_jax.models.dropout import apply_dropout, dropout
 
 
 class PReLU(nnx.Module):
@@ -32,18 +35,19 @@ class PReLU(nnx.Module):
 class AttentionUnit(nnx.Module):
   """score_j = Linear(PReLU(Linear(... PReLU(Linear([h_j, t, h_j - t, h_j * t]))))) -> one scalar, no sigmoid."""
 
-  def __init__(self, dim: int, hidden: Sequence[int], *, rngs: nnx.Rngs):
+  def __init__(self, dim: int, hidden: Sequence[int], *, rngs: nnx.Rngs, dropout_rate: float = 0.0):
     widths = [4 * dim, *hidden]
     self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
     self.activations = nnx.List([PReLU(width) for width in hidden])
+    self.dropouts = nnx.List([dropout(dropout_rate) for _ in hidden])
     self.score = nnx.Linear(widths[-1], 1, rngs=rngs)
 
   def __call__(self, items: jax.Array, target: jax.Array) -> jax.Array:
     """items h [batch, length, dim], target t [batch, dim] -> scores [batch, length]."""
     t = jnp.broadcast_to(target[:, None, :], items.shape)
     x = jnp.concatenate([items, t, items - t, items * t], axis=-1)
-    for layer, activation in zip(self.layers, self.activations):
-      x = activation(layer(x))
+    for layer, activation, drop in zip(self.layers, self.activations, self.dropouts):
+      x = apply_dropout(drop, activation(layer(x)))
     return self.score(x)[..., 0]
 
 
@@ -51,6 +55,7 @@ class AttentionUnit(nnx.Module):
 class Options(options.Options):
   attention_mlp: Tuple[int, ...] = (80, 40)   # hidden widths of the attention unit
   din_softmax: bool = False                   # normalise the weights over the real history items
+  dropout: float = 0.0                        # after each hidden layer of the attention unit, in training only
 
 
 def _attention_mlp(opts: Options) -> tuple:
@@ -67,7 +72,7 @@ class DIN(nnx.Module):
   reads_target = True
 
   def __init__(self, dim: int, opts: Options = Options(), *, rngs: nnx.Rngs):
-    self.unit = AttentionUnit(dim, _attention_mlp(opts), rngs=rngs)
+    self.unit = AttentionUnit(dim, _attention_mlp(opts), rngs=rngs, dropout_rate=opts.dropout)
     self.softmax = opts.din_softmax
     if not isinstance(self.softmax, bool):
       raise ValueError(f"history option 'din_softmax' must be True or False, got {self.softmax!r}")

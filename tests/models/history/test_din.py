@@ -87,3 +87,23 @@ def test_registry_defaults_and_bad_options():
       DIN(DIM, Options.from_config(bad), rngs=nnx.Rngs(0))
   with pytest.raises(ValueError, match="din_softmax"):
     DIN(DIM, Options.from_config({"din_softmax": "yes"}), rngs=nnx.Rngs(0))
+
+
+def test_dropout_acts_on_the_attention_units_hidden_layers_in_training_only():
+  from rec_jax.models.dropout import Dropout, reseed  # pylint: disable=import-outside-toplevel
+  model = DIN(DIM, Options.from_config({"attention_mlp": HIDDEN, "dropout": 0.5}), rngs=nnx.Rngs(0))
+  model = randomize_params(model, 0, 0.5)
+  assert [type(d) for d in model.unit.dropouts] == [Dropout, Dropout]
+  rng = np.random.default_rng(1)
+  items, target = rng.normal(size=(BATCH, LENGTH, DIM)), rng.normal(size=(BATCH, DIM))
+  model.eval()
+  evaluated = np.asarray(model(items, MASK, target))
+  # Evaluation mode is deterministic and equals the dropout-free computation.
+  np.testing.assert_allclose(evaluated, np.einsum("bl,bld->bd", _weights(model, items, MASK, target, False), items),
+                             rtol=1e-4, atol=1e-5)
+  model.train()
+  reseed(model, jax.random.key(2))
+  trained = np.asarray(model(items, MASK, target))
+  assert not np.allclose(trained[:2], evaluated[:2])   # (row 2's history is empty: 0 either way)
+  np.testing.assert_array_equal(trained[2], 0.0)
+  assert all(d is None for d in _model().unit.dropouts)   # rate 0: no dropout modules at all
