@@ -141,7 +141,8 @@ def main():
   if args.peer == "recbole" and "standard" in protocols:
     rows[("standard", "RecBole SASRec")] = mean_std([run_recbole(args, os.path.join(root, "recbole"))])
   print(f"\ndata: {os.path.abspath(args.data)}; workdir: {root}; ours: mean ± std over seeds {seeds}\n")
-  print("| protocol | model | hit@10 | ndcg@10 | hit@10/cold | ndcg@10/cold | cold / all queries | val ndcg@10 | s/run |")
+  print("| protocol | model | hit@10 | ndcg@10 | hit@10/cold | ndcg@10/cold | cold / all queries | val ndcg@10 "
+        "| s/run |")
   print("|---|---|---|---|---|---|---|---|---|")
   for (protocol, model), r in rows.items():
     cells = " | ".join(cell(r, k) for k in COLUMNS)

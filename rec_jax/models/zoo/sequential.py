@@ -182,7 +182,8 @@ class SequentialRecommender(nnx.Module):
     elif self.encoder.objective == "masked":
       last = real & (next_segment != segment)
       masked = real & ((jax.random.uniform(rng, seq.shape) < mask_prob) | last)
-      states = self.encoder.states(self.encoder.mask_items(self.item_vectors(seq), masked), real, segment, packed.position)
+      inputs = self.encoder.mask_items(self.item_vectors(seq), masked)
+      states = self.encoder.states(inputs, real, segment, packed.position)
       targets, weights = seq, masked & (seq > OOV)
     else:
       raise ValueError(f"history encoder objective {self.encoder.objective!r} has no packed-sequence training")
