@@ -21,8 +21,8 @@ Presets: `ids` (SASRec on item ids alone: the baseline whose cold slice is 0), `
 and tokenizer, frozen, with random weights instead of the pretrained ones: what pretraining brings), `two_tower`
 (the two-tower retrieval model: a SASRec user tower, an id + text item tower, in-batch softmax), `cold` (10% of
 the items held out of training entirely, half of them to validation and half to test: a cold slice large enough
-to measure), `item_title` (text from a RecBole `.item`
-file's `title` field instead of `.text`), `smoke` (tiny, for tests), `seed=N`.
+to measure), `item_title` (text from a RecBole `.item` file's `title` field instead of `.text`), `smoke` (tiny,
+for tests), `seed=N`.
 """
 
 from rec_jax.config.base import base_config
