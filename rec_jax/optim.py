@@ -61,8 +61,20 @@ def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformat
 
 def make_optimizer(train_cfg) -> optax.GradientTransformation:
   """AdamW with decoupled weight decay `weight_decay` on dense kernels and `embedding_decay` on embedding tables
-  (id tables overfit first in CTR models); biases and LayerNorm scales are not decayed."""
+  (id tables overfit first in CTR models); biases and LayerNorm scales are not decayed.
+
+  `embedding_table_l2` is the coupled L2 of whole embedding tables: its gradient, `embedding_table_l2 * w` for every
+  row of every table on every step, joins the loss's gradient before clipping and Adam's normalisation, exactly as
+  (embedding_table_l2 / 2) * ||table||^2 added to the loss would (FuxiCTR's `embedding_regularizer`, Keras'
+  `embeddings_regularizer`). Under Adam a row the batch does not use then moves towards 0 by about the learning
+  rate per step, so rare ids stay near 0 unless the data pull them away: a strong prior for sparse ids, unlike
+  `embedding_l2` (only the rows a batch looks up) and `embedding_decay` (decoupled, a shrink of lr * decay)."""
+  table_l2 = train_cfg.get("embedding_table_l2", 0.0)
+  if not table_l2 >= 0:
+    raise ValueError(f"train.embedding_table_l2={table_l2}: must be >= 0")
+  coupled = [optax.add_decayed_weights(table_l2, mask=_leaf_named("embedding"))] if table_l2 else []
   return optax.chain(
+      *coupled,   # (absent at 0, so the optimizer state of runs without it keeps its structure)
       optax.clip_by_global_norm(train_cfg.grad_clip_norm),
       optax.scale_by_adam(b1=train_cfg.beta1, b2=train_cfg.beta2),
       optax.add_decayed_weights(train_cfg.weight_decay, mask=_leaf_named("kernel")),

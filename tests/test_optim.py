@@ -48,3 +48,41 @@ def test_bad_multiplier_is_a_named_error_and_an_unmatched_one_a_warning(caplog):
   with caplog.at_level(logging.WARNING):
     tx.init(_params())
   assert "match no parameter path" in caplog.text and "^nothing/" in caplog.text
+
+
+def _config(**overrides):
+  base = dict(learning_rate=0.1, warmup_steps=0, num_steps=10, final_lr_fraction=1.0, grad_clip_norm=1e9,
+              beta1=0.9, beta2=0.999, weight_decay=0.0, embedding_decay=0.0, lr_multipliers={})
+  return ml_collections.ConfigDict({**base, **overrides})
+
+
+def test_embedding_table_l2_is_the_table_penalty_in_the_loss_seen_by_adam():
+  """Coupled whole-table L2 = (l2 / 2) * ||table||^2 added to the loss, for every embedding table, every row,
+  through clipping and Adam; kernels and biases get none."""
+  l2 = 0.3
+  params = {"t": {"embedding": jnp.array([[1.0, -2.0], [0.5, 0.0], [-3.0, 4.0]])},
+            "d": {"kernel": jnp.array([[2.0, -1.0]]), "bias": jnp.array([1.5])}}
+  data_loss = lambda p: jnp.sum(p["t"]["embedding"][0] * p["d"]["kernel"][0]) + p["d"]["bias"][0] ** 2  # uses row 0
+  penalised = lambda p: data_loss(p) + l2 / 2 * jnp.sum(jnp.square(p["t"]["embedding"]))
+  with_l2, without = make_optimizer(_config(embedding_table_l2=l2)), make_optimizer(_config())
+  s1, s2 = with_l2.init(params), without.init(params)
+  p1 = p2 = params
+  for _ in range(3):   # several steps, so Adam's moments carry the penalty too
+    u1, s1 = with_l2.update(jax.grad(data_loss)(p1), s1, p1)
+    u2, s2 = without.update(jax.grad(penalised)(p2), s2, p2)
+    np.testing.assert_allclose(u1["t"]["embedding"], u2["t"]["embedding"], rtol=1e-6)
+    np.testing.assert_allclose(u1["d"]["kernel"], u2["d"]["kernel"], rtol=1e-6)
+    p1, p2 = jax.tree.map(jnp.add, p1, u1), jax.tree.map(jnp.add, p2, u2)
+  # A row no batch uses (row 2) still moves towards 0: Adam's first step is lr * sign(l2 * w).
+  first, _ = with_l2.update(jax.tree.map(jnp.zeros_like, params), with_l2.init(params), params)
+  np.testing.assert_allclose(first["t"]["embedding"][2], [0.1, -0.1], rtol=1e-4)
+  np.testing.assert_allclose(first["d"]["kernel"], 0.0)
+  np.testing.assert_allclose(first["d"]["bias"], 0.0)
+
+
+def test_embedding_table_l2_off_keeps_the_optimizer_state_structure_and_negative_is_refused():
+  params = _params()
+  assert (jax.tree.structure(make_optimizer(_config(embedding_table_l2=0.0)).init(params))
+          == jax.tree.structure(make_optimizer(_config()).init(params)))
+  with pytest.raises(ValueError, match=r"train.embedding_table_l2=-0.1: must be >= 0"):
+    make_optimizer(_config(embedding_table_l2=-0.1))

@@ -59,6 +59,9 @@ def _train() -> ml_collections.ConfigDict:
   # L2 on the id-embedding rows each batch looks up, added to the loss (RecBole's EmbLoss, SGD matrix
   # factorisation's regulariser; rec_jax/models/id_embedding.py): the literature's embedding regularisation.
   c.embedding_l2 = 0.0
+  # L2 of whole embedding tables, every row on every step, coupled (through Adam): FuxiCTR's and Keras' embedding
+  # regulariser (rec_jax/optim.py).
+  c.embedding_table_l2 = 0.0
   # Per-parameter learning-rate multipliers, {regex on the parameter path: factor} (first match wins): the
   # random-init BERT is unstable at the full rate, and sparse id rows under Adam take full-size steps whenever
   # they appear, so they memorise (measured on the shop).
