@@ -69,7 +69,7 @@ def make_optimizer(train_cfg) -> optax.GradientTransformation:
   `embeddings_regularizer`). Under Adam a row the batch does not use then moves towards 0 by about the learning
   rate per step, so rare ids stay near 0 unless the data pull them away: a strong prior for sparse ids, unlike
   `embedding_l2` (only the rows a batch looks up) and `embedding_decay` (decoupled, a shrink of lr * decay)."""
-  table_l2 = train_cfg.get("embedding_table_l2", 0.0)
+  table_l2 = train_cfg.get("embedding_table_l2", 0.0)   # (config.json of runs older than the option lacks it)
   if not table_l2 >= 0:
     raise ValueError(f"train.embedding_table_l2={table_l2}: must be >= 0")
   coupled = [optax.add_decayed_weights(table_l2, mask=_leaf_named("embedding"))] if table_l2 else []

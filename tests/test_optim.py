@@ -16,6 +16,13 @@ def _params():
           "text": {"dense": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}}}
 
 
+def _config(**overrides):
+  base = dict(learning_rate=0.1, warmup_steps=0, num_steps=10, final_lr_fraction=1.0, grad_clip_norm=1e9,
+              beta1=0.9, beta2=0.999, weight_decay=0.0, embedding_decay=0.0, embedding_table_l2=0.0,
+              lr_multipliers={})
+  return ml_collections.ConfigDict({**base, **overrides})
+
+
 def test_scale_by_path_multiplies_matching_updates_only():
   tx = scale_by_path({"^cf/users/": 0.1, "^text/": 0.5, "^cf/": 3.0})
   params = _params()
@@ -27,10 +34,7 @@ def test_scale_by_path_multiplies_matching_updates_only():
 
 
 def test_optimizer_step_with_multiplier_is_scaled_sgd_like_first_adam_step():
-  cfg = ml_collections.ConfigDict(dict(
-      learning_rate=0.1, warmup_steps=0, num_steps=10, final_lr_fraction=1.0, grad_clip_norm=1e9,
-      beta1=0.9, beta2=0.999, weight_decay=0.0, embedding_decay=0.0, lr_multipliers={"^text/": 0.25}))
-  tx = make_optimizer(cfg)
+  tx = make_optimizer(_config(lr_multipliers={"^text/": 0.25}))
   params = _params()
   grads = jax.tree.map(jnp.ones_like, params)
   updates, _ = tx.update(grads, tx.init(params), params)
@@ -48,12 +52,6 @@ def test_bad_multiplier_is_a_named_error_and_an_unmatched_one_a_warning(caplog):
   with caplog.at_level(logging.WARNING):
     tx.init(_params())
   assert "match no parameter path" in caplog.text and "^nothing/" in caplog.text
-
-
-def _config(**overrides):
-  base = dict(learning_rate=0.1, warmup_steps=0, num_steps=10, final_lr_fraction=1.0, grad_clip_norm=1e9,
-              beta1=0.9, beta2=0.999, weight_decay=0.0, embedding_decay=0.0, lr_multipliers={})
-  return ml_collections.ConfigDict({**base, **overrides})
 
 
 def test_embedding_table_l2_is_the_table_penalty_in_the_loss_seen_by_adam():

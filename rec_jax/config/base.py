@@ -60,7 +60,7 @@ def _train() -> ml_collections.ConfigDict:
   # factorisation's regulariser; rec_jax/models/id_embedding.py): the literature's embedding regularisation.
   c.embedding_l2 = 0.0
   # L2 of whole embedding tables, every row on every step, coupled (through Adam): FuxiCTR's and Keras' embedding
-  # regulariser (rec_jax/optim.py).
+  # regulariser (rec_jax/optim.py). Every nnx.Embed table: a trained text tower's token embeddings too.
   c.embedding_table_l2 = 0.0
   # Per-parameter learning-rate multipliers, {regex on the parameter path: factor} (first match wins): the
   # random-init BERT is unstable at the full rate, and sparse id rows under Adam take full-size steps whenever
