@@ -25,6 +25,7 @@ from scipy import stats
 
 from launch import latex_table
 from launch.run_records import STATUSES, collect, read_sweep_file
+from rec_jax.errors import UserError
 from rec_jax.tasks import TASKS
 from rec_jax.tasks.task import MetricSpec
 from rec_jax.workdir import RESULTS_CSV, RESULTS_MD, RESULTS_TEX, RUNS_CSV, SWEEP_FILE
@@ -52,7 +53,7 @@ def select_variants(records: List[dict], variants: Sequence[str]) -> List[dict]:
   valid = _variant_names(records)
   unknown = [v for v in variants if v not in valid]
   if unknown:
-    raise ValueError(f"--variants: unknown variant(s) {unknown}; valid: {', '.join(valid)}")
+    raise UserError(f"--variants: unknown variant(s) {unknown}; valid: {', '.join(valid)}")
   return [r for v in dict.fromkeys(variants) for r in records if r["variant"] == v]
 
 
@@ -60,7 +61,7 @@ def check_metrics(records: List[dict], metrics: Sequence[str]) -> None:
   available = sorted({m for r in records for m in r["metrics"]})
   unknown = [m for m in metrics if m not in available]
   if unknown:
-    raise ValueError(f"--metrics: no run has metric(s) {unknown}; available: {', '.join(available) or 'none'}")
+    raise UserError(f"--metrics: no run has metric(s) {unknown}; available: {', '.join(available) or 'none'}")
 
 
 def resolve_baseline(records: List[dict], baseline: Optional[str], sweep_dir: str) -> Optional[str]:
@@ -68,7 +69,7 @@ def resolve_baseline(records: List[dict], baseline: Optional[str], sweep_dir: st
   valid = _variant_names(records)
   if baseline:
     if baseline not in valid:
-      raise ValueError(f"--baseline={baseline} names no variant of the table; valid: {', '.join(valid)}")
+      raise UserError(f"--baseline={baseline} names no variant of the table; valid: {', '.join(valid)}")
     return baseline
   spec = read_sweep_file(sweep_dir) or {}
   return spec.get("baseline") if spec.get("baseline") in valid else None
@@ -316,7 +317,7 @@ def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional
                  variants: Sequence[str] = (), alpha: float = 0.05) -> List[dict]:
   """Writes runs.csv, results.csv, results.md and results.tex into `sweep_dir`; returns the tabled records."""
   if not 0 < alpha < 1:
-    raise ValueError(f"--alpha={alpha} must lie strictly between 0 and 1")
+    raise UserError(f"--alpha={alpha} must lie strictly between 0 and 1")
   records = collect(sweep_dir)
   if not records:
     raise FileNotFoundError(f"no runs under {sweep_dir}: neither {SWEEP_FILE} nor <variant>/seed_<n>/ directories")

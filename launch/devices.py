@@ -11,6 +11,8 @@ import subprocess
 import sys
 from typing import Dict, List
 
+from rec_jax.errors import UserError
+
 AFFINITY_ENV = "RECJAX_CPU_AFFINITY"
 _DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
@@ -43,13 +45,13 @@ def slot_environments(parallel: int, devices_per_run: int = 0) -> List[Dict[str,
   platform, count = visible_devices()
   per_run = devices_per_run or max(count // parallel, 1)
   if per_run * parallel > count and count > 1:
-    raise ValueError(f"--parallel={parallel} runs of {per_run} device(s) each need {per_run * parallel} devices; "
+    raise UserError(f"--parallel={parallel} runs of {per_run} device(s) each need {per_run * parallel} devices; "
                      f"{count} {platform} device(s) are visible")
   if platform == "gpu":
     ids = os.environ.get("CUDA_VISIBLE_DEVICES", ",".join(map(str, range(count)))).split(",")
     return [{"CUDA_VISIBLE_DEVICES": ",".join(part)} for part in _split(ids[:per_run * parallel], parallel)]
   if platform != "cpu":
-    raise ValueError(f"device subsets on {platform} are not supported by launch.sweep; use --parallel=1")
+    raise UserError(f"device subsets on {platform} are not supported by launch.sweep; use --parallel=1")
   envs = [{} for _ in range(parallel)]
   if count > 1:   # forced host devices: each run sees its share
     flags = _with_device_count(os.environ.get("XLA_FLAGS", ""), per_run)

@@ -9,6 +9,7 @@ import json
 import os
 from typing import List, Optional
 
+from rec_jax.errors import UserError
 from rec_jax.workdir import CONFIG_FILE, FAILED_FILE, RESULTS_FILE, SWEEP_FILE, run_dir
 
 STATUSES = ("done", "failed", "incomplete", "pending")
@@ -20,7 +21,7 @@ def _read_json(path: str):
     try:
       return json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is not valid JSON: {e}") from e
+      raise UserError(f"{path} is not valid JSON: {e}") from e
 
 
 def read_sweep_file(sweep_dir: str) -> Optional[dict]:
@@ -30,10 +31,10 @@ def read_sweep_file(sweep_dir: str) -> Optional[dict]:
     return None
   spec = _read_json(path)
   if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list):
-    raise ValueError(f"{path}: expected an object with runs=[{{variant, seed, workdir}}, ...]")
+    raise UserError(f"{path}: expected an object with runs=[{{variant, seed, workdir}}, ...]")
   for i, run in enumerate(spec["runs"]):
     if not isinstance(run, dict) or "variant" not in run or "seed" not in run:
-      raise ValueError(f"{path}: runs[{i}] needs a variant and a seed, got {run!r}")
+      raise UserError(f"{path}: runs[{i}] needs a variant and a seed, got {run!r}")
   return spec
 
 

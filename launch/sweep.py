@@ -33,6 +33,7 @@ from absl import app, flags
 
 from launch.devices import slot_environments
 from rec_jax.config.loader import execute_file
+from rec_jax.errors import UserError
 from rec_jax.progress import bar
 from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
 
@@ -66,15 +67,15 @@ def load_sweep(spec: str) -> dict:
   path = spec.partition(":")[0]
   sweep = module.get_sweep(arg)
   if not isinstance(sweep, dict) or not sweep.get("variants"):
-    raise ValueError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds)")
+    raise UserError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds)")
   unnamed = [v for v in sweep["variants"] if not isinstance(v, dict) or "name" not in v]
   if unnamed:
-    raise ValueError(f"{path}: every variant needs a name, got {unnamed[0]!r}")
+    raise UserError(f"{path}: every variant needs a name, got {unnamed[0]!r}")
   names = [v["name"] for v in sweep["variants"]]
   if len(set(names)) != len(names):
-    raise ValueError(f"{path}: variant names repeat: {names}")
+    raise UserError(f"{path}: variant names repeat: {names}")
   if sweep.get("baseline") is not None and sweep["baseline"] not in names:
-    raise ValueError(f"{path}: baseline {sweep['baseline']!r} is not a variant; variants: {names}")
+    raise UserError(f"{path}: baseline {sweep['baseline']!r} is not a variant; variants: {names}")
   return sweep
 
 
@@ -218,7 +219,7 @@ def main(argv):
     sweep = load_sweep(_SWEEP.value)
     runs = expand(_CONFIG.value, sweep, _WORKDIR.value, _ONLY.value)
     if not runs:
-      raise ValueError(f"no runs: --only={','.join(_ONLY.value)} names no variant of {_SWEEP.value}")
+      raise UserError(f"no runs: --only={','.join(_ONLY.value)} names no variant of {_SWEEP.value}")
     launcher = Launcher(slot_environments(_PARALLEL.value, _DEVICES_PER_RUN.value))
   except (ValueError, FileNotFoundError, RuntimeError) as e:
     sys.exit(f"error: {e}")

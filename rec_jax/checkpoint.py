@@ -14,6 +14,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.text.frozen import fingerprint
 from rec_jax.workdir import CHECKPOINTS_DIR
 
@@ -30,7 +31,7 @@ def check_frozen(restored, frozen_sha: np.ndarray) -> None:
   """A checkpoint holds only trainable parameters; the frozen ones are rebuilt from the config, so they must be
   the very weights the checkpoint was trained with."""
   if not np.array_equal(np.asarray(restored["frozen_sha256"]), frozen_sha):
-    raise ValueError("the frozen weights built from this config (e.g. model.text.pretrained's checkpoint) differ "
+    raise UserError("the frozen weights built from this config (e.g. model.text.pretrained's checkpoint) differ "
                      "from those this run's checkpoints were trained with: restore the original checkpoint files "
                      "or start a new workdir")
 
@@ -74,7 +75,7 @@ class Checkpointer:
 
   def save_best(self, step: int, state, metrics: dict) -> bool:
     if self.best_metric not in metrics:
-      raise KeyError(f"checkpoint.best_metric={self.best_metric!r} is not among the eval metrics {sorted(metrics)}")
+      raise UnknownNameError(f"checkpoint.best_metric={self.best_metric!r} is not among the eval metrics {sorted(metrics)}")
     return self.best.save(step, args=ocp.args.StandardSave(state), metrics={k: float(v) for k, v in metrics.items()})
 
   def latest_step(self) -> Optional[int]:
@@ -95,7 +96,7 @@ class Checkpointer:
       return manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except (ValueError, KeyError) as e:
       found = manager.restore(step, args=ocp.args.StandardRestore())
-      raise ValueError(f"checkpoint {manager.directory}/{step} does not fit the model: "
+      raise UserError(f"checkpoint {manager.directory}/{step} does not fit the model: "
                        f"{_describe_mismatch(target, found)} ({e})") from e
 
   def restore_latest(self, target):

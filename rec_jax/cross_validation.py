@@ -9,6 +9,7 @@ import copy
 import numpy as np
 from absl import logging
 
+from rec_jax.errors import UserError
 from rec_jax.workdir import RunFiles, fold_dir
 
 
@@ -23,7 +24,7 @@ def run_folds(config, workdir: str, train_and_evaluate) -> dict:
   if files.finished():
     return files.read_results()
   if config.data.split.kind != "predefined":
-    raise ValueError(f"data.split.folds={tuple(config.data.split.folds)} needs data.split.kind=predefined, "
+    raise UserError(f"data.split.folds={tuple(config.data.split.folds)} needs data.split.kind=predefined, "
                      f"not {config.data.split.kind!r}")
   folds = {}
   for fold in config.data.split.folds:

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Optional, Sequence
 
 from rec_jax import options
+from rec_jax.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,9 +23,9 @@ class EarlyStopping(options.Options):
 
   def __post_init__(self):
     if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
-      raise ValueError(f"train.early_stopping.patience={self.patience!r} must be an integer >= 0")
+      raise UserError(f"train.early_stopping.patience={self.patience!r} must be an integer >= 0")
     if self.min_delta < 0:
-      raise ValueError(f"train.early_stopping.min_delta={self.min_delta!r} must be >= 0")
+      raise UserError(f"train.early_stopping.min_delta={self.min_delta!r} must be >= 0")
 
 
 def best_evaluation(history: Sequence[dict], metric: str, mode: str, min_delta: float = 0.0) -> Optional[int]:

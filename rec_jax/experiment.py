@@ -27,6 +27,7 @@ from rec_jax.data.datasets import DATASETS
 from rec_jax.data.features import FeatureOptions
 from rec_jax.data.prepare import PreparedData, prepare_data
 from rec_jax.data.vocabulary_texts import vocabulary_texts
+from rec_jax.errors import UserError
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.history import HISTORY
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
@@ -90,7 +91,7 @@ def model_text_input(options: ModelOptions, features: FeatureOptions, vocab_size
   if not options.use_text:
     return None
   if "text" not in vocab_sizes:
-    raise ValueError("model.use_text reads item texts, but the features have none: set features.text (the text "
+    raise UserError("model.use_text reads item texts, but the features have none: set features.text (the text "
                      "columns) or model.use_text=False")
   return text_input(options.text, features.tokenizer, features.text_max_length, vocab_sizes["text"])
 
@@ -200,7 +201,7 @@ def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_r
     # A model scoring the whole vocabulary with text (models/zoo/sequential.py) holds each id's text, as cached.
     texts = vocabulary_texts(data.splits["train"], vocab_sizes["item_id"])
     if texts is None:
-      raise ValueError(f"model.name={config.model.name} with model.use_text needs the train split's item texts")
+      raise UserError(f"model.name={config.model.name} with model.use_text needs the train split's item texts")
     model.attach_item_texts(*texts)
   task.evaluation.prepare(config.eval, workdir, data)
   return Experiment(config, workdir, task, task_options, features, data, model, caches)

@@ -9,6 +9,8 @@ import jax
 import optax
 from absl import logging
 
+from rec_jax.errors import UserError
+
 
 def learning_rate_schedule(train_cfg) -> optax.Schedule:
   return optax.warmup_cosine_decay_schedule(
@@ -38,7 +40,7 @@ def scale_by_path(multipliers: Mapping[str, float]) -> optax.GradientTransformat
     try:
       patterns.append((re.compile(key), float(value)))
     except (re.error, TypeError, ValueError) as e:
-      raise ValueError(f"train.lr_multipliers[{key!r}] = {value!r}: needs a regular expression and a number ({e})")
+      raise UserError(f"train.lr_multipliers[{key!r}] = {value!r}: needs a regular expression and a number ({e})")
 
   def factor(path) -> float:
     name = _path_str(path)
@@ -71,7 +73,7 @@ def make_optimizer(train_cfg) -> optax.GradientTransformation:
   `embedding_l2` (only the rows a batch looks up) and `embedding_decay` (decoupled, a shrink of lr * decay)."""
   table_l2 = train_cfg.get("embedding_table_l2", 0.0)   # (config.json of runs older than the option lacks it)
   if not table_l2 >= 0:
-    raise ValueError(f"train.embedding_table_l2={table_l2}: must be >= 0")
+    raise UserError(f"train.embedding_table_l2={table_l2}: must be >= 0")
   coupled = [optax.add_decayed_weights(table_l2, mask=_leaf_named("embedding"))] if table_l2 else []
   return optax.chain(
       *coupled,   # (absent at 0, so the optimizer state of runs without it keeps its structure)

@@ -20,6 +20,8 @@ from typing import Any, Dict, Mapping, Optional, Type, TypeVar
 
 from ml_collections import config_dict
 
+from rec_jax.errors import UserError
+
 T = TypeVar("T", bound="Options")
 
 
@@ -51,7 +53,7 @@ class Options:
     fields = cls.fields()
     unknown = sorted(set(values) - set(fields))
     if unknown:
-      raise ValueError(f"{where}: unknown option(s) {unknown}; valid: {', '.join(fields) or 'none'}")
+      raise UserError(f"{where}: unknown option(s) {unknown}; valid: {', '.join(fields) or 'none'}")
     kwargs = {}
     for name, field in fields.items():
       value = values.get(name)
@@ -122,7 +124,7 @@ class OptionGroup:
       known |= set(options.fields())
     unknown = sorted(set(values) - known)
     if unknown:
-      raise ValueError(f"{self.section}: no {self.registry.kind} has option(s) {unknown}; valid: "
+      raise UserError(f"{self.section}: no {self.registry.kind} has option(s) {unknown}; valid: "
                        f"{', '.join(sorted(known)) or 'none'}")
     mine = {k: v for k, v in values.items() if k in own}
     mine.update({k: v for k, v in (derived or {}).items() if k in own and mine.get(k) is None})

@@ -11,6 +11,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from rec_jax.errors import UserError
+
 DATA, MODEL = "data", "model"
 
 
@@ -18,7 +20,7 @@ def make_mesh(num_devices: int = -1) -> Mesh:
   """A (data, model=1) mesh over the first `num_devices` devices (-1: all)."""
   devices = jax.devices()
   if num_devices > len(devices):
-    raise ValueError(f"parallel.num_devices={num_devices} but only {len(devices)} devices are visible")
+    raise UserError(f"parallel.num_devices={num_devices} but only {len(devices)} devices are visible")
   if num_devices > 0:
     devices = devices[:num_devices]
   return Mesh(np.asarray(devices).reshape(-1, 1), (DATA, MODEL))
@@ -35,7 +37,7 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:
   per_process = batch_size // jax.process_count()
   if batch_size % (mesh.shape[DATA]) or batch_size % jax.process_count():
-    raise ValueError(f"batch size {batch_size} is not divisible by the {mesh.shape[DATA]} devices of the data "
+    raise UserError(f"batch size {batch_size} is not divisible by the {mesh.shape[DATA]} devices of the data "
                      f"axis (and {jax.process_count()} processes); per-process batch would be {per_process}")
 
 

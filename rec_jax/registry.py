@@ -17,13 +17,15 @@ import pkgutil
 from types import ModuleType
 from typing import Callable, Dict, Generic, Iterator, List, TypeVar
 
+from rec_jax.errors import UnknownNameError, UserError
+
 T = TypeVar("T")
 
 
-def _unknown(kind: str, name: str, valid: List[str]) -> KeyError:
+def _unknown(kind: str, name: str, valid: List[str]) -> UnknownNameError:
   close = difflib.get_close_matches(name, valid, n=3, cutoff=0.4)
   hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-  return KeyError(f"unknown {kind} {name!r}{hint} Valid: {', '.join(sorted(valid))}")
+  return UnknownNameError(f"unknown {kind} {name!r}{hint} Valid: {', '.join(sorted(valid))}")
 
 
 class ModuleRegistry:
@@ -47,7 +49,7 @@ class ModuleRegistry:
         raise _unknown(self.kind, name, self.names()) from None
       raise
     if not hasattr(module, self.attribute):
-      raise KeyError(f"{self.kind} {name!r}: module {path} defines no {self.attribute}, so it is not a {self.kind}; "
+      raise UnknownNameError(f"{self.kind} {name!r}: module {path} defines no {self.attribute}, so it is not a {self.kind}; "
                      f"valid: {', '.join(self.names())}")
     return module
 
@@ -78,7 +80,7 @@ class Registry(Generic[T]):
   def register(self, name: str) -> Callable[[T], T]:
     def decorator(obj: T) -> T:
       if name in self._entries:
-        raise ValueError(f"{self.kind} {name!r} is registered twice")
+        raise UserError(f"{self.kind} {name!r} is registered twice")
       self._entries[name] = obj
       return obj
     return decorator

@@ -14,6 +14,7 @@ from rec_jax import parallel
 from rec_jax.checkpoint import check_frozen
 from rec_jax.cross_validation import is_cross_validation, run_folds
 from rec_jax.early_stopping import EarlyStopping, should_stop
+from rec_jax.errors import UserError
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
 from rec_jax.experiment import Experiment, build_experiment, resolve_config
 from rec_jax.optim import learning_rate_schedule
@@ -133,7 +134,7 @@ class Trainer:
     evaluating, whether it stopped early)."""
     config, mesh = self.run.config, self.mesh
     if config.train.embedding_l2 < 0:
-      raise ValueError(f"train.embedding_l2={config.train.embedding_l2}: must be >= 0")
+      raise UserError(f"train.embedding_l2={config.train.embedding_l2}: must be >= 0")
     train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options,
                                  embedding_l2=config.train.embedding_l2)
     metric, mode = self.run.best_metric()

@@ -8,6 +8,8 @@ import json
 import os
 from typing import Dict, Optional
 
+from rec_jax.errors import UserError
+
 # A run's workdir.
 CONFIG_FILE = "config.json"               # the resolved config
 METRICS_FILE = "metrics.jsonl"            # one line per evaluation
@@ -66,7 +68,7 @@ class RunFiles:
       if diff:
         details = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in diff[:8])
         details += f", and {len(diff) - 8} more" if len(diff) > 8 else ""
-        raise ValueError(f"{self.workdir} holds a run with a different config ({details}); "
+        raise UserError(f"{self.workdir} holds a run with a different config ({details}); "
                          "use a new --workdir or the same config to resume")
       return
     with open(self.config_path, "w") as f:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from rec_jax.errors import UserError
+
 YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 CPU_DOTS = {"default": "", "eigen": f"{YNN_FLAG}="}
 
@@ -29,12 +31,12 @@ def _backend_started() -> bool:
 def select_cpu_dots(library: str) -> str:
   """Sets XLA_FLAGS for `library` (a key of CPU_DOTS); returns the XLA_FLAGS now in effect."""
   if library not in CPU_DOTS:
-    raise ValueError(f"cpu_dots={library!r}: valid are {', '.join(CPU_DOTS)}")
+    raise UserError(f"cpu_dots={library!r}: valid are {', '.join(CPU_DOTS)}")
   flags = os.environ.get("XLA_FLAGS", "")
   if not CPU_DOTS[library] or YNN_FLAG in flags:
     return flags
   if _backend_started():
-    raise ValueError(f"cpu_dots={library!r} must be chosen before JAX starts its backend (it sets XLA_FLAGS); "
+    raise UserError(f"cpu_dots={library!r} must be chosen before JAX starts its backend (it sets XLA_FLAGS); "
                      f"set XLA_FLAGS={CPU_DOTS[library]} in the environment instead")
   os.environ["XLA_FLAGS"] = f"{flags} {CPU_DOTS[library]}".strip()
   return os.environ["XLA_FLAGS"]

@@ -11,6 +11,7 @@ from flax import nnx
 from rec_jax.analysis.loaded_run import LoadedRun
 from rec_jax.batch import FeatureArrays
 from rec_jax.data.pipeline import eval_batches
+from rec_jax.errors import UnknownNameError
 
 # tower -> the model method whose output it is (and the key of a dict output).
 _HYBRID_TOWERS = ("text", "item", "user", "history", "query")
@@ -22,7 +23,7 @@ def _tower_fn(run: LoadedRun, tower: str):
   towers = list(_HYBRID_TOWERS if hasattr(model, "tower_vectors") else ())
   towers += [t for t, m in _METHODS.items() if hasattr(model, m) and t not in towers]
   if tower not in towers:
-    raise KeyError(f"tower {tower!r}: model {run.config.model.name!r} has {', '.join(towers)}")
+    raise UnknownNameError(f"tower {tower!r}: model {run.config.model.name!r} has {', '.join(towers)}")
   graphdef = run.graphdef
 
   def vectors(params, frozen, batch):
@@ -30,7 +31,7 @@ def _tower_fn(run: LoadedRun, tower: str):
     if tower in _HYBRID_TOWERS and hasattr(m, "tower_vectors"):
       out = m.tower_vectors(batch)
       if tower not in out:
-        raise KeyError(f"tower {tower!r} is off in this run (model.use_text / use_cf / history / query)")
+        raise UnknownNameError(f"tower {tower!r} is off in this run (model.use_text / use_cf / history / query)")
       return out[tower]
     return getattr(m, _METHODS[tower])(batch)
 

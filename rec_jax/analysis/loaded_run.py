@@ -17,6 +17,7 @@ from rec_jax import parallel
 from rec_jax.batch import FeatureArrays
 from rec_jax.checkpoint import check_frozen
 from rec_jax.data.prepare import PreparedData
+from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
 from rec_jax.experiment import build_experiment
 from rec_jax.train_step import make_apply, make_predict
@@ -54,7 +55,7 @@ class LoadedRun:
 
   def split(self, name: str) -> FeatureArrays:
     if name not in self.data.splits:
-      raise KeyError(f"no split {name!r} in {self.workdir}; splits: {sorted(self.data.splits)}")
+      raise UnknownNameError(f"no split {name!r} in {self.workdir}; splits: {sorted(self.data.splits)}")
     return self.data.splits[name]
 
   @functools.cached_property
@@ -84,7 +85,7 @@ class LoadedRun:
     users = self.data.users
     index = int(np.searchsorted(users, str(user)))
     if index >= len(users) or users[index] != str(user):
-      raise KeyError(f"user {user!r} is in no split of {self.workdir}")
+      raise UnknownNameError(f"user {user!r} is in no split of {self.workdir}")
     return index
 
   def item_ids(self) -> np.ndarray:
@@ -104,7 +105,7 @@ def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
   """The run in `workdir` with the parameters of its `best` checkpoint (by `checkpoint.best_metric` on
   validation) or its `latest` one."""
   if checkpoint not in CHECKPOINTS:
-    raise ValueError(f"checkpoint={checkpoint!r}: valid are {', '.join(CHECKPOINTS)}")
+    raise UserError(f"checkpoint={checkpoint!r}: valid are {', '.join(CHECKPOINTS)}")
   run = build_experiment(read_config(workdir), workdir, write_report=False)
   graphdef, params, frozen = nnx.split(run.model, nnx.Param, ...)
   _, state, frozen_sha = run.initial_state(params, frozen)

@@ -10,6 +10,7 @@ import numpy as np
 
 from rec_jax.analysis.loaded_run import LoadedRun
 from rec_jax.batch import FeatureArrays, Rows, TextTables, pair_with_items
+from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.evaluation.pointwise import SLICES, predict_split
 
 
@@ -25,11 +26,11 @@ def slice_rows(run: LoadedRun, split: str, slice: Optional[Union[str, np.ndarray
     return arrays
   if isinstance(slice, str):
     if slice not in SLICES:
-      raise KeyError(f"slice {slice!r}: valid are {', '.join(s for s in SLICES if s)} or a boolean mask")
+      raise UnknownNameError(f"slice {slice!r}: valid are {', '.join(s for s in SLICES if s)} or a boolean mask")
     return select_rows(arrays, SLICES[slice](arrays.rows))
   mask = np.asarray(slice)
   if mask.dtype == bool and mask.shape != (len(arrays),):
-    raise ValueError(f"a mask over split {split!r} needs {len(arrays)} entries, got {mask.shape}")
+    raise UserError(f"a mask over split {split!r} needs {len(arrays)} entries, got {mask.shape}")
   return select_rows(arrays, mask)
 
 
@@ -69,7 +70,7 @@ def top_k(run: LoadedRun, user, k: int = 10, split: str = "test", exclude_seen: 
   arrays = run.split(split)
   mine = np.flatnonzero(arrays.rows.user_key == key)
   if not len(mine):
-    raise KeyError(f"user {user!r} has no row in split {split!r}; pick a split they appear in")
+    raise UnknownNameError(f"user {user!r} has no row in split {split!r}; pick a split they appear in")
   row = arrays.rows.take(mine[-1:])
   if not run.task.pointwise:
     single = FeatureArrays(row, arrays.texts)
@@ -108,10 +109,10 @@ def permutation_importance(run: LoadedRun, split: str = "test", metric: str = "a
   fields = list(fields or available)
   unknown = [f for f in fields if f not in available]
   if unknown:
-    raise KeyError(f"fields {unknown} are not in split {split!r}; fields: {sorted(available)}")
+    raise UnknownNameError(f"fields {unknown} are not in split {split!r}; fields: {sorted(available)}")
   base = evaluate(run, arrays=arrays)
   if metric not in base:
-    raise KeyError(f"metric {metric!r} is not reported by this run; metrics: {sorted(base)}")
+    raise UnknownNameError(f"metric {metric!r} is not reported by this run; metrics: {sorted(base)}")
   sign = -1.0 if run.task.metrics.lower_is_better(metric) else 1.0
   rng = np.random.default_rng(seed)
   out = {}

@@ -8,6 +8,8 @@ import importlib.util
 import os
 from typing import List, Optional
 
+from rec_jax.errors import UserError
+
 
 def config_file_flag(argv: List[str]) -> Optional[str]:
   """The `--config` value of a command line, or None."""
@@ -37,7 +39,7 @@ def execute_file(spec: str, what: str, function: str):
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   if not callable(getattr(module, function, None)):
-    raise ValueError(f"{what} {path!r} defines no {function}(arg)")
+    raise UserError(f"{what} {path!r} defines no {function}(arg)")
   return module, arg or None
 
 

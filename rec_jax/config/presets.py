@@ -7,6 +7,8 @@ import dataclasses
 import os
 from typing import Dict, Mapping, Optional, Sequence, Set, Tuple
 
+from rec_jax.errors import UserError
+
 SETTINGS = ("seed",)
 
 
@@ -32,16 +34,16 @@ def parse_presets(arg: Optional[str], config_file: str, *, flags: Sequence[str] 
   valid = list(flags) + [n for _, names in choices.values() for n in names]
   unknown = sorted(set(words) - set(valid)) + sorted(f"{k}=" for k in set(settings) - set(SETTINGS))
   if unknown:
-    raise ValueError(f"unknown preset(s) {unknown} for {name}; valid: {', '.join(valid + ['seed=N'])}")
+    raise UserError(f"unknown preset(s) {unknown} for {name}; valid: {', '.join(valid + ['seed=N'])}")
   chosen = {}
   for group, (default, names) in choices.items():
     given = [w for w in words if w in names]
     if len(given) > 1:
-      raise ValueError(f"{name} takes one of the presets {', '.join(names)} (default {default}), got {given}; also "
+      raise UserError(f"{name} takes one of the presets {', '.join(names)} (default {default}), got {given}; also "
                        f"accepted: {', '.join([f for f in flags] + ['seed=N'])}")
     chosen[group] = given[0] if given else default
   try:
     seed = int(settings.get("seed", 0))
   except ValueError:
-    raise ValueError(f"{name}: seed={settings['seed']!r} is not an integer") from None
+    raise UserError(f"{name}: seed={settings['seed']!r} is not an integer") from None
   return Presets({w for w in words if w in flags}, chosen, seed)

@@ -14,6 +14,7 @@ import numpy as np
 
 from rec_jax.batch import FeatureArrays
 from rec_jax.data.features import Columns, FeatureProcessor
+from rec_jax.errors import UserError
 
 
 def build_catalogue(processor: FeatureProcessor, clean: Dict[str, Columns],
@@ -36,5 +37,5 @@ def item_keys(cols: Columns, item_col: str, keys: np.ndarray) -> np.ndarray:
   index = np.minimum(np.searchsorted(keys, raw), len(keys) - 1)
   missing = keys[index] != raw
   if missing.any():
-    raise ValueError(f"{int(missing.sum())} rows have items missing from the catalogue, e.g. {raw[missing][0]!r}")
+    raise UserError(f"{int(missing.sum())} rows have items missing from the catalogue, e.g. {raw[missing][0]!r}")
   return index.astype(np.int32)

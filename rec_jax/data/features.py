@@ -15,6 +15,7 @@ import numpy as np
 
 from rec_jax.batch import FeatureArrays, Rows, Texts, TextTables
 from rec_jax.data.vocab import PAD, HashedVocabulary, Vocabulary, from_json
+from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.options import Options
 from rec_jax.text.tokenizer import WordPieceTokenizer
 
@@ -84,7 +85,7 @@ class FeatureProcessor:
     if self._tokenizer is None:
       self._tokenizer = WordPieceTokenizer(self.cfg.tokenizer)
       if self.tokenizer_sha256 and self._tokenizer.sha256 != self.tokenizer_sha256:
-        raise ValueError(f"tokenizer {self.cfg.tokenizer!r} differs from the one this processor was fitted with "
+        raise UserError(f"tokenizer {self.cfg.tokenizer!r} differs from the one this processor was fitted with "
                          f"(sha256 {self._tokenizer.sha256[:12]} != {self.tokenizer_sha256[:12]})")
     return self._tokenizer
 
@@ -102,7 +103,7 @@ class FeatureProcessor:
     # The lists that ranking metrics (ndcg@K) rank within: a user's impressions, or a search session's results.
     group = cfg.rank_group or cfg.user_id
     if group not in cols:
-      raise KeyError(f"features.rank_group={group!r} is not a column of the data (columns: {sorted(cols)})")
+      raise UnknownNameError(f"features.rank_group={group!r} is not a column of the data (columns: {sorted(cols)})")
     rows = Rows(label=cols[cfg.label].astype(np.float32),
                 user_id=self.vocabs["user_id"].lookup(cols[cfg.user_id]),
                 item_id=self.vocabs["item_id"].lookup(cols[cfg.item_id]),
@@ -165,7 +166,7 @@ class FeatureProcessor:
     saved = state["features_config"]
     current = _json(cfg.to_dict())
     if current != saved:
-      raise ValueError(f"{path} was fitted with other feature settings than the current config: "
+      raise UserError(f"{path} was fitted with other feature settings than the current config: "
                        f"saved {saved} vs now {current}")
     return cls(cfg, {k: from_json(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
                state["tokenizer_sha256"], state.get("label_mean", 0.0))

@@ -13,6 +13,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from rec_jax.errors import UnknownNameError
+
 Columns = Dict[str, np.ndarray]
 
 
@@ -113,7 +115,7 @@ def clean(schema: Schema, columns: Columns, fills: Dict[str, Dict[str, float]]) 
     drop(dup, "duplicate")
   for rule in schema.rules:
     if rule.name not in cols:
-      raise KeyError(f"schema field {rule.name!r} is not a column of the data (columns: {sorted(cols)})")
+      raise UnknownNameError(f"schema field {rule.name!r} is not a column of the data (columns: {sorted(cols)})")
     v = cols[rule.name]
     if rule.kind == "id_list":
       cols[rule.name], imputed[rule.name] = _clean_id_list(rule, v)

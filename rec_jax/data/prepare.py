@@ -20,6 +20,7 @@ from rec_jax.data.catalogue import build_catalogue, item_keys
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
 from rec_jax.data.governance import govern
 from rec_jax.data.item_sets import ItemSets
+from rec_jax.errors import UserError
 from rec_jax.progress import bar
 from rec_jax.workdir import DATA_REPORT_FILE, PROCESSOR_FILE
 
@@ -53,7 +54,7 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   raw = dataset.load(data_cfg, features)
   missing = set(required_splits) - set(raw.splits)
   if missing:
-    raise ValueError(f"dataset {data_cfg.name!r} has no split(s) {sorted(missing)}; it has {sorted(raw.splits)}")
+    raise UserError(f"dataset {data_cfg.name!r} has no split(s) {sorted(missing)}; it has {sorted(raw.splits)}")
   clean, report = govern(raw.schema, raw.splits)
   if raw.source_report is not None:
     _check_source_accounting(raw.source_report, report)

@@ -22,6 +22,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from rec_jax.errors import UserError
 from rec_jax.registry import Registry
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -39,7 +40,7 @@ def chronological(user: np.ndarray, timestamp: np.ndarray, order: np.ndarray):
 def _check_ratios(ratios: Sequence[float]) -> np.ndarray:
   r = np.asarray(ratios, dtype=np.float64)
   if r.shape != (3,) or (r < 0).any() or not np.isclose(r.sum(), 1.0):
-    raise ValueError(f"data.split.ratios={tuple(ratios)} must be three non-negative shares (train, validation, "
+    raise UserError(f"data.split.ratios={tuple(ratios)} must be three non-negative shares (train, validation, "
                      "test) summing to 1")
   return r
 
@@ -97,7 +98,7 @@ def hold_out_items(items: np.ndarray, labels: np.ndarray, fraction: float, seed:
   """Moves every row of `fraction` of the distinct items (drawn with `seed`) to validation (the first half of
   them) or test (the second half): those items have no training rows at all."""
   if not 0 <= fraction < 1:
-    raise ValueError(f"data.split.cold_item_fraction={fraction} must be in [0, 1)")
+    raise UserError(f"data.split.cold_item_fraction={fraction} must be in [0, 1)")
   distinct = np.unique(items.astype(str))
   held = np.random.default_rng([seed, 13]).permutation(len(distinct))[:int(round(fraction * len(distinct)))]
   to_valid, to_test = held[:len(held) // 2], held[len(held) // 2:]

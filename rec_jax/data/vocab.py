@@ -10,6 +10,7 @@ from typing import Dict, Iterable, List, Union
 import numpy as np
 
 from rec_jax.batch import OOV, PAD  # noqa: F401  (the ids a vocabulary reserves)
+from rec_jax.errors import UserError
 
 OOV_TOKEN = "<oov>"   # a raw value that always maps to OOV (data/formats/side_tables.py's `oov` policy)
 _RESERVED = ["<pad>", OOV_TOKEN]
@@ -53,7 +54,7 @@ class HashedVocabulary:
 
   def __init__(self, buckets: int):
     if int(buckets) < 1:
-      raise ValueError(f"hash buckets must be >= 1, got {buckets!r}")
+      raise UserError(f"hash buckets must be >= 1, got {buckets!r}")
     self.buckets = int(buckets)
 
   def __len__(self) -> int:

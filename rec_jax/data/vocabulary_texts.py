@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from rec_jax.batch import OOV, PAD, FeatureArrays, Texts
+from rec_jax.errors import UserError
 
 
 def vocabulary_texts(split: FeatureArrays, vocab_size: int) -> Optional[Tuple[Texts, np.ndarray]]:
@@ -26,7 +27,7 @@ def vocabulary_texts(split: FeatureArrays, vocab_size: int) -> Optional[Tuple[Te
     return None
   ids = np.asarray(rows.item_id)
   if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
-    raise ValueError(f"item ids of the split run from {ids.min()} to {ids.max()}, outside the item vocabulary of "
+    raise UserError(f"item ids of the split run from {ids.min()} to {ids.max()}, outside the item vocabulary of "
                      f"{vocab_size}")
   first = np.full(vocab_size, -1, np.int64)
   order = np.arange(len(ids))[::-1]   # the last write wins: written in reverse, each id keeps its first row

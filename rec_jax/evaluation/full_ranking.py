@@ -18,6 +18,7 @@ import numpy as np
 
 from rec_jax.batch import OOV, PAD, FeatureArrays
 from rec_jax.data.pipeline import eval_batches
+from rec_jax.errors import UserError
 from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.evaluation.ranking import multi_relevance_metrics, positions_to_flags, relevant_positions, target_ranks
 from rec_jax.evaluation.ranking_queries import check_exclusion, ranking_queries
@@ -44,9 +45,9 @@ class RankingOptions(Options):
   def __post_init__(self):
     check_exclusion(self.exclude)
     if self.candidates not in CANDIDATES:
-      raise ValueError(f"eval.ranking.candidates={self.candidates!r}; valid: {', '.join(CANDIDATES)}")
+      raise UserError(f"eval.ranking.candidates={self.candidates!r}; valid: {', '.join(CANDIDATES)}")
     if self.candidates == "sampled" and self.unit != "interaction":
-      raise ValueError("eval.ranking.candidates=sampled ranks one relevant item against its negatives: it needs "
+      raise UserError("eval.ranking.candidates=sampled ranks one relevant item against its negatives: it needs "
                        "eval.ranking.unit=interaction")
 
 
@@ -119,7 +120,7 @@ def _exclusions(arrays: FeatureArrays, rows: np.ndarray, catalogue: FeatureArray
     return history_exclusions(arrays.rows.history[rows], catalogue.rows.item_id)
   if exclude == "seen":
     if arrays.seen is None:
-      raise ValueError("eval.ranking.exclude=seen needs each user's items of the earlier splits (data/prepare.py)")
+      raise UserError("eval.ranking.exclude=seen needs each user's items of the earlier splits (data/prepare.py)")
     return arrays.seen.dense(arrays.rows.user_key[rows], num_items)
   return np.zeros((len(rows), num_items), bool)
 
@@ -204,12 +205,12 @@ def _rank_block(scores, keys, excluded, slices) -> Dict[str, np.ndarray]:
 def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
   """Per slice: (flags, relevant counts) of each relevant item ranked against its saved negatives."""
   if arrays.negatives is None:
-    raise ValueError("eval.ranking.candidates=sampled needs the split's negatives (evaluation/negatives.py draws "
+    raise UserError("eval.ranking.candidates=sampled needs the split's negatives (evaluation/negatives.py draws "
                      "them before training)")
   negatives = arrays.negatives
   targets = arrays.rows.item_key[queries.rows]
   if len(negatives) != len(targets):
-    raise ValueError(f"{len(negatives)} sets of negatives for {len(targets)} queries")
+    raise UserError(f"{len(negatives)} sets of negatives for {len(targets)} queries")
   keys = np.concatenate([targets[:, None], negatives], axis=1)
   ranks = []
   for start in range(0, len(keys), 4096):

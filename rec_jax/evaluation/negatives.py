@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from rec_jax.data.item_sets import ItemSets
+from rec_jax.errors import UserError
 from rec_jax.evaluation.ranking_queries import ranking_queries
 from rec_jax.workdir import EVAL_NEGATIVES_DIR
 
@@ -29,7 +30,7 @@ def sample_negatives(users: np.ndarray, targets: np.ndarray, interacted: ItemSet
                      sampler: str, popularity: Optional[np.ndarray], seed: Sequence[int]) -> np.ndarray:
   """[len(users), num] int32 catalogue keys (-1 = none left to draw); `seed`: the numpy seed sequence."""
   if sampler not in SAMPLERS:
-    raise ValueError(f"eval.ranking.sampler={sampler!r}; valid: {', '.join(SAMPLERS)}")
+    raise UserError(f"eval.ranking.sampler={sampler!r}; valid: {', '.join(SAMPLERS)}")
   p = None
   if sampler == "popularity":
     weights = np.asarray(popularity, np.float64)
@@ -66,7 +67,7 @@ def saved_negatives(path: str, users: np.ndarray, targets: np.ndarray, settings:
   if os.path.exists(path):
     with np.load(path) as saved:
       if str(saved["digest"]) != digest:
-        raise ValueError(f"{path} holds evaluation negatives drawn for other queries or settings than this run's "
+        raise UserError(f"{path} holds evaluation negatives drawn for other queries or settings than this run's "
                          f"({settings}); use a new workdir or delete the file")
       return saved["negatives"]
   negatives = draw()

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional
 
 from rec_jax import parallel
 from rec_jax.batch import FeatureArrays
+from rec_jax.errors import UserError
 from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking
 from rec_jax.evaluation.negatives import attach_sampled_negatives
 from rec_jax.evaluation.pointwise import ctr_metrics, predict_split, rating_metrics
@@ -66,7 +67,7 @@ def _rating(ctx: EvalContext) -> Runner:
 
 def _ranking(ctx: EvalContext) -> Runner:
   if ctx.catalogue is None:
-    raise ValueError("the ranking protocol ranks the item catalogue, which the data did not provide")
+    raise UserError("the ranking protocol ranks the item catalogue, which the data did not provide")
   queries = make_apply(ctx.graphdef, "query_vectors", ctx.mesh)
   candidates = make_apply(ctx.graphdef, "candidate_vectors", ctx.mesh)
   cfg = ctx.eval_cfg

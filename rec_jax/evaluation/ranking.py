@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rec_jax.errors import UserError
+
 
 @jax.jit
 def target_ranks(scores, target, exclude=None) -> jnp.ndarray:
@@ -22,9 +24,9 @@ def target_ranks(scores, target, exclude=None) -> jnp.ndarray:
   scores = jnp.asarray(scores)
   target = jnp.asarray(target)
   if scores.ndim != 2 or target.shape != scores.shape[:1]:
-    raise ValueError(f"expected scores [n, M] and target [n], got {scores.shape} and {target.shape}")
+    raise UserError(f"expected scores [n, M] and target [n], got {scores.shape} and {target.shape}")
   if exclude is not None and jnp.shape(exclude) != scores.shape:
-    raise ValueError(f"exclude must have the shape of scores {scores.shape}, got {jnp.shape(exclude)}")
+    raise UserError(f"exclude must have the shape of scores {scores.shape}, got {jnp.shape(exclude)}")
   scores = jnp.where(jnp.isnan(scores), -jnp.inf, scores)
   target_score = jnp.take_along_axis(scores, target[:, None], axis=1)
   index = jnp.arange(scores.shape[1])[None, :]

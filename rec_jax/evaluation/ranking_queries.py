@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from rec_jax.data.item_sets import ItemSets
+from rec_jax.errors import UserError
 
 UNITS = ("interaction", "user")
 EXCLUSIONS = ("history", "seen", "none")
@@ -33,13 +34,13 @@ class RankingQueries:
 
 def ranking_queries(rows, unit: str) -> RankingQueries:
   if unit not in UNITS:
-    raise ValueError(f"eval.ranking.unit={unit!r}; valid: {', '.join(UNITS)}")
+    raise UserError(f"eval.ranking.unit={unit!r}; valid: {', '.join(UNITS)}")
   positive = np.flatnonzero(rows.label > 0)
   if unit == "interaction":
     return RankingQueries(positive, ItemSets.from_pairs(np.arange(len(positive)), rows.item_key[positive],
                                                         len(positive)))
   if rows.user_key is None:
-    raise ValueError("eval.ranking.unit=user needs rows with user_key (set by data/prepare.py)")
+    raise UserError("eval.ranking.unit=user needs rows with user_key (set by data/prepare.py)")
   users = rows.user_key[positive]
   distinct, first, inverse = np.unique(users, return_index=True, return_inverse=True)
   return RankingQueries(positive[first], ItemSets.from_pairs(inverse, rows.item_key[positive], len(distinct)))
@@ -47,5 +48,5 @@ def ranking_queries(rows, unit: str) -> RankingQueries:
 
 def check_exclusion(exclude: str) -> str:
   if exclude not in EXCLUSIONS:
-    raise ValueError(f"eval.ranking.exclude={exclude!r}; valid: {', '.join(EXCLUSIONS)}")
+    raise UserError(f"eval.ranking.exclude={exclude!r}; valid: {', '.join(EXCLUSIONS)}")
   return exclude

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.models.dropout import apply_dropout, dropout
 
 # Masked attention scores: finite, so a row with no allowed position gives uniform weights (zeroed after) not NaN.
@@ -29,7 +30,7 @@ def take_position(states: jax.Array, index: jax.Array) -> jax.Array:
 def _positive_int(options, key: str) -> int:
   value = getattr(options, key)
   if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f"history option {key!r} must be a positive integer, got {value!r}")
+    raise UserError(f"history option {key!r} must be a positive integer, got {value!r}")
   return value
 
 
@@ -37,7 +38,7 @@ def check_sequence_options(dim: int, options):
   """A sequence encoder's (max_length, num_layers, num_heads), each a positive integer, num_heads dividing dim."""
   max_length, num_layers, num_heads = (_positive_int(options, k) for k in ("max_length", "num_layers", "num_heads"))
   if dim % num_heads:
-    raise ValueError(f"history option 'num_heads' ({num_heads}) must divide the embedding dim ({dim})")
+    raise UserError(f"history option 'num_heads' ({num_heads}) must divide the embedding dim ({dim})")
   return max_length, num_layers, num_heads
 
 
@@ -55,7 +56,7 @@ def sequence_attention(real: jax.Array, segment=None, *, causal: bool) -> jax.Ar
 
 def check_length(length: int, max_length: int) -> None:
   if length > max_length:
-    raise ValueError(f"history of length {length} is longer than history option 'max_length' ({max_length})")
+    raise UserError(f"history of length {length} is longer than history option 'max_length' ({max_length})")
 
 
 class MultiHeadAttention(nnx.Module):

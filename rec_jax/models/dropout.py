@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.errors import UserError
+
 
 class DropoutKey(nnx.RngState):
   """A Dropout's key for the current step: random state, not a weight (never trained, counted or fingerprinted)."""
@@ -41,7 +43,7 @@ class Dropout(nnx.Module):
 def dropout(rate: float):
   """A `Dropout` of `rate`, or None for 0 (no module: a dropout-free model is unchanged)."""
   if not 0 <= rate < 1:
-    raise ValueError(f"dropout rate {rate} must be in [0, 1)")
+    raise UserError(f"dropout rate {rate} must be in [0, 1)")
   return Dropout(rate) if rate else None
 
 

@@ -17,6 +17,7 @@ import jax
 
 from rec_jax import options
 from rec_jax.batch import PackedSequences
+from rec_jax.errors import UserError
 from rec_jax.evaluation.protocols import RANKING
 from rec_jax.tasks import retrieval
 from rec_jax.tasks.clicked_rows import clicked_rows
@@ -34,7 +35,7 @@ class Options(options.Options):
 
   def __post_init__(self):
     if self.training_unit not in TRAINING_UNITS:
-      raise ValueError(f"task_options.training_unit={self.training_unit!r} is not one of {TRAINING_UNITS}")
+      raise UserError(f"task_options.training_unit={self.training_unit!r} is not one of {TRAINING_UNITS}")
 
 
 TRAINING_UNITS = ("sequence", "interaction")

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from rec_jax.batch import OOV, PAD
+from rec_jax.errors import UserError
 
 _MASKED = -1e9   # finite, so a row whose every column is masked gives no NaN
 
@@ -29,7 +30,7 @@ def next_item_loss(states, targets, weights, table, rng, *, num_negatives: int =
     `num_negatives` is then unused.
   """
   if loss not in LOSSES:
-    raise ValueError(f"task_options.loss={loss!r} is not one of {LOSSES}")
+    raise UserError(f"task_options.loss={loss!r} is not one of {LOSSES}")
   targets = jnp.maximum(targets, 0)
   if loss == "bce":
     ids = jax.random.randint(rng, targets.shape, OOV + 1, table.shape[0])

@@ -26,6 +26,7 @@ import numpy as np
 
 from rec_jax.batch import PAD, FeatureArrays, PackedSequences
 from rec_jax.data.pipeline import epoch_order, steps_per_epoch
+from rec_jax.errors import UserError
 
 
 def sequence_windows(train: FeatureArrays) -> List[np.ndarray]:
@@ -53,7 +54,7 @@ def pack(lengths: np.ndarray, capacity: int):
   """Best-fit decreasing bin packing: (row, offset) per sequence, and the number of rows. The longest sequences
   are placed first, each into the open row with the least room that still fits it."""
   if len(lengths) and lengths.max() > capacity:
-    raise ValueError(f"a sequence of {lengths.max()} items does not fit a packed row of {capacity} positions")
+    raise UserError(f"a sequence of {lengths.max()} items does not fit a packed row of {capacity} positions")
   row, offset = np.zeros(len(lengths), np.int64), np.zeros(len(lengths), np.int64)
   free = [[] for _ in range(capacity + 1)]   # free[s]: open rows with exactly s positions left
   used = []
@@ -84,7 +85,7 @@ class PackedSequenceRows:
   def from_train(cls, train: FeatureArrays, capacity: int) -> "PackedSequenceRows":
     windows = sequence_windows(train)
     if not windows:
-      raise ValueError("next_item training found no user with two or more train clicks: nothing to predict")
+      raise UserError("next_item training found no user with two or more train clicks: nothing to predict")
     lengths = np.array([len(w) for w in windows], np.int64)
     row, offset, num_rows = pack(lengths, capacity)
     items = np.full((num_rows, capacity), PAD, np.int32)

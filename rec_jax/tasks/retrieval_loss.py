@@ -12,6 +12,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from rec_jax.errors import UserError
+
 # Finite, so a fully masked row (or a masked column times zero) never yields NaN; far below any real logit.
 MASKED_LOGIT = -1e9
 
@@ -31,16 +33,16 @@ def log_sampling_probability(item_counts, item_ids, *, min_count: float = 1.0) -
 def _check_args(candidates, log_q, negatives, negative_ids, negative_log_q, remove_accidental_hits):
   if negatives is None:
     if negative_ids is not None or negative_log_q is not None:
-      raise ValueError("negative_ids / negative_log_q were given without negatives")
+      raise UserError("negative_ids / negative_log_q were given without negatives")
     return
   if negatives.ndim != 2 or negatives.shape[1] != candidates.shape[1]:
-    raise ValueError(f"negatives must be [N, {candidates.shape[1]}], got {negatives.shape}")
+    raise UserError(f"negatives must be [N, {candidates.shape[1]}], got {negatives.shape}")
   if remove_accidental_hits and negative_ids is None:
-    raise ValueError("remove_accidental_hits needs negative_ids [N] to compare the extra negatives with the positives")
+    raise UserError("remove_accidental_hits needs negative_ids [N] to compare the extra negatives with the positives")
   # Each column must be corrected by the distribution it was drawn from, or by none at all: correcting only one of
   # the two sources puts their logits on different scales and biases the softmax toward the uncorrected one.
   if (log_q is None) != (negative_log_q is None):
-    raise ValueError("log_q and negative_log_q must be given together when there are extra negatives "
+    raise UserError("log_q and negative_log_q must be given together when there are extra negatives "
                      f"(log_q is {'set' if log_q is not None else 'None'}, negative_log_q is "
                      f"{'set' if negative_log_q is not None else 'None'})")
 

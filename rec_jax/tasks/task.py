@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from rec_jax.batch import Batch, FeatureArrays
 from rec_jax.data.pipeline import train_batch
+from rec_jax.errors import UserError
 from rec_jax.tasks.clicked_rows import negative_batch
 
 
@@ -88,11 +89,11 @@ class Task:
   def check(self, name: str, features) -> None:
     missing = [k for k in self.requires if not getattr(features, k)]
     if missing:
-      raise ValueError(f"task={name!r} needs " + ", ".join(f"features.{k}" for k in missing)
+      raise UserError(f"task={name!r} needs " + ", ".join(f"features.{k}" for k in missing)
                        + " (the column holding it)")
 
   def check_model(self, name: str, model_name: str, model) -> None:
     missing = [m for m in self.model_methods if not callable(getattr(model, m, None))]
     if missing:
-      raise ValueError(f"task={name!r} needs a model with {', '.join(missing)}; model.name="
+      raise UserError(f"task={name!r} needs a model with {', '.join(missing)}; model.name="
                        f"{model_name!r} has none (ranking models: two_tower, sequential, popularity)")

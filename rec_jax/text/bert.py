@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.registry import Registry
 
 Dtype = Any
@@ -75,7 +76,7 @@ class BertConfig:
 
   def __post_init__(self):
     if self.hidden_size % self.num_heads:
-      raise ValueError(
+      raise UserError(
           f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
     ACTIVATIONS.get(self.hidden_act)  # Fail at config time rather than at the first forward.
 
@@ -125,7 +126,7 @@ class BertEmbeddings(nnx.Module):
     seq = input_ids.shape[1]
     # JAX clamps out-of-range gathers silently, so an over-long sequence must fail loudly.
     if seq > self.max_position:
-      raise ValueError(f"sequence length {seq} exceeds max_position {self.max_position}")
+      raise UserError(f"sequence length {seq} exceeds max_position {self.max_position}")
     positions = jnp.arange(seq)[None, :]
     x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
          + self.token_type_embeddings(token_type_ids))

@@ -30,6 +30,7 @@ from absl import logging
 from flax import nnx
 
 from rec_jax.batch import TEXT_GROUPS, FeatureArrays, Texts
+from rec_jax.errors import UserError
 from rec_jax.text.bert import BertEncoder
 from rec_jax.text.encode import encode_hidden, encode_tokens
 from rec_jax.text.frozen import fingerprint
@@ -100,7 +101,7 @@ def cache_texts(spec: TextInput, options: TextOptions, workdir: str, splits: Dic
   None (a fully frozen tower keeps no encoder), with the encoder `model.text` builds (from `seed`). Returns the new
   splits and per group what was cached."""
   if not spec.cached_blocks:
-    raise ValueError(f"model.text.mode={options.mode!r} has no frozen blocks to cache")
+    raise UserError(f"model.text.mode={options.mode!r} has no frozen blocks to cache")
   first = next(iter(splits.values())).texts
   groups = [g for g in TEXT_GROUPS if g in encoders and getattr(first, g) is not None]
   tables = {name: arrays.texts for name, arrays in splits.items()}
@@ -142,7 +143,7 @@ def _cache_group(options: TextOptions, workdir: str, splits: Dict[str, FeatureAr
       np.savez(tmp, rows=rows, embeddings=table)
       os.replace(tmp, path)
     except OSError as e:
-      raise ValueError(f"cannot write the text cache to {directory!r} (model.text.cache_dir, default "
+      raise UserError(f"cannot write the text cache to {directory!r} (model.text.cache_dir, default "
                        f"<workdir>/text_cache): {e}") from e
   logging.info("%s cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", group, path, len(rows), blocks,
                " pooled" if pooled else "", info.megabytes,

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.text.bert import POOLINGS, BertEncoder
 
 
@@ -62,7 +63,7 @@ def _dispatch_bucketed(fn, ids: np.ndarray, mask: np.ndarray, types: np.ndarray,
   length; returns [(row indices, device result)], all dispatched before any is read back so host and device overlap.
   The last, smaller batch is padded with empty rows, so at most ceil(max_length / bucket_multiple) shapes compile."""
   if batch_size < 1 or bucket_multiple < 1:
-    raise ValueError(f"batch_size {batch_size} and bucket_multiple {bucket_multiple} must be positive")
+    raise UserError(f"batch_size {batch_size} and bucket_multiple {bucket_multiple} must be positive")
   ids, mask, types = (np.asarray(a, np.int32) for a in (ids, mask, types))
   n, max_length = ids.shape
   lengths = mask.sum(axis=1)

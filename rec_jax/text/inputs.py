@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from rec_jax.errors import UserError
 from rec_jax.text import pretrained
 from rec_jax.text.bert import BertConfig
 from rec_jax.text.modes import TEXT_MODES, compute_dtype
@@ -43,7 +44,7 @@ def bert_config(options: TextOptions, tokenizer: str, max_length: int, vocab_siz
   pretrained.check_tokenizer_matches(source, tokenizer)
   bert = pretrained.read_bert_config(source)
   if bert.vocab_size != vocab_size:
-    raise ValueError(f"model.text.pretrained {source!r} has a vocabulary of {bert.vocab_size} tokens but "
+    raise UserError(f"model.text.pretrained {source!r} has a vocabulary of {bert.vocab_size} tokens but "
                      f"features.tokenizer {tokenizer!r} produces {vocab_size}")
   return dataclasses.replace(bert, max_position=max_length)
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.text.frozen import freeze
 
 
@@ -22,7 +23,7 @@ class LoRALinear(nnx.Module):
 
   def __init__(self, base: nnx.Linear, rank: int, alpha: float, *, rngs: nnx.Rngs):
     if rank < 1:
-      raise ValueError(f"LoRA rank must be >= 1, got {rank}")
+      raise UserError(f"LoRA rank must be >= 1, got {rank}")
     self.base = freeze(base)
     bound = 1.0 / math.sqrt(base.in_features)
     self.lora_a = nnx.Param(jax.random.uniform(rngs.params(), (base.in_features, rank), jnp.float32, -bound, bound))

@@ -25,6 +25,7 @@ from typing import Callable
 import jax.numpy as jnp
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.registry import Registry
 from rec_jax.text import pretrained
 from rec_jax.text.bert import BertConfig, BertEncoder
@@ -49,7 +50,7 @@ TEXT_MODES: Registry[TextMode] = Registry("model.text.mode")
 
 def _check_top(n: int, num_layers: int, key: str, hint: str = "") -> int:
   if not 0 <= n <= num_layers:
-    raise ValueError(f"{key}={n}: the encoder has {num_layers} layers; use 0..{num_layers}{hint}")
+    raise UserError(f"{key}={n}: the encoder has {num_layers} layers; use 0..{num_layers}{hint}")
   return n
 
 
@@ -98,7 +99,7 @@ TEXT_MODES.register("lora")(TextMode(_lora, lambda cfg, n: n - _lora_layers(cfg,
 
 def compute_dtype(options: TextOptions):
   if options.dtype not in COMPUTE_DTYPES:
-    raise ValueError(f"model.text.dtype={options.dtype!r}: valid are {', '.join(COMPUTE_DTYPES)}")
+    raise UserError(f"model.text.dtype={options.dtype!r}: valid are {', '.join(COMPUTE_DTYPES)}")
   return COMPUTE_DTYPES[options.dtype]
 
 

@@ -25,6 +25,7 @@ import safetensors.numpy
 from absl import logging
 from flax import nnx
 
+from rec_jax.errors import UserError
 from rec_jax.text.tokenizer import file_sha256, resolve_model_dir
 from rec_jax.text.bert import HF_CONFIG_KEYS, BertConfig, BertEncoder, Dtype
 
@@ -74,10 +75,10 @@ def _read_config(model_dir: str) -> dict:
     hf_config = json.load(f)
   model_type = hf_config.get("model_type", "bert")
   if model_type != "bert":
-    raise ValueError(f"{path} describes model_type {model_type!r}; only 'bert' checkpoints can be loaded")
+    raise UserError(f"{path} describes model_type {model_type!r}; only 'bert' checkpoints can be loaded")
   position_type = hf_config.get("position_embedding_type", "absolute")
   if position_type != "absolute":
-    raise ValueError(f"{path} uses position_embedding_type {position_type!r}; only 'absolute' is implemented")
+    raise UserError(f"{path} uses position_embedding_type {position_type!r}; only 'absolute' is implemented")
   return hf_config
 
 
@@ -89,7 +90,7 @@ def _weights_path(model_dir: str) -> str:
   files = sorted(os.listdir(model_dir))
   pickles = [f for f in files if f.endswith(PICKLE_SUFFIXES)]
   if pickles:
-    raise ValueError(
+    raise UserError(
         f"{model_dir} has only pickle checkpoints {pickles}, which are not loaded: unpickling runs arbitrary code "
         f"from the file. Convert the checkpoint to safetensors in an environment you trust, e.g. "
         f"`transformers.BertModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)`, "
@@ -200,7 +201,7 @@ def _raise_problems(missing: List[str], unexpected: List[str], shapes: List[str]
   lines += [f"  missing (expected by the model, absent from the checkpoint): {key}" for key in missing]
   lines += [f"  unexpected (in the checkpoint, no such parameter): {key}" for key in unexpected]
   lines += [f"  shape mismatch: {problem}" for problem in shapes]
-  raise ValueError("\n".join(lines))
+  raise UserError("\n".join(lines))
 
 
 def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, dtype: Optional[Dtype] = None,
@@ -217,7 +218,7 @@ def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, 
   cfg, tensors = load_bert_checkpoint(source)
   if max_position is not None:
     if max_position > cfg.max_position:
-      raise ValueError(f"max_position {max_position} exceeds the {cfg.max_position} position embeddings of "
+      raise UserError(f"max_position {max_position} exceeds the {cfg.max_position} position embeddings of "
                        f"checkpoint {source!r}")
     cfg = dataclasses.replace(cfg, max_position=max_position)
   encoder = nnx.eval_shape(lambda r: BertEncoder(cfg, dtype=dtype, rngs=r), rngs if rngs is not None else nnx.Rngs(0))
@@ -234,7 +235,7 @@ def export_hf_checkpoint(encoder: BertEncoder, directory: str) -> str:
   for path, var in nnx.to_flat_state(nnx.state(encoder)):
     *module, leaf = map(str, path)
     if leaf not in _HF_LEAF:
-      raise ValueError(f"{'.'.join(map(str, path))} has no Hugging Face counterpart (an unmerged LoRA adapter? "
+      raise UserError(f"{'.'.join(map(str, path))} has no Hugging Face counterpart (an unmerged LoRA adapter? "
                        f"call rec_jax.text.lora.merge_lora first)")
     value = np.asarray(var[...], np.float32)
     # safetensors writes an array's raw buffer: a transposed view must be made contiguous or it is scrambled.
@@ -259,5 +260,5 @@ def check_tokenizer_matches(source: str, tokenizer_source: str) -> None:
   model_dir, tok_dir = resolve_model_dir(source), resolve_model_dir(tokenizer_source)
   ours, theirs = os.path.join(tok_dir, "tokenizer.json"), os.path.join(model_dir, "tokenizer.json")
   if os.path.isfile(theirs) and file_sha256(ours) != file_sha256(theirs):
-    raise ValueError(f"model.text.pretrained {source!r} ships a different tokenizer.json than features.tokenizer "
+    raise UserError(f"model.text.pretrained {source!r} ships a different tokenizer.json than features.tokenizer "
                      f"{tokenizer_source!r}: set features.tokenizer to {source!r} so token ids match its vocabulary")

@@ -9,6 +9,7 @@ import jax
 from flax import nnx
 
 from rec_jax.batch import Texts
+from rec_jax.errors import UserError
 from rec_jax.text.bert import POOLINGS, BertConfig, BertEncoder, Dtype, dense_layer
 from rec_jax.text.inputs import TextInput
 from rec_jax.text.modes import build_encoder
@@ -25,7 +26,7 @@ class ItemTextTower(nnx.Module):
     `start_layer`: texts arrive as the cached output of blocks [0, start_layer) (`Texts.hidden`) instead of token
     ids (see `encode`)."""
     if encoder is not None and encoder.config != bert:
-      raise ValueError(f"the given encoder's config {encoder.config} differs from {bert}")
+      raise UserError(f"the given encoder's config {encoder.config} differs from {bert}")
     self.bert = encoder if encoder is not None else BertEncoder(bert, dtype=dtype, rngs=rngs)
     self.pool = POOLINGS.get(pooling)
     # Initialised like BERT's own dense layers, as HF's `_init_weights` does for heads on BERT.
@@ -76,7 +77,7 @@ class CachedTextTower(nnx.Module):
 
 def _check_form(value, field: str, what: str) -> None:
   if value is None:
-    raise ValueError(f"the text tower reads {what} (Texts.{field}), which the batch does not hold: the data was "
+    raise UserError(f"the text tower reads {what} (Texts.{field}), which the batch does not hold: the data was "
                      "prepared for another model.text (text/inputs.py)")
 
 

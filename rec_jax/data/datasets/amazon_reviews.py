@@ -37,6 +37,7 @@ from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport, SplitAccount
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 URL_2023 = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw"
 ITEM_COLUMNS = ("title", "description", "category", "brand", "price")
@@ -62,11 +63,11 @@ class Options:
 def parse_options(options: dict) -> Options:
   opts = format_options("amazon_reviews", options, Options)
   if opts.item_key not in ITEM_KEYS:
-    raise ValueError(f"data.options.item_key={opts.item_key!r}; valid: {', '.join(ITEM_KEYS)}")
+    raise UserError(f"data.options.item_key={opts.item_key!r}; valid: {', '.join(ITEM_KEYS)}")
   if int(opts.k_core) != opts.k_core or opts.k_core < 0:
-    raise ValueError(f"data.options.k_core={opts.k_core!r} must be a non-negative integer (0: no k-core)")
+    raise UserError(f"data.options.k_core={opts.k_core!r} must be a non-negative integer (0: no k-core)")
   if not opts.min_rating <= opts.max_rating:
-    raise ValueError(f"data.options.min_rating={opts.min_rating} is above max_rating={opts.max_rating}")
+    raise UserError(f"data.options.min_rating={opts.min_rating} is above max_rating={opts.max_rating}")
   side_tables.check_policy(opts.unknown_ids)
   return opts
 
@@ -104,10 +105,10 @@ def _number(record: dict, key: str, integer: bool = False):
   value = _field(record, key)
   try:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-      raise ValueError(value)
+      raise UserError(value)
     number = float(value)
     if integer and not (math.isfinite(number) and number.is_integer()):
-      raise ValueError(value)
+      raise UserError(value)
   except ValueError:
     raise _Bad("non-numeric value", f"{key}={value!r}") from None
   return (int(value) if isinstance(value, int) else int(number)) if integer else number
@@ -264,7 +265,7 @@ class AmazonReviewsFormat:
   def _reviews(self, path: str, opts: Options) -> str:
     if os.path.isfile(path):
       if os.path.basename(path).startswith("meta_"):
-        raise ValueError(f"data.path={path!r} is a metadata file; give the reviews file or their directory")
+        raise UserError(f"data.path={path!r} is a metadata file; give the reviews file or their directory")
       return path
     if opts.category:
       c = opts.category
@@ -274,7 +275,7 @@ class AmazonReviewsFormat:
     if not found:
       find_file(path, ["<Category>.jsonl", "<Category>.json"], "amazon_reviews reviews file")
     if len(found) > 1:
-      raise ValueError(f"{os.path.abspath(path)!r} holds several amazon_reviews reviews files {found}; choose one "
+      raise UserError(f"{os.path.abspath(path)!r} holds several amazon_reviews reviews files {found}; choose one "
                        f"with data.options.category (e.g. {_stem(found[0]).split('.')[0]!r})")
     return os.path.join(path, found[0])
 
@@ -297,7 +298,7 @@ class AmazonReviewsFormat:
     """The 2023 release's reviews and metadata of `options.category`, linked under their official names."""
     opts = parse_options(options)
     if not opts.category:
-      raise ValueError("downloading amazon_reviews needs data.options.category (e.g. 'All_Beauty'; the categories: "
+      raise UserError("downloading amazon_reviews needs data.options.category (e.g. 'All_Beauty'; the categories: "
                        f"{self.homepage})")
     c = opts.category
     paths = dl_manager.download({"reviews": f"{URL_2023}/review_categories/{c}.jsonl.gz",

@@ -26,6 +26,7 @@ from rec_jax.data.formats.lines import find_file, read_lines
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport, SplitAccount
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 DEFAULTS = dict(max_rows=0, num_integer=13, num_categorical=26, separator="\t", user_column="", item_column="",
                 block_rows=100_000)
@@ -40,17 +41,17 @@ def check_options(options: dict) -> dict:
   """`options` over DEFAULTS; unknown keys (a typo would silently read all 45M lines) and bad values fail."""
   unknown = set(options) - set(DEFAULTS)
   if unknown:
-    raise ValueError(f"unknown criteo option(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
+    raise UserError(f"unknown criteo option(s) {sorted(unknown)}; valid: {', '.join(DEFAULTS)}")
   out = {**DEFAULTS, **options}
   for key in ("max_rows", "num_integer", "num_categorical", "block_rows"):
     low = 1 if key == "block_rows" else 0
     if not isinstance(out[key], int) or out[key] < low:
-      raise ValueError(f"data.options.{key}={out[key]!r} must be an integer >= {low}")
+      raise UserError(f"data.options.{key}={out[key]!r} must be an integer >= {low}")
   if not out["separator"]:
-    raise ValueError("data.options.separator must not be empty")
+    raise UserError("data.options.separator must not be empty")
   for key in ("user_column", "item_column"):
     if out[key] and out[key] not in categorical_names(out):
-      raise ValueError(f"data.options.{key}={out[key]!r} is not a categorical column; valid: '' (a constant id) or "
+      raise UserError(f"data.options.{key}={out[key]!r} is not a categorical column; valid: '' (a constant id) or "
                        f"C1..C{out['num_categorical']}")
   return out
 

@@ -28,6 +28,7 @@ from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
                "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
@@ -124,14 +125,14 @@ def _user_100k(f):
 def _item_100k(f):
   flags = f[5:]
   if any(x not in ("0", "1") for x in flags):
-    raise ValueError(f"genre flags {flags!r} are not 0/1")
+    raise UserError(f"genre flags {flags!r} are not 0/1")
   title, year = split_title(f[1])
   return title, year, "|".join(g for g, x in zip(GENRES_100K, flags) if x == "1")
 
 
 def _user_1m(f):
   if int(f[2]) not in AGE_GROUPS:
-    raise ValueError(f"age {f[2]!r} is not an ml-1m age group")
+    raise UserError(f"age {f[2]!r} is not an ml-1m age group")
   return f[2].strip(), f[1].strip(), f[3].strip(), f[4].strip()[:1]
 
 
@@ -151,7 +152,7 @@ class MovieLensFormat:
     variant = format_options("movielens", options, Options).variant
     if variant != "auto":
       if variant not in URLS:
-        raise ValueError(f"data.options.variant={variant!r}; valid: auto, {', '.join(URLS)}")
+        raise UserError(f"data.options.variant={variant!r}; valid: auto, {', '.join(URLS)}")
       return variant
     for name, v in (("u.data", "100k"), ("ratings.dat", "1m"), ("ratings.csv", "csv")):
       if optional_file(path, [name]):

@@ -35,6 +35,7 @@ from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 SIDE_KINDS = {"token": "category", "token_seq": "text", "float": "number"}
 # (file role, stored split), in the order their rows are numbered.
@@ -91,7 +92,7 @@ def inter_layout(files: Dict[str, str], opts: Options) -> InterLayout:
   for role in roles[1:]:
     other = read_header(files[role])
     if other != header:
-      raise ValueError(f"{files[role]}: header {other} differs from {path}'s {header}; the interaction files of "
+      raise UserError(f"{files[role]}: header {other} differs from {path}'s {header}; the interaction files of "
                        "one dataset must share a header")
   index = functools.partial(field_index, header, path)
   layout = InterLayout(tuple(f for f, _ in header), index(opts.user_field, "user_field", ("token",), True),
@@ -129,7 +130,7 @@ def side_layouts(files: Dict[str, str], opts: Options, taken: Sequence[str]) -> 
         continue
       name = field if field not in taken else f"{side}_{field}"
       if name in taken:
-        raise ValueError(f"{files[role]}: field {field!r} would be column {name!r}, which another field already is")
+        raise UserError(f"{files[role]}: field {field!r} would be column {name!r}, which another field already is")
       taken.add(name)
       fields.append((j, name, kind))
     skipped = tuple(f"{f}:{t}" for f, t in header if t == "float_seq")
@@ -277,7 +278,7 @@ class RecboleAtomicFormat:
       root, name = os.path.split(path)
       base = _strip_suffix(_strip_suffix(name, ".gz"), ".inter")
       if base == _strip_suffix(name, ".gz"):
-        raise ValueError(f"data.path={path!r} is a file but not a RecBole .inter file; give the .inter file or the "
+        raise UserError(f"data.path={path!r} is a file but not a RecBole .inter file; give the .inter file or the "
                          "dataset directory")
       stem, dot, suffix = base.rpartition(".")
       if dot and suffix in SPLIT_SUFFIXES:

@@ -18,6 +18,7 @@ from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 URL = "https://raw.githubusercontent.com/kang205/SASRec/master/data/{name}.txt"
 
@@ -35,7 +36,7 @@ def parse_options(options: dict) -> Options:
 def _id(text: str) -> str:
   """The canonical form of an integer id ('007' and '7' are one id); ValueError when it is not an integer."""
   if not text.lstrip("+-").isdigit():
-    raise ValueError(text)
+    raise UserError(text)
   return str(int(text))
 
 
@@ -76,7 +77,7 @@ class SequenceTxtFormat:
   def download(self, dl_manager, options: dict) -> str:
     opts = parse_options(options)
     if not opts.name:
-      raise ValueError("sequence_txt downloads SASRec's data/<name>.txt: set data.options.name (e.g. ml-1m, "
+      raise UserError("sequence_txt downloads SASRec's data/<name>.txt: set data.options.name (e.g. ml-1m, "
                        "Beauty, Steam, Video) or data.path")
     downloaded = str(dl_manager.download(URL.format(name=opts.name)))
     return own_directory(downloaded, f"sasrec_{opts.name}", opts.name)

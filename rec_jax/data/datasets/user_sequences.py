@@ -29,6 +29,7 @@ from rec_jax.data.formats.lines import locate_txt, own_directory, read_lines
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.errors import UserError
 
 URL = "https://raw.githubusercontent.com/salesforce/ICLRec/master/data/{name}.txt"
 NAMES = ("Beauty", "Sports_and_Outdoors", "Toys_and_Games", "Yelp", "ml-1m")
@@ -93,7 +94,7 @@ class UserSequencesFormat:
   def download(self, dl_manager, options: dict) -> str:
     opts = parse_options(options)
     if opts.name not in NAMES:
-      raise ValueError(f"user_sequences downloads ICLRec's data/<name>.txt: set data.options.name to one of "
+      raise UserError(f"user_sequences downloads ICLRec's data/<name>.txt: set data.options.name to one of "
                        f"{', '.join(NAMES)} (not {opts.name!r}), or set data.path")
     downloaded = str(dl_manager.download(URL.format(name=opts.name)))
     return own_directory(downloaded, f"iclrec_{opts.name}", opts.name)

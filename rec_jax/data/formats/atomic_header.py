@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from rec_jax.data.formats.lines import read_lines
 from rec_jax.data.formats.source_report import FileReport
+from rec_jax.errors import UserError
 
 TYPES = ("token", "token_seq", "float", "float_seq")
 Header = List[Tuple[str, str]]
@@ -19,11 +20,11 @@ def parse_header(text: str, path: str) -> Header:
   for column in text.split("\t"):
     field, colon, kind = column.strip().lstrip("\ufeff").rpartition(":")
     if not colon or not field:
-      raise ValueError(f"{path}: header column {column!r} is not `field:type` (types: {', '.join(TYPES)})")
+      raise UserError(f"{path}: header column {column!r} is not `field:type` (types: {', '.join(TYPES)})")
     if kind not in TYPES:
-      raise ValueError(f"{path}: header field {field!r} has unknown type {kind!r}; valid: {', '.join(TYPES)}")
+      raise UserError(f"{path}: header field {field!r} has unknown type {kind!r}; valid: {', '.join(TYPES)}")
     if any(field == f for f, _ in header):
-      raise ValueError(f"{path}: header field {field!r} appears twice")
+      raise UserError(f"{path}: header field {field!r} appears twice")
     header.append((field, kind))
   return header
 
@@ -36,7 +37,7 @@ def read_header(path: str) -> Header:
   finally:
     lines.close()
   if first is None:
-    raise ValueError(f"{path} is empty; expected a header line of tab-separated `field:type` columns")
+    raise UserError(f"{path} is empty; expected a header line of tab-separated `field:type` columns")
   return parse_header(first[1], path)
 
 
@@ -45,9 +46,9 @@ def field_index(header: Header, path: str, field: str, option: str, types: Seque
   names = [f for f, _ in header]
   if field not in names:
     if required:
-      raise ValueError(f"{path}: no field {field!r} (data.options.{option}) in the header {names}")
+      raise UserError(f"{path}: no field {field!r} (data.options.{option}) in the header {names}")
     return None
   j = names.index(field)
   if header[j][1] not in types:
-    raise ValueError(f"{path}: field {field!r} is {header[j][1]}, expected {' or '.join(types)}")
+    raise UserError(f"{path}: field {field!r} is {header[j][1]}, expected {' or '.join(types)}")
   return j

@@ -8,6 +8,7 @@ from typing import Dict
 import numpy as np
 
 from rec_jax.data.governance import FieldRule
+from rec_jax.errors import UserError
 
 # kind -> numpy dtype of the stored values (lists are stored flat with per-row lengths).
 STORAGE = {"id": np.object_, "category": np.object_, "text": np.object_, "integer": np.int64,
@@ -18,7 +19,7 @@ KINDS = tuple(STORAGE)
 def check_columns(columns: Dict[str, str]) -> None:
   bad = {k: v for k, v in columns.items() if v not in STORAGE}
   if bad:
-    raise ValueError(f"unknown column kind(s) {bad}; valid: {', '.join(KINDS)}")
+    raise UserError(f"unknown column kind(s) {bad}; valid: {', '.join(KINDS)}")
 
 
 def governance_rule(name: str, kind: str) -> FieldRule:

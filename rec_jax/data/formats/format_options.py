@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from rec_jax.errors import UserError
+
 
 def format_options(name: str, options: dict, defaults):
   """`options` (the config's `data.options`) as the format's options dataclass `defaults`; an unknown key, e.g. a
@@ -11,5 +13,5 @@ def format_options(name: str, options: dict, defaults):
   valid = [f.name for f in dataclasses.fields(defaults)]
   unknown = sorted(set(options) - set(valid))
   if unknown:
-    raise ValueError(f"{name} has no option(s) {unknown}; valid: {', '.join(valid)}")
+    raise UserError(f"{name} has no option(s) {unknown}; valid: {', '.join(valid)}")
   return defaults(**options)

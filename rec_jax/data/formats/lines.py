@@ -10,6 +10,7 @@ import shutil
 from typing import Iterator, Sequence, Tuple
 
 from rec_jax.data.formats.source_report import FileReport
+from rec_jax.errors import UserError
 
 
 def find_file(root: str, names: Sequence[str], what: str) -> str:
@@ -47,12 +48,12 @@ def read_lines(path: str, report: FileReport, encoding: str = "utf-8",
         text = raw.decode(encoding)
       except UnicodeDecodeError as e:
         if header and number == 1:
-          raise ValueError(f"{path}: the header line is not valid {encoding}: {e}") from None
+          raise UserError(f"{path}: the header line is not valid {encoding}: {e}") from None
         report.bad(number, "bad encoding", f"not valid {encoding} at byte {e.start}")
         continue
       if not text.strip():
         if header and number == 1:
-          raise ValueError(f"{path}: the first line should be the column header and is empty")
+          raise UserError(f"{path}: the first line should be the column header and is empty")
         report.bad(number, "empty line")
         continue
       yield number, text
@@ -62,10 +63,10 @@ def read_header(lines: Iterator[Tuple[int, str]], path: str, expected: Sequence[
   """Consumes the header line of `lines` and checks that it starts with the `expected` column names."""
   first = next(lines, None)
   if first is None:
-    raise ValueError(f"{path} is empty; expected a header line {sep.join(expected)!r}")
+    raise UserError(f"{path} is empty; expected a header line {sep.join(expected)!r}")
   fields = [f.strip() for f in first[1].split(sep)]
   if fields[:len(expected)] != list(expected):
-    raise ValueError(f"{path}: header {first[1][:200]!r} does not start with the expected columns {sep.join(expected)!r}")
+    raise UserError(f"{path}: header {first[1][:200]!r} does not start with the expected columns {sep.join(expected)!r}")
   return fields
 
 
@@ -78,7 +79,7 @@ def locate_txt(path: str, file: str, what: str) -> str:
     return find_file(path, [file], f"{what} (data.options.file)")
   found = sorted(n for n in os.listdir(path) if n.endswith((".txt", ".txt.gz"))) if os.path.isdir(path) else []
   if len(found) > 1:
-    raise ValueError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
+    raise UserError(f"{os.path.abspath(path)!r} holds several .txt files {found}; set data.options.file to one")
   if not found:
     find_file(path, ["*.txt"], what)
   return os.path.join(path, found[0])

@@ -35,6 +35,7 @@ from rec_jax.data.governance import Schema
 from rec_jax.data.histories import prior_histories
 from rec_jax.data.raw import RawDataset
 from rec_jax.data.splits import SPLIT_NAMES, assign_splits, hold_out_items
+from rec_jax.errors import UserError
 
 Columns = Dict[str, np.ndarray]
 # Columns that order and place rows; they stay in the raw data (governance checks them) but are not features.
@@ -49,7 +50,7 @@ def _root(data_cfg, fmt) -> str:
                               f"{fmt.homepage})")
     return path
   if not hasattr(fmt, "download"):
-    raise ValueError(f"{fmt.name} cannot be downloaded (its licence asks for a manual download): get the files "
+    raise UserError(f"{fmt.name} cannot be downloaded (its licence asks for a manual download): get the files "
                      f"from {fmt.homepage} and set data.path")
   manager = tfds.download.DownloadManager(download_dir=os.path.join(os.path.expanduser(data_cfg.data_dir),
                                                                     "downloads"))
@@ -78,7 +79,7 @@ def _predefined(stored: Dict[str, Columns], split_cfg):
     have = sorted(s for s in stored if s != "full")
     folds = sorted({s.rsplit("_", 1)[0] for s in have if s.endswith(("_base", "_test"))})
     hint = f"; set data.split.fold to one of its folds {folds}" if folds else ""
-    raise ValueError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has "
+    raise UserError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has "
                      f"{have or 'none'}{hint}")
   parts, labels = [], []
   for s, name in names.items():
@@ -128,7 +129,7 @@ class RealDataset:
     else:
       used = ["full"]
       if "full" not in stored:
-        raise ValueError(f"{fmt.name} data at {data_cfg.path!r} comes in predefined splits {sorted(stored)}; set "
+        raise UserError(f"{fmt.name} data at {data_cfg.path!r} comes in predefined splits {sorted(stored)}; set "
                          "data.split.kind=predefined")
       log = dict(stored["full"])
       log["_split"] = assign_splits(log, split_cfg)

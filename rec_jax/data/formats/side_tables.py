@@ -14,13 +14,14 @@ import numpy as np
 
 from rec_jax.data.formats.source_report import SplitAccount
 from rec_jax.data.vocab import OOV_TOKEN
+from rec_jax.errors import UserError
 
 UNKNOWN_ID_POLICIES = ("drop", "oov")
 
 
 def check_policy(policy: str) -> str:
   if policy not in UNKNOWN_ID_POLICIES:
-    raise ValueError(f"data.options.unknown_ids={policy!r}; valid: {', '.join(UNKNOWN_ID_POLICIES)}")
+    raise UserError(f"data.options.unknown_ids={policy!r}; valid: {', '.join(UNKNOWN_ID_POLICIES)}")
   return policy
 
 

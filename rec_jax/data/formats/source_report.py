@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List
 
+from rec_jax.errors import UserError
+
 # Examples kept per reason and file: enough to find the problem, bounded for a file with millions of bad lines.
 EXAMPLES_PER_REASON = 5
 
@@ -102,7 +104,7 @@ def check_error_budget(report: dict, max_bad_fraction: float) -> None:
     examples = sorted(f["examples"], key=lambda e: (-f["dropped"][e["reason"]], e["line"]))[:5]
     lines = "; ".join(f"line {e['line']} ({e['reason']}{': ' + e['detail'] if e['detail'] else ''})"
                       for e in examples)
-    raise ValueError(
+    raise UserError(
         f"{f['path']}: {f['lines_dropped']} of {f['lines_read']} lines are malformed "
         f"({f['lines_dropped'] / f['lines_read']:.1%}), over the error budget data.max_bad_fraction="
         f"{max_bad_fraction} ({reasons}); first: {lines}")

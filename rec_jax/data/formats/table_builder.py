@@ -24,6 +24,7 @@ import tensorflow_datasets as tfds
 from rec_jax.data.formats.columns import STORAGE, check_columns
 from rec_jax.data.formats.source_report import SourceReport
 from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
+from rec_jax.errors import UserError
 
 ROWS_PER_EXAMPLE = 4096
 LENGTH_SUFFIX, ITEMS_SUFFIX = "__length", "__items"
@@ -154,7 +155,7 @@ def build_and_read(builder_cls, config: TableConfig, data_dir: str, splits) -> T
   out = {}
   for split in (available if splits is None else splits):
     if split not in available:
-      raise ValueError(f"{config.format_name} data in {dict(config.files)} has no split {split!r}; "
+      raise UserError(f"{config.format_name} data in {dict(config.files)} has no split {split!r}; "
                        f"it has {sorted(available)}")
     source = builder.as_data_source(split=split)
     logging.info("reading %s/%s: %d row groups", config.name, split, len(source))

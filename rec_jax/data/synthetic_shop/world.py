@@ -18,6 +18,7 @@ from typing import Dict, List
 import numpy as np
 
 from rec_jax.data.synthetic_shop import text_bank
+from rec_jax.errors import UserError
 
 AGE_BUCKETS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 GENDERS = ["f", "m", "x"]
@@ -95,7 +96,7 @@ def make_items(spec: ShopSpec, rng: np.random.Generator) -> Dict[str, np.ndarray
   """Item catalogue: attributes, text, style, latent factors; the last `cold` items are new arrivals."""
   n = spec.num_items
   if spec.cold_wording not in COLD_WORDINGS:
-    raise ValueError(f"data.shop.cold_wording={spec.cold_wording!r}: valid are {', '.join(COLD_WORDINGS)}")
+    raise UserError(f"data.shop.cold_wording={spec.cold_wording!r}: valid are {', '.join(COLD_WORDINGS)}")
   categories = list(text_bank.CATEGORIES)
   styles = list(text_bank.TASTES)
   brands = _brand_names(rng, len(categories) * spec.brands_per_category)
@@ -261,7 +262,7 @@ def _histories(u: np.ndarray, i: np.ndarray, clicks: np.ndarray, length: int) ->
 def generate(spec: ShopSpec) -> Dict[str, Dict[str, np.ndarray]]:
   """All clean impressions of the shop as raw columns per split (before dirty rows are injected)."""
   if spec.search and not 1 <= spec.results_per_query <= spec.num_impressions:
-    raise ValueError(f"data.shop.results_per_query={spec.results_per_query}: need 1..num_impressions")
+    raise UserError(f"data.shop.results_per_query={spec.results_per_query}: need 1..num_impressions")
   rng = np.random.default_rng(spec.seed)
   items = make_items(spec, rng)
   users = make_users(spec, rng)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax import options
+from rec_jax.errors import UserError
 from rec_jax.models.crosses.dcn import apply_cross_layers
 from rec_jax.models.mlp import MLP
 
@@ -70,7 +71,7 @@ class CrossNetV2(nnx.Module):
 
   def __init__(self, in_dim: int, num_layers: int, *, rngs: nnx.Rngs, low_rank: int = 0, num_experts: int = 4):
     if low_rank < 0 or (low_rank and num_experts < 1):
-      raise ValueError(f"dcnv2: low_rank={low_rank} must be >= 0 and, when > 0, num_experts={num_experts} >= 1")
+      raise UserError(f"dcnv2: low_rank={low_rank} must be >= 0 and, when > 0, num_experts={num_experts} >= 1")
     if low_rank:
       layers = [LowRankMixtureCrossLayer(in_dim, low_rank, num_experts, rngs=rngs) for _ in range(num_layers)]
     else:
@@ -111,7 +112,7 @@ class Options(options.Options):
 def build(num_fields: int, field_dim: int, opts: Options, *, rngs: nnx.Rngs) -> CrossNetV2 | StackedCrossNetV2:
   """DCN-v2 over num_fields*field_dim inputs, in the structure `opts.structure`."""
   if opts.structure not in STRUCTURES:
-    raise ValueError(f"dcnv2: cross_options.structure={opts.structure!r}; valid: {', '.join(STRUCTURES)}")
+    raise UserError(f"dcnv2: cross_options.structure={opts.structure!r}; valid: {', '.join(STRUCTURES)}")
   cross = CrossNetV2(num_fields * field_dim, opts.num_layers, rngs=rngs, low_rank=opts.low_rank,
                      num_experts=opts.num_experts)
   if opts.structure == "parallel":

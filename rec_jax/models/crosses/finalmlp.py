@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax import options
+from rec_jax.errors import UserError
 from rec_jax.models.mlp import MLP
 
 
@@ -43,7 +44,7 @@ class BilinearFusion(nnx.Module):
 
   def __init__(self, dim1: int, dim2: int, num_heads: int, *, rngs: nnx.Rngs):
     if num_heads < 1 or dim1 % num_heads or dim2 % num_heads:
-      raise ValueError(f"finalmlp: num_heads={num_heads} must divide both stream output sizes "
+      raise UserError(f"finalmlp: num_heads={num_heads} must divide both stream output sizes "
                        f"(stream1: {dim1}, stream2: {dim2})")
     d1, d2 = dim1 // num_heads, dim2 // num_heads
     vector = nnx.initializers.lecun_normal(in_axis=-1, out_axis=-2)  # Per head a [d] -> 1 map: fan-in d.

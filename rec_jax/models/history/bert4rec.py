@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax import options
+from rec_jax.errors import UserError
 from rec_jax.models.attention import (MultiHeadAttention, check_length, check_sequence_options, sequence_attention,
                                       take_position)
 from rec_jax.models.dropout import apply_dropout, dropout
@@ -95,7 +96,7 @@ class BERT4Rec(nnx.Module):
     del target
     batch, length, dim = items.shape
     if length >= self.max_length:
-      raise ValueError(f"bert4rec appends a [mask] position, so history option 'max_length' ({self.max_length}) "
+      raise UserError(f"bert4rec appends a [mask] position, so history option 'max_length' ({self.max_length}) "
                        f"must exceed the history length ({length})")
     real = mask.astype(bool)
     count = jnp.sum(real.astype(jnp.int32), axis=1)

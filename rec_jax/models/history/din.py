@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax import options
+from rec_jax.errors import UserError
 from rec_jax.models.attention import masked_softmax
 from rec_jax.models.dropout import apply_dropout, dropout
 
@@ -61,7 +62,7 @@ class Options(options.Options):
 def _attention_mlp(opts: Options) -> tuple:
   hidden = opts.attention_mlp
   if isinstance(hidden, int) or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in hidden):
-    raise ValueError(f"history option 'attention_mlp' must be a sequence of positive layer widths, got {hidden!r}")
+    raise UserError(f"history option 'attention_mlp' must be a sequence of positive layer widths, got {hidden!r}")
   return tuple(hidden)
 
 
@@ -75,13 +76,13 @@ class DIN(nnx.Module):
     self.unit = AttentionUnit(dim, _attention_mlp(opts), rngs=rngs, dropout_rate=opts.dropout)
     self.softmax = opts.din_softmax
     if not isinstance(self.softmax, bool):
-      raise ValueError(f"history option 'din_softmax' must be True or False, got {self.softmax!r}")
+      raise UserError(f"history option 'din_softmax' must be True or False, got {self.softmax!r}")
 
   def attention_weights(self, items: jax.Array, mask: jax.Array, target: Optional[jax.Array]) -> jax.Array:
     """items [batch, length, dim], mask [batch, length] bool, target [batch, dim] -> w [batch, length]
     (0 at padding positions)."""
     if target is None:
-      raise ValueError("history encoder 'din' attends from the candidate item: pass target [batch, dim]")
+      raise UserError("history encoder 'din' attends from the candidate item: pass target [batch, dim]")
     real = mask.astype(bool)
     scores = self.unit(items, target)
     if self.softmax:

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from rec_jax.batch import Batch
+from rec_jax.errors import UserError
 from rec_jax.models.cf_tower import CFTower
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.mlp import MLP
@@ -62,20 +63,20 @@ class HybridRecModel(nnx.Module):
                                  user_embedding=user_embedding, rngs=rngs))
     unknown = set(opts.field_towers) - set(TOWER_VECTORS)
     if unknown:
-      raise ValueError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
+      raise UserError(f"model.field_towers: unknown {sorted(unknown)}; valid: {', '.join(TOWER_VECTORS)}")
     # The tower vectors that also join the cross layer as fields (only those whose tower is on).
     available = {"text": opts.use_text, "query": self.query_encoder != "none", "user": user_embedding,
                  "item": opts.use_cf, "history": opts.use_cf and opts.history != "none"}
     self.field_towers = tuple(t for t in TOWER_VECTORS if t in opts.field_towers and available[t])
     cf_fields = [t for t in self.field_towers if t not in ("text", "query")]
     if cf_fields and cf_dim != dim:
-      raise ValueError(f"model.field_towers has CF vectors {cf_fields}, which need model.cf_dim ({cf_dim}) equal "
+      raise UserError(f"model.field_towers has CF vectors {cf_fields}, which need model.cf_dim ({cf_dim}) equal "
                        f"to model.embed_dim ({dim}); set model.cf_dim=0 or drop them from field_towers")
     num_fields += len(self.field_towers)
     self.num_fields = num_fields
     self.match_text = bool(opts.match_text) and self.text is not None and self.cf is not None
     if self.match_text and cf_dim != dim:
-      raise ValueError(f"model.match_text adds the text vector ({dim}) to the CF item vector, which needs "
+      raise UserError(f"model.match_text adds the text vector ({dim}) to the CF item vector, which needs "
                        f"model.cf_dim ({cf_dim}) equal to model.embed_dim; set model.cf_dim=0 or match_text=False")
     self.query_match = self.query_encoder != "none" and bool(opts.query.match)
     self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
@@ -95,9 +96,9 @@ class HybridRecModel(nnx.Module):
       return "none"
     kind = opts.query.encoder
     if kind not in QUERY_ENCODERS:
-      raise ValueError(f"model.query.encoder={kind!r}: valid are {', '.join(QUERY_ENCODERS)}")
+      raise UserError(f"model.query.encoder={kind!r}: valid are {', '.join(QUERY_ENCODERS)}")
     if kind != "none" and not opts.use_text:
-      raise ValueError(f"model.query.encoder={kind!r} encodes queries with the text tower, which "
+      raise UserError(f"model.query.encoder={kind!r} encodes queries with the text tower, which "
                        "model.use_text=False switches off; set model.query.encoder=none to ignore the queries")
     return kind
 

@@ -22,6 +22,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.batch import PAD, Batch
+from rec_jax.errors import UserError
 from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 
@@ -93,7 +94,7 @@ def build(opts: ModelOptions, own: Options, inputs: ModelInputs, parts: Componen
   users = _categorical(inputs, inputs.user_features) if own.side_features else ()
   items = _categorical(inputs, inputs.item_features) if own.side_features else ()
   if own.side_features and not users + items:
-    raise ValueError("model.cf_options.side_features=True, but no categorical feature (features.categorical) is "
+    raise UserError("model.cf_options.side_features=True, but no categorical feature (features.categorical) is "
                      "named in features.user_features or features.item_features")
   return BiasedMF(opts, inputs.vocab_sizes, label_offset=inputs.label_offset, own=own, user_features=users,
                   item_features=items, rngs=rngs)

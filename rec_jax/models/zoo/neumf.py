@@ -16,6 +16,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.batch import Batch
+from rec_jax.errors import UserError
 from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.mlp import MLP
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
@@ -35,7 +36,7 @@ class NeuMF(nnx.Module):
     gmf_dim, init = opts.cf_dim or opts.embed_dim, id_init(opts)
     tower = tuple(own.mlp)
     if not tower or tower[0] % 2:
-      raise ValueError(f"model.cf_options.mlp={tower}: NeuMF needs a non-empty tower whose first layer is even "
+      raise UserError(f"model.cf_options.mlp={tower}: NeuMF needs a non-empty tower whose first layer is even "
                        "(its input is the user and item MLP embeddings, half as wide each)")
     num_users, num_items = vocab_sizes["user_id"], vocab_sizes["item_id"]
     self.gmf_users = IdEmbed(num_users, gmf_dim, embedding_init=init, rngs=rngs)

@@ -30,6 +30,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.batch import OOV, PAD, Batch, PackedSequences, Texts
+from rec_jax.errors import UserError
 from rec_jax.models.dropout import dropout
 from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
@@ -69,11 +70,11 @@ class SequentialRecommender(nnx.Module):
   def __init__(self, opts: ModelOptions, own: Options, inputs: ModelInputs, parts: Components, *,
                rngs: nnx.Rngs):
     if parts.history is None or parts.history_class.reads_target:
-      raise ValueError(f"model.name=sequential needs a history encoder that reads the sequence alone "
+      raise UserError(f"model.name=sequential needs a history encoder that reads the sequence alone "
                        f"(model.history: mean, sasrec, bert4rec), not {opts.history!r}")
     dim, vocab_sizes = opts.embed_dim, inputs.vocab_sizes
     if own.id_dropout and not opts.use_text:
-      raise ValueError("model.cf_options.id_dropout reads items by their text alone; it needs model.use_text")
+      raise UserError("model.cf_options.id_dropout reads items by their text alone; it needs model.use_text")
     self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=id_init(opts), rngs=rngs)
     self.encoder = nnx.data(parts.history(dim, rngs))
     self.text = nnx.data(parts.text_tower(dim, rngs)) if opts.use_text else None
@@ -89,7 +90,7 @@ class SequentialRecommender(nnx.Module):
     """Sets each vocabulary id's text ([num_items, ...] in the text tower's input form) and whether it has one
     ([num_items] bool): the texts the training softmax and the history inputs read."""
     if len(known) != self.num_items:
-      raise ValueError(f"item texts for {len(known)} ids, but the item vocabulary has {self.num_items}")
+      raise UserError(f"item texts for {len(known)} ids, but the item vocabulary has {self.num_items}")
     self.vocabulary_texts = VocabularyTexts(texts, known)
 
   def _text_table(self):
@@ -97,7 +98,7 @@ class SequentialRecommender(nnx.Module):
     if self.text is None:
       return None
     if self.vocabulary_texts is None:
-      raise ValueError("model.use_text: the sequential model has no item texts; attach_item_texts() must run "
+      raise UserError("model.use_text: the sequential model has no item texts; attach_item_texts() must run "
                        "before training or scoring (rec_jax/experiment.py does)")
     vectors = self.text.encode(self.vocabulary_texts.texts())
     return vectors * self.vocabulary_texts.known[...][:, None].astype(vectors.dtype)
@@ -165,7 +166,7 @@ class SequentialRecommender(nnx.Module):
       states = self.encoder.states(self.encoder.mask_items(self.item_vectors(seq), masked), real)
       targets, weights = seq, masked & (seq > OOV)
     else:
-      raise ValueError(f"history encoder objective {objective!r} is unknown to the sequential model")
+      raise UserError(f"history encoder objective {objective!r} is unknown to the sequential model")
     return states, targets, weights.astype(jnp.float32)
 
   def packed_targets(self, packed: PackedSequences, rng, mask_prob: float):
@@ -186,7 +187,7 @@ class SequentialRecommender(nnx.Module):
       states = self.encoder.states(inputs, real, segment, packed.position)
       targets, weights = seq, masked & (seq > OOV)
     else:
-      raise ValueError(f"history encoder objective {self.encoder.objective!r} has no packed-sequence training")
+      raise UserError(f"history encoder objective {self.encoder.objective!r} has no packed-sequence training")
     return states, targets, weights.astype(jnp.float32)
 
 

@@ -20,6 +20,7 @@ from flax import nnx
 
 from rec_jax import options
 from rec_jax.batch import PAD, Batch
+from rec_jax.errors import UserError
 from rec_jax.models.fields import FieldEmbedding
 from rec_jax.models.id_embedding import IdEmbed
 from rec_jax.models.mlp import MLP
@@ -39,7 +40,7 @@ def _side_features(inputs: ModelInputs, key: str, kind: str) -> Sequence[str]:
   known = tuple(inputs.categorical) + tuple(inputs.numeric)
   unknown = [f for f in side if f not in known]
   if unknown:
-    raise ValueError(f"features.{key} names {unknown}, which are not in features.categorical or features.numeric")
+    raise UserError(f"features.{key} names {unknown}, which are not in features.categorical or features.numeric")
   return tuple(f for f in side if f in getattr(inputs, kind))
 
 
@@ -76,7 +77,7 @@ class TwoTowerModel(nnx.Module):
                   if opts.cf_user_embedding else None)
     self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=init, rngs=rngs)
     if parts.history is not None and parts.history_class.reads_target:
-      raise ValueError(f"model.history={opts.history} attends over the history with the target item, which "
+      raise UserError(f"model.history={opts.history} attends over the history with the target item, which "
                        "the two-tower user tower cannot see; use mean, sasrec or bert4rec")
     self.history = None
     if parts.history is not None:
@@ -84,7 +85,7 @@ class TwoTowerModel(nnx.Module):
     self.text = nnx.data(parts.text_tower(dim, rngs)) if opts.use_text else None
     user_parts = self.user_fields.num_fields + (self.users is not None) + (self.history is not None)
     if not user_parts:
-      raise ValueError("the two-tower user tower reads nothing: set features.user_features, "
+      raise UserError("the two-tower user tower reads nothing: set features.user_features, "
                        "model.cf_user_embedding or model.history")
     item_parts = self.item_fields.num_fields + 1 + (self.text is not None)
     self.user_tower = Tower(user_parts, dim, hidden, normalize, rngs=rngs)
