@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
+import typing
 from typing import Any, Dict, Optional
 
 import ml_collections
@@ -38,6 +40,7 @@ from rec_jax.tasks import TASKS
 from rec_jax.tasks.task import Task
 from rec_jax.text.cache import CacheInfo, cache_texts
 from rec_jax.text.inputs import TextInput, text_input
+from rec_jax.text.modes import TEXT_MODES
 from rec_jax.text.towers import build_text_tower
 
 # The config sections shared by the entries of a registry.
@@ -172,6 +175,27 @@ class Experiment:
   def checkpointer(self) -> Checkpointer:
     c = self.config.checkpoint
     return Checkpointer(self.workdir, c.every_steps, c.keep, c.keep_best, *self.best_metric())
+
+
+def preflight(config: ml_collections.ConfigDict) -> None:
+  """The checks of `build_experiment` that need no data, run before the workdir is touched: every registry name
+  of the (resolved) config (task, dataset, model, cross, history encoder, text mode) and every option of the chosen
+  entries; and the data cache directory."""
+  task = TASKS.get(config.task).TASK
+  TASK_OPTIONS.options(config.task, config.task_options)
+  features = FeatureOptions.from_config(config.features, where="features")
+  task.check(config.task, features)
+  DATASETS.get(config.data.name)
+  options = ModelOptions.from_model_section(config.model)
+  if options.use_text:
+    TEXT_MODES.get(options.text.mode)
+  model_class = typing.get_type_hints(MODELS.get(config.model.name).build).get("return")
+  if isinstance(model_class, type):   # The methods the task needs, on the class `build` declares it returns.
+    task.check_model(config.task, config.model.name, model_class)
+  components(config.model, options, features, {})
+  data_dir = os.path.expanduser(config.data.data_dir)
+  if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+    raise UserError(f"data.data_dir={config.data.data_dir!r} is a file, not a directory")
 
 
 def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_report: bool = True) -> Experiment:

@@ -2,19 +2,29 @@
 
 Kept short on purpose (as the Flax examples' main.py): all logic lives in `train.py` and the modules it calls.
 Config files are Python and are executed: only run configs you trust.
+
+A bad input (a config key or value, a data file, a workdir, a checkpoint) ends the command with one line
+`error: <what is wrong and where>` and exit code 1: the code raised `UserError` (rec_jax/errors.py) or the operating
+system refused a file (OSError). Any other exception is a bug of ours and keeps its traceback;
+`RECJAX_TRACEBACK=1` shows the stack of the one-line errors too. A run that finishes prints where its results and
+its data cache are.
 """
 
 import logging as py_logging
 import os
 import sys
+from typing import List, Optional, Sequence, Tuple
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from rec_jax.config.loader import override_errors
+from rec_jax.errors import UserError, describe_os_error
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py[:preset]).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for config.json, metrics, checkpoints and results.")
+_CONFIG_HELP = "Experiment config file (configs/*.py[:preset])."
+_WORKDIR_HELP = "Directory for config.json, metrics, checkpoints and results."
+_CONFIG = config_flags.DEFINE_config_file("config", None, _CONFIG_HELP)
+_WORKDIR = flags.DEFINE_string("workdir", None, _WORKDIR_HELP)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -32,27 +42,77 @@ class _QuietLibraries(py_logging.Filter):
     return record.levelno >= py_logging.WARNING or "orbax" not in record.pathname
 
 
+def error_line(e: BaseException) -> Optional[str]:
+  """The one line a user sees for a user error or an OS refusal; None for anything else (a bug)."""
+  if isinstance(e, UserError):
+    return f"error: {e}"
+  if isinstance(e, OSError):
+    return f"error: {describe_os_error(e)}"
+  return None
+
+
+def run(config, workdir: str) -> None:
+  """Trains, evaluates and reports one run (or resumes it, or reports a finished one)."""
+  from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
+  from rec_jax.xla_cpu import select_cpu_dots
+  logging.info("workdir %s", workdir)
+  select_cpu_dots(config.parallel.cpu_dots)  # Before JAX starts its backend.
+  train.train_and_evaluate(config, workdir)
+  data_dir = os.path.expanduser(config.data.data_dir)
+  print(f"done: results in {os.path.join(os.path.abspath(workdir), 'results.json')}; data cache in {data_dir}",
+        flush=True)
+
+
+def run_reporting(config, workdir: str) -> Tuple[int, str]:
+  """`run`, with a user error as (1, its `error:` line); (0, '') when it finishes; a bug raises."""
+  try:
+    run(config, workdir)
+  except (UserError, OSError) as e:
+    if os.environ.get("RECJAX_TRACEBACK"):
+      raise
+    return 1, error_line(e)
+  return 0, ""
+
+
+def invoke(argv: Sequence[str]) -> Tuple[int, str]:
+  """The command line `python -m rec_jax.main ARGV...` in this process (the tests' entry point): (exit code, its
+  `error:` line or ''). Flags are parsed into fresh flag values, as absl parses the real command line."""
+  argv = ["rec_jax.main", *argv]
+  errors = override_errors(argv)
+  if errors:
+    return 1, "error: " + "\nerror: ".join(errors)
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, _CONFIG_HELP, flag_values=values, sys_argv=argv)
+  flags.DEFINE_string("workdir", None, _WORKDIR_HELP, flag_values=values)
+  try:
+    rest = values(argv)
+  except flags.Error as e:
+    return 1, f"error: {e}"
+  if len(rest) > 1 or values.config is None or not values.workdir:
+    return 1, "error: usage: --config=FILE[:preset] --workdir=DIR [--config.a.b=v ...]"
+  return run_reporting(values.config, values.workdir)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
   _apply_cpu_affinity()
-  from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
-  from rec_jax.xla_cpu import select_cpu_dots
-  logging.info("workdir %s", _WORKDIR.value)
+  code, line = run_reporting(_CONFIG.value, _WORKDIR.value)
+  if code:
+    sys.exit(line)
+
+
+def _parse_flags(argv: List[str]) -> List[str]:
+  """absl's flag parsing, with a bad flag value (`--config.train.num_steps=ten`) as one `error:` line."""
   try:
-    select_cpu_dots(_CONFIG.value.parallel.cpu_dots)  # Before JAX starts its backend.
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (ValueError, KeyError, FileNotFoundError) as e:
-    # Bad configs, data, files and checkpoints raise these with a message naming the problem; a user needs the
-    # message, not our stack. Set RECJAX_TRACEBACK=1 to see the stack.
-    if os.environ.get("RECJAX_TRACEBACK"):
-      raise
-    sys.exit(f"error: {e.args[0] if len(e.args) == 1 else e}")
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":
   errors = override_errors(sys.argv)
   if errors:
     sys.exit("error: " + "\nerror: ".join(errors))
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

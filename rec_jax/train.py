@@ -1,5 +1,7 @@
-"""train_and_evaluate(config, workdir): build the run (rec_jax/experiment.py), then the jitted training loop with
-periodic evaluation and Orbax checkpoints, resuming from the workdir, and the final test metrics in results.json."""
+"""train_and_evaluate(config, workdir): check the config (rec_jax/config/checks.py), lock the workdir, build the
+run (rec_jax/experiment.py), then the jitted training loop with periodic evaluation and Orbax checkpoints, resuming
+from the workdir, and the final test metrics in results.json. A loss or metric that becomes NaN/inf fails the run
+(rec_jax/divergence.py): nothing non-finite is checkpointed or reported."""
 
 from __future__ import annotations
 
@@ -12,17 +14,20 @@ from flax import nnx
 
 from rec_jax import parallel
 from rec_jax.checkpoint import check_frozen
+from rec_jax.config.checks import check_config
 from rec_jax.cross_validation import is_cross_validation, run_folds
+from rec_jax.divergence import DivergenceGuard
 from rec_jax.early_stopping import EarlyStopping, should_stop
 from rec_jax.errors import UserError
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
-from rec_jax.experiment import Experiment, build_experiment, resolve_config
+from rec_jax.experiment import Experiment, build_experiment, preflight, resolve_config
 from rec_jax.optim import learning_rate_schedule
 from rec_jax.progress import Progress
 from rec_jax.tensorboard_writer import TensorBoard
 from rec_jax.text.frozen import count_parameters
 from rec_jax.train_step import make_train_step, step_key
-from rec_jax.workdir import RunFiles
+from rec_jax.errors import UserError
+from rec_jax.workdir import RunFiles, WorkdirLock
 from rec_jax.xla_cpu import select_cpu_dots
 
 
@@ -30,9 +35,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
   """Runs (or resumes, or just reports) the experiment in `workdir`; returns the final results. With
   `data.split.folds`, one run per fold (rec_jax/cross_validation.py)."""
   config = resolve_config(config)
-  if is_cross_validation(config):
-    return run_folds(config, workdir, train_and_evaluate)
+  # Before the workdir is touched: a bad value or name neither pins it nor costs any work.
+  check_config(config)
+  preflight(config)
   files = RunFiles(workdir)
+  with WorkdirLock(workdir):
+    if is_cross_validation(config):
+      return run_folds(config, workdir, train_and_evaluate)
+    return _train_and_evaluate(config, files)
+
+
+def _train_and_evaluate(config, files: RunFiles) -> dict:
+  workdir = files.workdir
   files.write_or_check_config(config)
   if files.finished():
     logging.info("%s already holds a finished run; not retraining", workdir)
@@ -60,6 +74,10 @@ class Trainer:
 
   def __init__(self, run: Experiment, files: RunFiles):
     self.run, self.files, config = run, files, run.config
+    for split in dict.fromkeys(("train", config.eval.split, config.eval.final_split)):
+      if not len(run.data.splits[split]):
+        raise UserError(f"the {split} split has no rows (see data_report.json in {files.workdir}): nothing to "
+                        f"{'train on' if split == 'train' else 'evaluate'}; check the data and data.split")
     self.training = run.training_rows()
     logging.info("training on %s", self.training.describe())
     self.mesh = parallel.make_mesh(config.parallel.num_devices)
@@ -79,6 +97,8 @@ class Trainer:
     self.tx, self.state, self.frozen_sha = run.initial_state(params, frozen)
     self.frozen = frozen
     self.ckpt = run.checkpointer()
+    self.guard = DivergenceGuard(f"try a lower train.learning_rate (now {config.train.learning_rate:g}) or "
+                                 "train.grad_clip_norm, and check the data")
     self.board = self.progress = None
 
   def train(self) -> dict:
@@ -105,6 +125,9 @@ class Trainer:
       params = parallel.replicate(best["params"], self.mesh)
     final_start = time.perf_counter()
     final_metrics = run_eval(params, self.run.data.splits[config.eval.final_split])
+    # The metric the run is judged by; other metrics may be NaN where undefined (one class in a slice).
+    self.guard.check_metrics(final_step, final_metrics, [self.run.best_metric()[0]], self.ckpt.latest_step(),
+                             config.eval.final_split)
     results = {"step": step, "evaluated_step": final_step, "split": config.eval.final_split,
                "metrics": final_metrics, "final_eval_seconds": time.perf_counter() - final_start,
                "training": self.training.describe(),
@@ -121,6 +144,9 @@ class Trainer:
 
   def _resume(self) -> None:
     if self.ckpt.latest_step() is None:
+      # A run stopped before its first checkpoint starts again: forget what it logged and kept after step 0.
+      self.files.truncate_metrics(0)
+      self.ckpt.forget_best_after(0)
       return
     self.state = self.ckpt.restore_latest(self.state)
     check_frozen(self.state, self.frozen_sha)
@@ -133,8 +159,6 @@ class Trainer:
     """The loop from the restored step to the last (or to an early stop): (params, last step, seconds spent
     evaluating, whether it stopped early)."""
     config, mesh = self.run.config, self.mesh
-    if config.train.embedding_l2 < 0:
-      raise UserError(f"train.embedding_l2={config.train.embedding_l2}: must be >= 0")
     train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options,
                                  embedding_l2=config.train.embedding_l2)
     metric, mode = self.run.best_metric()
@@ -149,12 +173,15 @@ class Trainer:
       params, opt_state, train_metrics = train_step(params, frozen, opt_state, parallel.shard_batch(batch, mesh),
                                                     step_key(config.seed, step))
       step += 1
+      self.guard.record(step, train_metrics["loss"])
       self.state = {"params": params, "opt_state": opt_state, "step": np.asarray(step, np.int64),
                     "frozen_sha256": self.frozen_sha}
       if step % config.eval.every_steps == 0 or step == num_steps:
+        self.guard.check(self.ckpt.latest_step())
         eval_start = time.perf_counter()
         metrics = run_eval(params, val)
         eval_seconds += time.perf_counter() - eval_start
+        self.guard.check_metrics(step, metrics, [metric], self.ckpt.latest_step(), config.eval.split)
         self.files.append_metrics(step, {**metrics, **{f"train/{k}": float(v) for k, v in train_metrics.items()},
                                          "train/learning_rate": float(schedule(step - 1))})
         self.ckpt.save_best(step, self.state, metrics)
@@ -164,10 +191,13 @@ class Trainer:
         if stopped:
           logging.info("early stopping at step %d: %s has not improved for %d evaluations", step, metric,
                        self.stopping.patience)
+      if step % config.train.log_every == 0:
+        self.guard.check(self.ckpt.latest_step())   # The log line reads the loss anyway.
       if self.progress.step(step, train_metrics):
         self.board.scalars(step, {**train_metrics, "learning_rate": schedule(step - 1),
                                   "steps_per_s": self.progress.rate}, "train/")
       if step % config.checkpoint.every_steps == 0 or step == num_steps or stopped:
+        self.guard.check(self.ckpt.latest_step())
         self.ckpt.save_latest(step, self.state, force=True)
     return params, step, eval_seconds, stopped
 

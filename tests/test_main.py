@@ -53,6 +53,7 @@ def test_workdir_of_another_config_is_a_clear_error(tmp_path):
   from rec_jax.workdir import RunFiles
   workdir = tmp_path / "run"
   RunFiles(str(workdir)).write_or_check_config(load_config(os.path.join(ROOT, "configs/synthetic.py:smoke,seed=5")))
+  (workdir / "checkpoints" / "latest" / "20").mkdir(parents=True)   # It trained: its config is pinned.
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={workdir}")
   assert r.returncode != 0 and "different config (seed: 5 -> 0)" in r.stderr
   assert "Traceback" not in r.stderr

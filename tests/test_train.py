@@ -71,6 +71,7 @@ def test_finished_run_is_not_retrained(smoke_config, trained_smoke_run):
 def test_workdir_with_other_config_is_refused(smoke_config, tmp_path):
   workdir = str(tmp_path / "run")
   RunFiles(workdir).write_or_check_config(smoke_config)
+  os.makedirs(os.path.join(workdir, "checkpoints", "latest", "20"))   # It trained: its config is pinned.
   other = smoke_config.copy_and_resolve_references()
   other.train.learning_rate = 0.5
   with pytest.raises(ValueError, match="train.learning_rate"):

@@ -2,7 +2,8 @@
 -> feature arrays per split, and the item catalogue that ranking evaluation ranks (data/catalogue.py).
 
 The processor is fitted on the train split the first time and loaded from the workdir afterwards, so resumed runs
-and later evaluations see exactly the same vocabularies and statistics.
+and later evaluations see exactly the same vocabularies and statistics; the governed splits must then be the very
+data it was fitted on (data/fingerprint.py), else the run is refused by name.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 from rec_jax.batch import FeatureArrays
 from rec_jax.data.catalogue import build_catalogue, item_keys
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
+from rec_jax.data.fingerprint import check_fingerprint, split_digest, write_fingerprint
 from rec_jax.data.governance import govern
 from rec_jax.data.item_sets import ItemSets
+from rec_jax.errors import UserError
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
 from rec_jax.workdir import DATA_REPORT_FILE, PROCESSOR_FILE
@@ -46,6 +49,18 @@ def _check_source_accounting(source: dict, report: dict) -> None:
                          f"the train/validation/test splits hold {split_rows}")
 
 
+def check_feature_columns(features: FeatureOptions, columns) -> None:
+  """Every column the `features` section names is a column of the data (a typo is named, with the columns)."""
+  named = {"user_id": [features.user_id], "item_id": [features.item_id], "label": [features.label],
+           "history": [features.history], "categorical": features.categorical, "numeric": features.numeric,
+           "text": features.text, "query": [features.query], "rank_group": [features.rank_group],
+           "user_features": features.user_features, "item_features": features.item_features}
+  missing = [f"features.{key}={name!r}" for key, names in named.items() for name in names
+             if name and name not in columns]
+  if missing:
+    raise UserError(f"{', '.join(missing)}: not a column of the data; its columns: {', '.join(sorted(columns))}")
+
+
 def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, required_splits: Sequence[str],
                  write_report: bool = True) -> PreparedData:
   """`dataset`: the `DATASET` of data.name's module (rec_jax/data/datasets/), read with the `data` section.
@@ -56,6 +71,7 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   if missing:
     raise UserError(f"dataset {data_cfg.name!r} has no split(s) {sorted(missing)}; it has {sorted(raw.splits)}")
   clean, report = govern(raw.schema, raw.splits)
+  check_feature_columns(features, clean["train"])
   if raw.source_report is not None:
     _check_source_accounting(raw.source_report, report)
     report = {"source": raw.source_report, **report}
@@ -66,13 +82,22 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
     logging.info("governance %s: read %d kept %d dropped %s imputed %s clipped %s", split, r["rows_read"],
                  r["rows_kept"], r["dropped"], r["imputed"], r["clipped"])
   path = os.path.join(workdir, PROCESSOR_FILE)
+  digests = {name: split_digest(cols) for name, cols in clean.items()}
+  source = data_cfg.get("path", "") or f"{data_cfg.name} in {data_cfg.data_dir}"
   if os.path.exists(path):
+    if not check_fingerprint(workdir, digests, source) and write_report:
+      logging.warning("%s has no data fingerprint (a run from before they were recorded): recording the data "
+                      "as it is now", workdir)
+      write_fingerprint(workdir, digests, path)
     processor = FeatureProcessor.load(path, features)
   elif not write_report:
     raise FileNotFoundError(f"{path} does not exist: {workdir} holds no run that prepared its data")
   else:
     processor = FeatureProcessor(features).fit(clean["train"])
-    processor.save(path)
+    # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
+    processor.save(path + ".tmp")
+    write_fingerprint(workdir, digests, path + ".tmp")
+    os.replace(path + ".tmp", path)
   # Tokenising every split's texts is the slow part of preparing a large dataset.
   splits = {name: processor.transform(cols) for name, cols in bar(clean.items(), desc="features", unit="split")}
   order = ["train"] + sorted(set(clean) - {"train"})

@@ -3,16 +3,18 @@
 - `RATING`: predicted ratings -> rmse, mae, warm/cold slices;
 - `RANKING`: query and candidate vectors -> ranking of the item catalogue, full or against sampled negatives
   (evaluation/full_ranking.py, `eval.ranking`), the negatives drawn once before training (`prepare`).
-`Protocol.build(ctx)` gives `run(params, arrays) -> metrics` for an `EvalContext`.
+`Protocol.build(ctx)` gives `run(params, arrays) -> metrics` for an `EvalContext`; `Protocol.produces(name, eval)`
+says whether a metric name is one it reports (checked before training: `checkpoint.best_metric`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from rec_jax import parallel
 from rec_jax.batch import FeatureArrays
+from rec_jax.config.checks import metric_pattern
 from rec_jax.errors import UserError
 from rec_jax.evaluation.full_ranking import RankingOptions, evaluate_ranking
 from rec_jax.evaluation.negatives import attach_sampled_negatives
@@ -50,6 +52,12 @@ class Protocol:
   training on the data the evaluation needs beyond the splits."""
   build: Callable[[EvalContext], Runner]
   prepare: Callable[[Any, str, Any], None] = _no_preparation
+  # eval section -> (metric bases, the K of the bases ending in '@'); every base also comes per /warm and /cold.
+  names: Callable[[Any], Tuple[Tuple[str, ...], Tuple[int, ...]]] = lambda eval_cfg: ((), ())
+
+  def produces(self, metric: str, eval_cfg) -> bool:
+    bases, ks = self.names(eval_cfg)
+    return metric_pattern(bases, ks).fullmatch(metric) is not None
 
 
 def _ctr(ctx: EvalContext) -> Runner:
@@ -84,9 +92,11 @@ def _sampled_negatives(eval_cfg, workdir: str, data) -> None:
     attach_sampled_negatives(ranking, workdir, data, [eval_cfg.split, eval_cfg.final_split])
 
 
-CTR = Protocol(build=_ctr)
-RATING = Protocol(build=_rating)
-RANKING = Protocol(build=_ranking, prepare=_sampled_negatives)
+CTR = Protocol(build=_ctr, names=lambda cfg: (
+    ("auc", "gauc", "logloss", "ndcg@", "oracle_auc", "oracle_logloss", "oracle_ndcg@", "num_rows"), (cfg.ndcg_k,)))
+RATING = Protocol(build=_rating, names=lambda cfg: (("rmse", "mae", "num_rows"), ()))
+RANKING = Protocol(build=_ranking, prepare=_sampled_negatives, names=lambda cfg: (
+    ("hit@", "recall@", "ndcg@", "mrr@", "num_queries", "num_candidates"), tuple(cfg.ks)))
 
 
 def make_evaluator(ctx: EvalContext) -> Runner:

@@ -1,0 +1,190 @@
+"""Range and consistency checks of a config, run before any work (train.py's first step, before the workdir is
+touched): a value that would divide by zero, train nothing, or fail only after training (a best-checkpoint metric
+the evaluation never produces) is refused up front, every problem in one line.
+
+The options of the registries' entries (crosses, history encoders, models, tasks) and the feature options check
+their own values when they are read (rec_jax/options.py's dataclasses); this module covers the sections train.py,
+the evaluation and the checkpoints read directly, the shared sizes of the model, and the relations between keys.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Callable, List, Optional
+
+from rec_jax.errors import UserError
+
+Rule = Callable[[object], Optional[str]]   # value -> what is wrong with it, or None
+
+
+def _is_int(v) -> bool:
+  return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+  return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def integer(low: int, high: Optional[int] = None, *, also=()) -> Rule:
+  def rule(v):
+    if v in also and _is_int(v):
+      return None
+    if not _is_int(v):
+      return f"must be an integer, not {type(v).__name__}"
+    if v < low or (high is not None and v > high):
+      return f"must be >= {low}" + (f" and <= {high}" if high is not None else "") + (
+          f" (or {', '.join(map(str, also))})" if also else "")
+    return None
+  return rule
+
+
+def number(low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False) -> Rule:
+  def rule(v):
+    if not _is_number(v):
+      return f"must be a number, not {type(v).__name__}"
+    if not math.isfinite(v):
+      return "must be finite"
+    if v < low or (low_open and v == low) or v > high or (high_open and v == high):
+      lo = f"{'>' if low_open else '>='} {low:g}"
+      hi = "" if high == math.inf else f" and {'<' if high_open else '<='} {high:g}"
+      return f"must be {lo}{hi}"
+    return None
+  return rule
+
+
+def sizes(low: int = 1, *, empty: bool = True) -> Rule:
+  """A tuple of integers >= low (layer widths, the K of metrics)."""
+  def rule(v):
+    if not isinstance(v, (tuple, list)):
+      return f"must be a tuple of integers, not {type(v).__name__}"
+    if not v and not empty:
+      return "must not be empty"
+    bad = [x for x in v if not _is_int(x) or x < low]
+    return f"has {bad}: every entry must be an integer >= {low}" if bad else None
+  return rule
+
+
+def choice(*valid) -> Rule:
+  return lambda v: None if v in valid else f"must be one of {', '.join(map(repr, valid))}"
+
+
+def text(v) -> Optional[str]:
+  return None if isinstance(v, str) and v else "must be a non-empty string"
+
+
+POSITIVE, NON_NEGATIVE = integer(1), integer(0)
+# key -> rule; a key a config does not have (e.g. data.max_bad_fraction of the synthetic shop) is not checked.
+RULES = {
+    "seed": NON_NEGATIVE,
+    "train.num_steps": POSITIVE,
+    "train.batch_size": POSITIVE,
+    "train.learning_rate": number(0, low_open=True),
+    "train.warmup_steps": NON_NEGATIVE,
+    "train.final_lr_fraction": number(0, 1),
+    "train.weight_decay": number(0),
+    "train.embedding_decay": number(0),
+    "train.embedding_l2": number(0),
+    "train.embedding_table_l2": number(0),
+    "train.beta1": number(0, 1, high_open=True),
+    "train.beta2": number(0, 1, high_open=True),
+    "train.grad_clip_norm": number(0, low_open=True),
+    "train.log_every": POSITIVE,
+    "train.early_stopping.patience": NON_NEGATIVE,
+    "train.early_stopping.min_delta": number(0),
+    "eval.every_steps": POSITIVE,
+    "eval.batch_size": POSITIVE,
+    "eval.ndcg_k": POSITIVE,
+    "eval.ks": sizes(empty=False),
+    "eval.split": text,
+    "eval.final_split": text,
+    "checkpoint.every_steps": POSITIVE,
+    "checkpoint.keep": POSITIVE,
+    "checkpoint.keep_best": POSITIVE,
+    "checkpoint.best_mode": choice("", "min", "max"),
+    "data.max_bad_fraction": number(0, 1),
+    "data.implicit_threshold": number(0),
+    "parallel.num_devices": integer(1, also=(-1,)),
+    "features.history_length": NON_NEGATIVE,
+    "features.text_max_length": POSITIVE,
+    "features.query_max_length": POSITIVE,
+    "features.min_count": POSITIVE,
+    "model.embed_dim": POSITIVE,
+    "model.cf_dim": NON_NEGATIVE,
+    "model.mlp": sizes(),
+    "model.mlp_dropout": number(0, 1, high_open=True),
+    "model.embedding_init_std": number(0),
+    "model.text.bert.hidden_size": POSITIVE,
+    "model.text.bert.intermediate_size": POSITIVE,
+    "model.text.bert.num_heads": POSITIVE,
+    "model.text.bert.num_layers": POSITIVE,
+    "model.text.trainable_layers": NON_NEGATIVE,
+}
+
+
+def _get(config, key: str):
+  node = config
+  for part in key.split("."):
+    if not hasattr(node, "keys") or part not in node.keys():
+      return _MISSING
+    node = node[part]
+  return node
+
+
+_MISSING = object()
+
+
+def _range_problems(config) -> List[str]:
+  problems = []
+  for key, rule in RULES.items():
+    value = _get(config, key)
+    if value is _MISSING:
+      continue
+    if isinstance(value, list):
+      value = tuple(value)   # config.json gives tuples back as lists
+    problem = rule(value)
+    if problem:
+      problems.append(f"{key}={value!r} {problem}")
+  return problems
+
+
+def _relation_problems(config) -> List[str]:
+  problems = []
+  text_heads, text_width = _get(config, "model.text.bert.num_heads"), _get(config, "model.text.bert.hidden_size")
+  if _is_int(text_heads) and _is_int(text_width) and text_heads > 0 and text_width % text_heads:
+    problems.append(f"model.text.bert.hidden_size={text_width} must be a multiple of model.text.bert.num_heads="
+                    f"{text_heads}")
+  return problems
+
+
+def best_metric_problem(metric: str, produced: Callable[[str], bool], task: str) -> Optional[str]:
+  """What is wrong with `checkpoint.best_metric` for a task whose evaluation produces the names `produced`
+  accepts, or None."""
+  if not metric or produced(metric):
+    return None
+  return (f"checkpoint.best_metric={metric!r} is not a metric task={task!r} reports with this eval section "
+          f"(metric names look like auc, logloss, ndcg@10, hit@10/cold; the K must be one of eval.ks or eval.ndcg_k)")
+
+
+def check_config(config) -> None:
+  """Raises UserError listing every out-of-range value and impossible combination of `config`."""
+  problems = _range_problems(config) + _relation_problems(config)
+  task = _get(config, "task")
+  metric = _get(config, "checkpoint.best_metric")
+  if not problems and isinstance(task, str) and isinstance(metric, str) and metric:
+    from rec_jax.tasks import TASKS   # pylint: disable=import-outside-toplevel  (the task registry imports JAX)
+    protocol = TASKS.get(task).TASK.evaluation
+    problem = best_metric_problem(metric, lambda m: protocol.produces(m, config.eval), task)
+    if problem:
+      problems.append(problem)
+  if problems:
+    raise UserError("; ".join(problems))
+
+
+def metric_pattern(bases, ks) -> "re.Pattern":
+  """Names `<base>[@K][/warm|/cold]` for the given bases (those ending in '@' need a K from `ks`)."""
+  plain = [re.escape(b) for b in bases if not b.endswith("@")]
+  ranked = [re.escape(b) for b in bases if b.endswith("@")]
+  k = "|".join(str(int(x)) for x in ks)
+  alternatives = plain + ([f"(?:{'|'.join(ranked)})(?:{k})"] if ranked and k else [])
+  return re.compile(f"(?:{'|'.join(alternatives)})(?:/(?:warm|cold))?")
