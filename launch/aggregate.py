@@ -6,7 +6,12 @@ of a paper: `runs.csv` (one row per run), `results.csv` (one row per variant: me
 metric), `results.md` and `results.tex` (one table per task, since the tasks' metrics differ: `ndcg@10` of ctr ranks
 a user's impressions, that of next_item the whole catalogue). A cell is the mean ± std over seeds; the best mean of
 a column is bold; † marks a paired t-test against the baseline with p < alpha. A run that failed, was interrupted or
-never started keeps a row of its own with its reason, so a table never silently loses a run.
+never started keeps a row of its own with its reason, so a table never silently loses a run; a run whose
+results.json holds a NaN or infinite metric is such a failed run (launch/run_records.py), never averaged.
+
+A bad input (an unknown --metrics/--variants/--baseline name, --alpha outside (0, 1), a sweep directory that does
+not exist, a damaged sweep.json, config.json, results.json or failed.json) is one line `error: <what, which file>`
+and exit code 1 (launch/cli.py).
 """
 
 from __future__ import annotations
@@ -17,25 +22,31 @@ import math
 import os
 import sys
 import warnings
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 import numpy as np
 from absl import app, flags
-from scipy import stats
 
-from launch import latex_table
+from launch import cli, latex_table
 from launch.run_records import STATUSES, collect, read_sweep_file
 from rec_jax.errors import UserError
-from rec_jax.tasks import TASKS
-from rec_jax.tasks.task import MetricSpec
 from rec_jax.workdir import RESULTS_CSV, RESULTS_MD, RESULTS_TEX, RUNS_CSV, SWEEP_FILE
 
-_SWEEP_DIR = flags.DEFINE_string("sweep_dir", None, "Directory written by launch.sweep.")
-_METRICS = flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: the task's "
-                             "(its MetricSpec.table, rec_jax/tasks/).")
-_BASELINE = flags.DEFINE_string("baseline", None, "Variant the others are tested against; default: sweep.json's.")
-_VARIANTS = flags.DEFINE_list("variants", [], "Table only these variants, in this order; default: all.")
-_ALPHA = flags.DEFINE_float("alpha", 0.05, "Significance level of the paired t-test (the † mark).")
+if TYPE_CHECKING:
+  from rec_jax.tasks.task import MetricSpec
+
+
+def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
+  flags.DEFINE_string("sweep_dir", None, "Directory written by launch.sweep.", flag_values=values)
+  flags.DEFINE_list("metrics", [], "Metrics (results.json names) to table; default: the task's "
+                    "(its MetricSpec.table, rec_jax/tasks/).", flag_values=values)
+  flags.DEFINE_string("baseline", None, "Variant the others are tested against; default: sweep.json's.",
+                      flag_values=values)
+  flags.DEFINE_list("variants", [], "Table only these variants, in this order; default: all.", flag_values=values)
+  flags.DEFINE_float("alpha", 0.05, "Significance level of the paired t-test (the † mark).", flag_values=values)
+
+
+define_flags()
 
 DIGITS = 4   # Decimals shown; the best of a column is decided on the shown value, so equal-looking cells tie.
 
@@ -77,8 +88,10 @@ def resolve_baseline(records: List[dict], baseline: Optional[str], sweep_dir: st
 
 # --- Statistics --------------------------------------------------------------------------------------------------
 
-def metric_spec(task: str) -> Optional[MetricSpec]:
+def metric_spec(task: str) -> Optional["MetricSpec"]:
   """The task's metric facts (rec_jax/tasks/<task>.py), or None for a task this checkout does not know."""
+  # pylint: disable-next=import-outside-toplevel
+  from rec_jax.tasks import TASKS   # Imports JAX: only once there is a table to make, so errors come fast.
   try:
     return TASKS.get(task).TASK.metrics
   except KeyError:
@@ -87,6 +100,7 @@ def metric_spec(task: str) -> Optional[MetricSpec]:
 
 def lower_is_better(metric: str, task: str) -> bool:
   """Whether smaller is better for `metric` in the table of `task` (of any known task, when that one is unknown)."""
+  from rec_jax.tasks import TASKS  # pylint: disable=import-outside-toplevel  (see metric_spec)
   spec = metric_spec(task)
   if spec is not None:
     return spec.lower_is_better(metric)
@@ -112,6 +126,7 @@ def paired_p_value(values: Dict[int, float], baseline: Dict[int, float]) -> Opti
   ours, theirs = [values[s] for s in seeds], [baseline[s] for s in seeds]
   if all(a == b for a, b in zip(ours, theirs)):
     return 1.0   # No difference at all; scipy's t = 0/0 would give nan.
+  from scipy import stats  # pylint: disable=import-outside-toplevel  (0.7 s: only when there is a test to do)
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)   # Constant differences: t = inf, p = 0, said loudly.
     return float(stats.ttest_rel(ours, theirs).pvalue)
@@ -313,14 +328,23 @@ def markdown_tables(tables: List[TaskTable]) -> str:
   return "\n".join(f"### {table.task}\n\n" + markdown_table(table) for table in tables)
 
 
+def check_sweep_dir(sweep_dir: str) -> None:
+  if not os.path.exists(sweep_dir):
+    raise UserError(f"--sweep_dir={sweep_dir} does not exist")
+  if not os.path.isdir(sweep_dir):
+    raise UserError(f"--sweep_dir={sweep_dir} is a file, not a sweep directory")
+
+
 def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional[str] = None,
                  variants: Sequence[str] = (), alpha: float = 0.05) -> List[dict]:
-  """Writes runs.csv, results.csv, results.md and results.tex into `sweep_dir`; returns the tabled records."""
+  """Writes runs.csv, results.csv, results.md and results.tex into `sweep_dir`; returns the tabled records. Every
+  input is checked before anything is written."""
   if not 0 < alpha < 1:
     raise UserError(f"--alpha={alpha} must lie strictly between 0 and 1")
+  check_sweep_dir(sweep_dir)
   records = collect(sweep_dir)
   if not records:
-    raise FileNotFoundError(f"no runs under {sweep_dir}: neither {SWEEP_FILE} nor <variant>/seed_<n>/ directories")
+    raise UserError(f"no runs under {sweep_dir}: neither {SWEEP_FILE} nor <variant>/seed_<n>/ directories")
   records = select_variants(records, variants)
   check_metrics(records, metrics)
   tables = build_tables(records, metrics, resolve_baseline(records, baseline, sweep_dir), alpha)
@@ -334,17 +358,25 @@ def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional
   return records
 
 
+def run(values: flags.FlagValues, argv: Sequence[str]) -> int:
+  """The command line's work: the tables written and results.md printed; its exit code."""
+  cli.no_positional_arguments(argv)
+  if not values.sweep_dir:
+    raise UserError("--sweep_dir is required")
+  write_tables(values.sweep_dir, values.metrics, values.baseline, values.variants, values.alpha)
+  with open(os.path.join(values.sweep_dir, RESULTS_MD)) as f:
+    print(f.read(), flush=True)
+  return 0
+
+
+def invoke(argv: Sequence[str]) -> int:
+  """`python -m launch.aggregate ARGV...` in this process: its exit code; errors printed as the CLI prints them."""
+  return cli.invoke(define_flags, run, argv, "launch.aggregate")
+
+
 def main(argv):
-  del argv
-  if not _SWEEP_DIR.value:
-    raise app.UsageError("--sweep_dir is required")
-  try:
-    write_tables(_SWEEP_DIR.value, _METRICS.value, _BASELINE.value, _VARIANTS.value, _ALPHA.value)
-  except (FileNotFoundError, ValueError) as e:
-    sys.exit(f"error: {e}")
-  with open(os.path.join(_SWEEP_DIR.value, RESULTS_MD)) as f:
-    print(f.read())
+  sys.exit(cli.reporting(lambda: run(flags.FLAGS, argv)))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

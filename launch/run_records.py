@@ -1,13 +1,20 @@
 """The runs of a sweep directory (launch/sweep.py) as records for launch.aggregate's tables: every run sweep.json
-lists (or, without one, every `<variant>/seed_<n>/` found), each done (results.json), failed (failed.json),
-incomplete (neither) or pending (no directory), with its task, model, metrics and error."""
+lists (or, without one, every `<variant>/seed_<n>/` found), each done (results.json), failed (failed.json, or a
+results.json whose metrics are not all finite), incomplete (neither) or pending (no directory), with its task,
+model, metrics and error.
+
+Every file is checked as it is read: one that is not valid JSON or holds the wrong types is a `UserError` naming
+the file. A results.json decides: a failed.json beside it is stale (an earlier attempt) and is not even read.
+"""
 
 from __future__ import annotations
 
 import glob
 import json
+import math
+import numbers
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from rec_jax.errors import UserError
 from rec_jax.workdir import CONFIG_FILE, FAILED_FILE, RESULTS_FILE, SWEEP_FILE, run_dir
@@ -16,12 +23,27 @@ STATUSES = ("done", "failed", "incomplete", "pending")
 _REASONS = {"incomplete": "no results.json (interrupted or running)", "pending": "not started (no run directory)"}
 
 
-def _read_json(path: str):
-  with open(path) as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise UserError(f"{path} is not valid JSON: {e}") from e
+def read_json(path: str):
+  """The JSON value of `path`; a file that is not JSON (cut short, binary, hand-edited) is a UserError naming it."""
+  with open(path, "rb") as f:
+    data = f.read()
+  try:
+    return json.loads(data.decode("utf-8"))
+  except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise UserError(f"{path} is not valid JSON ({e})") from None
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _expect(ok: bool, path: str, what: str, value) -> None:
+  if not ok:
+    raise UserError(f"{path}: {what}, got {value!r:.80}")
 
 
 def read_sweep_file(sweep_dir: str) -> Optional[dict]:
@@ -29,12 +51,26 @@ def read_sweep_file(sweep_dir: str) -> Optional[dict]:
   path = os.path.join(sweep_dir, SWEEP_FILE)
   if not os.path.exists(path):
     return None
-  spec = _read_json(path)
-  if not isinstance(spec, dict) or not isinstance(spec.get("runs"), list):
-    raise UserError(f"{path}: expected an object with runs=[{{variant, seed, workdir}}, ...]")
+  spec = read_json(path)
+  _expect(isinstance(spec, dict) and isinstance(spec.get("runs"), list), path,
+          "expected an object with runs=[{variant, seed, workdir}, ...]", spec)
   for i, run in enumerate(spec["runs"]):
-    if not isinstance(run, dict) or "variant" not in run or "seed" not in run:
-      raise UserError(f"{path}: runs[{i}] needs a variant and a seed, got {run!r}")
+    _expect(isinstance(run, dict) and "variant" in run and "seed" in run, path,
+            f"runs[{i}] needs a variant and a seed", run)
+    _expect(isinstance(run["variant"], str) and run["variant"], path, f"runs[{i}].variant must be a name",
+            run["variant"])
+    _expect(_is_int(run["seed"]), path, f"runs[{i}].seed must be an integer", run["seed"])
+    _expect(isinstance(run.get("workdir", ""), str), path, f"runs[{i}].workdir must be a path", run.get("workdir"))
+    _expect(isinstance(run.get("command", []), list) and all(isinstance(a, str) for a in run.get("command", [])),
+            path, f"runs[{i}].command must be a list of strings", run.get("command"))
+  variants = spec.get("variants")
+  _expect(variants is None or (isinstance(variants, list) and all(isinstance(v, str) for v in variants)), path,
+          "variants must be a list of names", variants)
+  _expect(spec.get("baseline") is None or isinstance(spec["baseline"], str), path, "baseline must be a name",
+          spec.get("baseline"))
+  seeds = spec.get("seeds")
+  _expect(seeds is None or (isinstance(seeds, list) and all(_is_int(s) for s in seeds)), path,
+          "seeds must be a list of integers", seeds)
   return spec
 
 
@@ -43,7 +79,7 @@ def _expected_runs(sweep_dir: str) -> List[tuple]:
   (so a run that never started is still listed), else the run directories found, by variant and numeric seed."""
   spec = read_sweep_file(sweep_dir)
   if spec is None:
-    found = glob.glob(os.path.join(sweep_dir, "*", "seed_*"))
+    found = glob.glob(os.path.join(glob.escape(sweep_dir), "*", "seed_*"))
     runs = [(os.path.basename(os.path.dirname(d)), int(d.rsplit("_", 1)[1]), d) for d in found
             if os.path.isdir(d) and d.rsplit("_", 1)[1].isdigit()]
     return sorted(runs, key=lambda run: run[:2])
@@ -53,6 +89,59 @@ def _expected_runs(sweep_dir: str) -> List[tuple]:
            os.path.join(sweep_dir, r["workdir"]) if r.get("workdir") else run_dir(sweep_dir, r["variant"], r["seed"]))
           for r in spec["runs"]]
   return sorted(runs, key=lambda run: rank[run[0]])   # Stable: seeds stay in sweep.json's order.
+
+
+def read_config(path: str) -> dict:
+  """A run's config.json: its task and model name (all a table needs), checked."""
+  config = read_json(path)
+  _expect(isinstance(config, dict), path, "expected the run's config object", config)
+  _expect(config.get("task") is None or isinstance(config["task"], str), path, "task must be a name",
+          config.get("task"))
+  model = config.get("model")
+  _expect(model is None or (isinstance(model, dict) and (model.get("name") is None or isinstance(model["name"], str))),
+          path, "model must be an object with a name", model)
+  return config
+
+
+def read_results(path: str) -> dict:
+  """A run's results.json, checked: an object whose `metrics` map names to numbers (NaN and inf included: a
+  diverged run's, named by `non_finite`); the speed and parameter count, when present, are numbers."""
+  results = read_json(path)
+  _expect(isinstance(results, dict), path, "expected an object with metrics={name: value}", results)
+  metrics = results.get("metrics")
+  _expect(isinstance(metrics, dict), path, "metrics must be an object {name: value}", metrics)
+  for name, value in metrics.items():
+    _expect(value is None or _is_number(value), path, f"metrics[{name!r}] must be a number", value)
+  speed = results.get("train_steps_per_s")
+  _expect(speed is None or _is_number(speed), path, "train_steps_per_s must be a number", speed)
+  params = results.get("parameters")
+  _expect(params is None or (isinstance(params, dict) and (params.get("trainable") is None
+                                                           or _is_int(params["trainable"]))),
+          path, "parameters must be an object with an integer trainable", params)
+  return results
+
+
+def non_finite(metrics: Dict[str, object]) -> Dict[str, object]:
+  """The metrics that are NaN, infinite or null (no value): such a run is not a result."""
+  return {name: value for name, value in metrics.items() if value is None or not math.isfinite(value)}
+
+
+def non_finite_error(bad: Dict[str, object]) -> str:
+  return "non-finite metrics in results.json: " + ", ".join(f"{name}={value}" for name, value in bad.items())
+
+
+def read_failure(path: str) -> dict:
+  """A failed.json (launch/sweep.py), checked."""
+  failure = read_json(path)
+  _expect(isinstance(failure, dict), path, "expected an object with exit_code, error and log_tail", failure)
+  _expect(failure.get("error") is None or isinstance(failure["error"], str), path, "error must be a string",
+          failure.get("error"))
+  tail = failure.get("log_tail")
+  _expect(tail is None or (isinstance(tail, list) and all(isinstance(line, str) for line in tail)), path,
+          "log_tail must be a list of lines", tail)
+  _expect(failure.get("exit_code") is None or _is_int(failure["exit_code"]), path, "exit_code must be an integer",
+          failure.get("exit_code"))
+  return failure
 
 
 def _failure_reason(failure: dict) -> str:
@@ -66,22 +155,27 @@ def _failure_reason(failure: dict) -> str:
 
 
 def read_run(variant: str, seed: int, run_dir: str) -> dict:
-  """One run's record; status done (results.json), failed (failed.json), incomplete (neither) or pending (no dir)."""
+  """One run's record; status done (results.json with finite metrics), failed (failed.json, or non-finite
+  results), incomplete (neither) or pending (no dir)."""
   record = {"variant": variant, "seed": seed, "status": "pending", "task": None, "model": None, "metrics": {},
             "steps_per_s": None, "params": None, "error": _REASONS["pending"]}
   if not os.path.isdir(run_dir):
     return record
   record.update(status="incomplete", error=_REASONS["incomplete"])
   if os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
-    config = _read_json(os.path.join(run_dir, CONFIG_FILE))
+    config = read_config(os.path.join(run_dir, CONFIG_FILE))
     record.update(task=config.get("task"), model=(config.get("model") or {}).get("name"))
   if os.path.exists(os.path.join(run_dir, RESULTS_FILE)):
-    results = _read_json(os.path.join(run_dir, RESULTS_FILE))
-    record.update(status="done", error=None, metrics=results.get("metrics", {}),
-                  steps_per_s=results.get("train_steps_per_s"),
-                  params=(results.get("parameters") or {}).get("trainable"))
+    results = read_results(os.path.join(run_dir, RESULTS_FILE))
+    bad = non_finite(results["metrics"])
+    if bad:   # A diverged run (from before rec_jax.main refused to write one): never averaged, never dropped.
+      record.update(status="failed", error=non_finite_error(bad))
+    else:
+      record.update(status="done", error=None, metrics=results["metrics"],
+                    steps_per_s=results.get("train_steps_per_s"),
+                    params=(results.get("parameters") or {}).get("trainable"))
   elif os.path.exists(os.path.join(run_dir, FAILED_FILE)):
-    record.update(status="failed", error=_failure_reason(_read_json(os.path.join(run_dir, FAILED_FILE))))
+    record.update(status="failed", error=_failure_reason(read_failure(os.path.join(run_dir, FAILED_FILE))))
   return record
 
 

@@ -3,23 +3,37 @@ r"""python -m launch.sweep --config=configs/synthetic.py --sweep=configs/sweeps/
 Expands a sweep (configs/sweeps/*.py: `get_sweep(arg)` -> dict(variants=[dict(name, preset, overrides)], seeds,
 baseline)) into one run per variant and seed, each `python -m rec_jax.main` in its own process and workdir
 `<workdir>/<variant>/seed_<n>`, sequentially or `--parallel=N` at a time, each of the N on its own device subset
-(launch/devices.py). `<workdir>/sweep.json` lists every run of the sweep, so launch.aggregate tables the runs not yet
-started too.
+(launch/devices.py). `--config.a.b=v` flags given to the sweep are passed to every run, after the variant's own
+overrides. `--only=a,b` runs only those variants of the sweep.
 
-Resumable: re-running the command skips what is finished (rec_jax.main only checks that the workdir holds this very
-config, so a sweep edited since is refused rather than reported with stale results) and resumes interrupted runs
-from their checkpoints. Killing the sweep (SIGTERM, Ctrl-C) stops its runs too; a run another sweep process is
-running (its workdir's lock is held) is left alone. A failed run leaves `failed.json` (exit code, error line, last
-lines of its log) in its workdir and is listed in the summary, never dropped.
+`<workdir>/sweep.json` is written by the first command on a directory and never rewritten: it lists every run of
+the sweep (so launch.aggregate tables the runs not yet started too) and is what the directory holds. A later command
+whose sweep differs (base config, sweep file or its argument, variants, seeds, baseline, or any run's command, the
+common `--config.` overrides included) is refused before anything runs, naming what differs; `--only`, `--parallel`
+and `--devices_per_run` say how to run the sweep, not what it is, and may change.
+
+Resumable: re-running the command skips what is finished (rec_jax.main still checks that each workdir holds this
+very config, so a config file edited since is refused rather than reported with stale results) and resumes
+interrupted runs from their checkpoints. Killing the sweep (SIGTERM, Ctrl-C) stops its runs too; a run another
+sweep process is running (its workdir's lock is held) is left alone (busy). A failed run leaves `failed.json` (exit
+code, error line, last lines of its log) in its workdir and is listed in the summary, never dropped; a run with
+results.json is finished, and a failed.json beside it (an earlier attempt) is removed.
+
+Exit code 0 only when every selected run has results.json at the end; otherwise the summary line names each run
+not finished (failed, busy, interrupted, not started) and the exit code is 1. Every input (flags, the sweep file's
+seeds, variants and overrides, the devices asked for) is checked before any run starts: a bad one is a single line
+`error: <what is wrong>` (launch/cli.py).
 Then `python -m launch.aggregate --sweep_dir=<workdir>` tables the results.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import fcntl
 import json
+import numbers
 import os
 import queue
 import signal
@@ -27,25 +41,37 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from absl import app, flags
 
-from launch.devices import slot_environments
+from launch import cli
+from launch.devices import check_counts, slot_environments
+from launch.run_records import non_finite, non_finite_error, read_json, read_results, read_sweep_file
 from rec_jax.config.loader import execute_file
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
 from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
 
-_CONFIG = flags.DEFINE_string("config", None, "Base config file (configs/*.py); a variant's preset follows a colon.")
-_SWEEP = flags.DEFINE_string("sweep", None, "Sweep file (configs/sweeps/*.py[:arg]) defining get_sweep(arg).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory: one sub-directory per variant and seed.")
-_PARALLEL = flags.DEFINE_integer("parallel", 1, "Runs at a time, each on its own device subset.")
-_DEVICES_PER_RUN = flags.DEFINE_integer("devices_per_run", 0, "Devices of each parallel run (0: an even share).")
-_ONLY = flags.DEFINE_list("only", [], "Run only these variants (names).")
 
-# `--config.a.b=v` flags given to the sweep itself: passed to every run, after the variant's own overrides.
+def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
+  flags.DEFINE_string("config", None, "Base config file (configs/*.py); a variant's preset follows a colon.",
+                      flag_values=values)
+  flags.DEFINE_string("sweep", None, "Sweep file (configs/sweeps/*.py[:arg]) defining get_sweep(arg).",
+                      flag_values=values)
+  flags.DEFINE_string("workdir", None, "Sweep directory: one sub-directory per variant and seed.", flag_values=values)
+  flags.DEFINE_integer("parallel", 1, "Runs at a time, each on its own device subset.", flag_values=values)
+  flags.DEFINE_integer("devices_per_run", 0, "Devices of each run (0: an even share).", flag_values=values)
+  flags.DEFINE_list("only", [], "Run only these variants (names).", flag_values=values)
+
+
+define_flags()
+
+# `--config.a.b=v` flags given to the sweep itself (python -m launch.sweep): passed to every run.
 _COMMON_OVERRIDES: List[str] = []
+
+SWEEP_KEYS = ("variants", "seeds", "baseline")
+VARIANT_KEYS = ("name", "preset", "overrides")
 
 
 @dataclasses.dataclass
@@ -55,31 +81,86 @@ class Run:
   config: str   # --config value: file[:preset]
   overrides: Dict[str, object]
   workdir: str
+  common: Tuple[str, ...] = ()   # The sweep's own `--config.a.b=v` flags, after the variant's.
 
   def command(self) -> List[str]:
     flags_ = [f"--config.{k}={v}" for k, v in {**self.overrides, "seed": self.seed}.items()]
     return [sys.executable, "-m", "rec_jax.main", f"--config={self.config}", f"--workdir={self.workdir}", *flags_,
-            *_COMMON_OVERRIDES]
+            *self.common]
+
+
+# --- The sweep file ----------------------------------------------------------------------------------------------
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_variant(path: str, i: int, variant) -> None:
+  if not isinstance(variant, dict):
+    raise UserError(f"{path}: variants[{i}] must be dict(name, preset, overrides), got {variant!r:.80}")
+  unknown = sorted(set(variant) - set(VARIANT_KEYS), key=str)
+  if unknown:
+    raise UserError(f"{path}: variants[{i}] has unknown key(s) {unknown}; valid: {', '.join(VARIANT_KEYS)}")
+  name = variant.get("name")
+  if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
+    raise UserError(f"{path}: variants[{i}] needs a name usable as a directory name, got {name!r}")
+  if not isinstance(variant.get("preset", ""), str):
+    raise UserError(f"{path}: variant {name!r}: preset must be a string, got {variant['preset']!r:.80}")
+  overrides = variant.get("overrides", {})
+  if not isinstance(overrides, dict):
+    raise UserError(f"{path}: variant {name!r}: overrides must be a dict {{'a.b': value}}, got {overrides!r:.80}")
+  for key, value in overrides.items():
+    if not isinstance(key, str) or not key or "=" in key or any(c.isspace() for c in key):
+      raise UserError(f"{path}: variant {name!r}: override keys must be config keys like 'model.cross', got {key!r}")
+    if isinstance(value, (dict, set)):
+      raise UserError(f"{path}: variant {name!r}: override {key!r} is a {type(value).__name__}; set each field with "
+                      f"its own dotted key ('{key}.field': value)")
+
+
+def _check_seeds(path: str, seeds) -> Tuple[int, ...]:
+  if not isinstance(seeds, (list, tuple, range)):
+    raise UserError(f"{path}: seeds must be a list of non-negative integers, got {seeds!r:.80}")
+  if not seeds:
+    raise UserError(f"{path}: seeds is empty; give at least one seed")
+  bad = [s for s in seeds if not _is_int(s) or s < 0]
+  if bad:
+    raise UserError(f"{path}: seeds must be non-negative integers, got {bad[0]!r} in {list(seeds)!r:.80}")
+  repeated = sorted({int(s) for s in seeds if list(seeds).count(s) > 1})
+  if repeated:
+    raise UserError(f"{path}: seeds repeat: {repeated} in {list(seeds)!r:.80}")
+  return tuple(int(s) for s in seeds)
 
 
 def load_sweep(spec: str) -> dict:
+  """The sweep of `file[:arg]`, every part of it checked: a mistake is a UserError naming the file."""
   module, arg = execute_file(spec, "sweep file", "get_sweep")
   path = spec.partition(":")[0]
-  sweep = module.get_sweep(arg)
-  if not isinstance(sweep, dict) or not sweep.get("variants"):
-    raise UserError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds)")
-  unnamed = [v for v in sweep["variants"] if not isinstance(v, dict) or "name" not in v]
-  if unnamed:
-    raise UserError(f"{path}: every variant needs a name, got {unnamed[0]!r}")
-  names = [v["name"] for v in sweep["variants"]]
+  try:
+    sweep = module.get_sweep(arg)
+  except ValueError as e:   # The sweep file's own check of its argument (and UserError, a ValueError).
+    raise UserError(f"{path}: get_sweep({arg!r}) refused: {e}") from e
+  if not isinstance(sweep, dict):
+    raise UserError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds, "
+                    f"baseline), got {type(sweep).__name__}")
+  unknown = sorted(set(sweep) - set(SWEEP_KEYS), key=str)
+  if unknown:
+    raise UserError(f"{path}: get_sweep() returned unknown key(s) {unknown}; valid: {', '.join(SWEEP_KEYS)}")
+  variants = sweep.get("variants")
+  if not isinstance(variants, (list, tuple)) or not variants:
+    raise UserError(f"{path}: get_sweep() must return a non-empty list of variants=[dict(name, preset, overrides)], "
+                    f"got {variants!r:.80}")
+  for i, variant in enumerate(variants):
+    _check_variant(path, i, variant)
+  names = [v["name"] for v in variants]
   if len(set(names)) != len(names):
-    raise UserError(f"{path}: variant names repeat: {names}")
-  if sweep.get("baseline") is not None and sweep["baseline"] not in names:
-    raise UserError(f"{path}: baseline {sweep['baseline']!r} is not a variant; variants: {names}")
-  return sweep
+    raise UserError(f"{path}: variant names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+  baseline = sweep.get("baseline")
+  if baseline is not None and baseline not in names:
+    raise UserError(f"{path}: baseline {baseline!r} is not a variant; variants: {', '.join(names)}")
+  return {**sweep, "variants": list(variants), "seeds": _check_seeds(path, sweep.get("seeds", (0,)))}
 
 
-def expand(config: str, sweep: dict, workdir: str, only=()) -> List[Run]:
+def expand(config: str, sweep: dict, workdir: str, only: Sequence[str] = (), overrides: Sequence[str] = ()) -> List[Run]:
   runs = []
   for variant in sweep["variants"]:
     if only and variant["name"] not in only:
@@ -87,22 +168,130 @@ def expand(config: str, sweep: dict, workdir: str, only=()) -> List[Run]:
     preset = variant.get("preset", "")
     for seed in sweep.get("seeds", (0,)):
       runs.append(Run(variant["name"], int(seed), f"{config}:{preset}" if preset else config,
-                      dict(variant.get("overrides", {})), run_dir(workdir, variant["name"], seed)))
+                      dict(variant.get("overrides", {})), run_dir(workdir, variant["name"], seed), tuple(overrides)))
   return runs
 
 
-def write_manifest(workdir: str, config: str, spec: str, sweep: dict, runs: List[Run]) -> None:
-  """`sweep.json`: every run of the sweep (also those --only leaves out), for launch.aggregate."""
-  manifest = {"config": config, "sweep": spec, "baseline": sweep.get("baseline"),
-              "variants": [v["name"] for v in sweep["variants"]], "seeds": [int(s) for s in sweep.get("seeds", (0,))],
-              "runs": [{"variant": r.variant, "seed": r.seed, "workdir": os.path.relpath(r.workdir, workdir),
-                        "command": r.command()} for r in runs]}
-  os.makedirs(workdir, exist_ok=True)
-  tmp = os.path.join(workdir, SWEEP_FILE + ".tmp")
-  with open(tmp, "w") as f:
-    json.dump(manifest, f, indent=1)
-  os.replace(tmp, os.path.join(workdir, SWEEP_FILE))
+def check_only(only: Sequence[str], only_given: bool, sweep: dict, spec: str) -> None:
+  if only_given and not only:
+    raise UserError("--only is empty; name variants (comma-separated) or leave the flag out")
+  names = [v["name"] for v in sweep["variants"]]
+  unknown = [name for name in only if name not in names]
+  if unknown:
+    raise UserError(f"--only={','.join(only)} names no variant of {spec}: {', '.join(unknown)}; its variants: "
+                    f"{', '.join(names)}")
 
+
+# --- sweep.json: what the directory holds ------------------------------------------------------------------------
+
+def manifest(workdir: str, config: str, spec: str, sweep: dict, runs: List[Run]) -> dict:
+  """`sweep.json`: every run of the sweep (also those --only leaves out), for launch.aggregate."""
+  return {"config": config, "sweep": spec, "baseline": sweep.get("baseline"),
+          "variants": [v["name"] for v in sweep["variants"]], "seeds": [int(s) for s in sweep.get("seeds", (0,))],
+          "runs": [{"variant": r.variant, "seed": r.seed, "workdir": os.path.relpath(r.workdir, workdir),
+                    "command": r.command()} for r in runs]}
+
+
+def _spec_path(spec) -> object:
+  """A file[:arg] spec with its path normalised (`./configs/x.py` is `configs/x.py`)."""
+  if not isinstance(spec, str):
+    return spec
+  path, colon, arg = spec.partition(":")
+  return os.path.normpath(path) + colon + arg
+
+
+def _run_parts(command: Optional[List[str]]) -> dict:
+  """What a run's command says it runs: its --config, its overrides (the last of a key wins, as for absl) and any
+  other argument. The interpreter and --workdir are where and with what it runs, checked elsewhere."""
+  if not command:
+    return {"config": None, "overrides": {}, "other": ["<no command>"]}
+  parts = {"config": None, "overrides": {}, "other": []}
+  for arg in command[1:]:
+    if arg.startswith("--config="):
+      parts["config"] = _spec_path(arg[len("--config="):])
+    elif arg.startswith("--config."):
+      key, _, value = arg[len("--config."):].partition("=")
+      parts["overrides"][key] = value
+    elif not arg.startswith("--workdir="):
+      parts["other"].append(arg)
+  return parts
+
+
+def _pairs(changes: Dict[Tuple[str, object, object], set], variants: set, limit: int = 6) -> str:
+  """`key: old -> new` per change, naming the variants it concerns unless it concerns them all."""
+  shown = []
+  for (key, old, new), where in sorted(changes.items(), key=str):
+    text = f"{key}: {old} -> {new}" if key else f"{old} -> {new}"
+    shown.append(text if where == variants else f"{text} (variant {', '.join(sorted(where))})")
+  return ", ".join(shown[:limit]) + (f", and {len(shown) - limit} more" if len(shown) > limit else "")
+
+
+def definition_differences(saved: dict, now: dict) -> List[str]:
+  """What differs between the sweep a directory holds (its sweep.json) and the one asked for; [] when the same."""
+  out = []
+  for key in ("config", "sweep"):
+    if _spec_path(saved.get(key)) != _spec_path(now[key]):
+      out.append(f"{key}: {saved.get(key)!r} -> {now[key]!r}")
+  for key in ("variants", "seeds", "baseline"):
+    if key in saved and saved[key] != now[key]:
+      out.append(f"{key}: {saved[key]} -> {now[key]}")
+  saved_runs = {(r["variant"], r["seed"]): r for r in saved["runs"]}
+  now_runs = {(r["variant"], r["seed"]): r for r in now["runs"]}
+  if not out and set(saved_runs) != set(now_runs):
+    out.append(f"runs: {sorted(saved_runs)} -> {sorted(now_runs)}")
+  absent = "<absent>"
+  changes: Dict[str, Dict[Tuple[str, object, object], set]] = {
+      "overrides": {}, "configs": {}, "workdirs": {}, "other arguments": {}}
+  common = saved_runs.keys() & now_runs.keys()
+  for key in common:
+    old, new = saved_runs[key], now_runs[key]
+    a, b = _run_parts(old.get("command")), _run_parts(new["command"])
+    found = [("overrides", (k, a["overrides"].get(k, absent), b["overrides"].get(k, absent)))
+             for k in a["overrides"].keys() | b["overrides"].keys()
+             if a["overrides"].get(k, absent) != b["overrides"].get(k, absent)]
+    if a["config"] != b["config"]:
+      found.append(("configs", ("", a["config"], b["config"])))
+    if os.path.normpath(old.get("workdir") or run_dir("", *key)) != os.path.normpath(new["workdir"]):
+      found.append(("workdirs", ("", old.get("workdir"), new["workdir"])))
+    if a["other"] != b["other"]:
+      found.append(("other arguments", ("", " ".join(a["other"]), " ".join(b["other"]))))
+    for what, change in found:
+      changes[what].setdefault(change, set()).add(key[0])
+  variants = {variant for variant, _ in common}
+  out += [f"runs' {what} differ: {_pairs(found, variants)}" for what, found in changes.items() if found]
+  return out
+
+
+def claim_directory(workdir: str, wanted: dict) -> None:
+  """Writes `<workdir>/sweep.json` if the directory holds no sweep yet (created exclusively: of two commands
+  started at once, one writes it and the other compares with it); refuses a directory holding another sweep."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise UserError(f"--workdir={workdir} is a file, not a directory")
+  path = os.path.join(workdir, SWEEP_FILE)
+  if not os.path.exists(path):
+    os.makedirs(workdir, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+      json.dump(wanted, f, indent=1)
+    try:
+      os.link(tmp, path)   # Fails if another command wrote it meanwhile; never replaces it.
+      return
+    except FileExistsError:
+      pass
+    except OSError:   # A filesystem without hard links.
+      if not os.path.exists(path):
+        os.replace(tmp, path)
+        return
+    finally:
+      with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+  differences = definition_differences(read_sweep_file(workdir), wanted)
+  if differences:
+    raise UserError(f"{workdir} holds another sweep ({path}): {'; '.join(differences)}; use a new --workdir or the "
+                    "same command")
+
+
+# --- Running -----------------------------------------------------------------------------------------------------
 
 class Launcher:
   """Runs the sweep's processes: one device-subset slot each, all of them stopped if the sweep is stopped."""
@@ -125,6 +314,8 @@ class Launcher:
 
   def execute(self, run: Run) -> dict:
     """Runs (or resumes, or re-checks) one run; returns its status line."""
+    if self.stopping:
+      return {"run": run.workdir, "status": "not started", "note": "the sweep was stopped"}
     os.makedirs(run.workdir, exist_ok=True)
     lock = open(os.path.join(run.workdir, RUN_LOCK_FILE), "w")
     try:
@@ -134,12 +325,13 @@ class Launcher:
       return {"run": run.workdir, "status": "busy", "note": "another sweep process is running it"}
     with lock:
       if self.stopping:
-        return {"run": run.workdir, "status": "interrupted", "seconds": 0}
+        return {"run": run.workdir, "status": "not started", "note": "the sweep was stopped"}
       return self._execute_locked(run, lock.fileno())
 
   def _execute_locked(self, run: Run, lock_fd: int) -> dict:
     failed = os.path.join(run.workdir, FAILED_FILE)
-    finished_before = os.path.exists(os.path.join(run.workdir, RESULTS_FILE))
+    results = os.path.join(run.workdir, RESULTS_FILE)
+    finished_before = os.path.exists(results)
     slot = self._slots.get()
     start = time.time()
     try:
@@ -158,23 +350,38 @@ class Launcher:
     finally:
       self._slots.put(slot)
     status = {"run": run.workdir, "seconds": round(time.time() - start), "devices": self._envs[slot]}
-    if code == 0:
+    if os.path.exists(results):
       if os.path.exists(failed):
-        os.remove(failed)   # Retried: a run is failed only if its latest attempt failed.
-      return {**status, "status": "skipped (finished before)" if finished_before else "done"}
+        os.remove(failed)   # An earlier attempt's: a run with results is finished, never also failed.
+      if code == 0:
+        return {**status, "status": "skipped (finished before)" if finished_before else "done"}
+      # Finished before, but rec_jax.main now refuses it (its config file was edited since, ...): the results are
+      # kept, the refusal reported.
+      return {**status, "status": "refused on re-check", "error": _log_error(run, code)}
     if self.stopping:
       return {**status, "status": "interrupted"}
     _record_failure(run, code, failed)
     return {**status, "status": "failed"}
 
 
-def _record_failure(run: Run, code: int, path: str) -> None:
-  with open(os.path.join(run.workdir, RUN_LOG_FILE)) as log:
-    tail = log.read().splitlines()[-15:]
+def _log_tail(run: Run) -> List[str]:
+  try:
+    with open(os.path.join(run.workdir, RUN_LOG_FILE), errors="replace") as log:
+      return log.read().splitlines()[-15:]
+  except FileNotFoundError:
+    return []
+
+
+def _log_error(run: Run, code: int) -> str:
+  tail = _log_tail(run)
   errors = [line for line in tail if line.startswith("error:")]
+  return errors[-1] if errors else f"exit code {code}: {tail[-1:]}"
+
+
+def _record_failure(run: Run, code: int, path: str) -> None:
   with open(path, "w") as f:
-    json.dump({"exit_code": code, "error": errors[-1] if errors else f"exit code {code}: {tail[-1:]}",
-               "command": run.command(), "log_tail": tail}, f, indent=1)
+    json.dump({"exit_code": code, "error": _log_error(run, code), "command": run.command(), "log_tail": _log_tail(run)},
+              f, indent=1)
 
 
 def run_all(runs: List[Run], launcher: Launcher, parallel: int) -> List[dict]:
@@ -191,49 +398,127 @@ def run_all(runs: List[Run], launcher: Launcher, parallel: int) -> List[dict]:
 
 
 def _failure_error(workdir: str) -> str:
-  with open(os.path.join(workdir, FAILED_FILE)) as f:
-    return json.load(f).get("error", "")
+  try:
+    failure = read_json(os.path.join(workdir, FAILED_FILE))
+  except (UserError, OSError) as e:
+    return f"unreadable {FAILED_FILE}: {e}"
+  return str(failure.get("error", "")) if isinstance(failure, dict) else ""
 
 
-def summary(runs: List[Run], statuses: List[dict]) -> str:
-  by_run = {s["run"]: s["status"] for s in statuses}
-  failed = [r.workdir for r in runs if os.path.exists(os.path.join(r.workdir, FAILED_FILE))]
+def _results_note(workdir: str) -> Optional[str]:
+  """Why launch.aggregate will table a finished run as failed (non-finite or unreadable results), or None."""
+  try:
+    bad = non_finite(read_results(os.path.join(workdir, RESULTS_FILE))["metrics"])
+  except (UserError, OSError) as e:
+    return str(e)
+  return non_finite_error(bad) if bad else None
+
+
+NOT_FINISHED = ("failed", "busy", "interrupted", "not started")
+
+
+def summary(runs: List[Run], statuses: List[dict]) -> Tuple[str, Dict[str, List[str]]]:
+  """The summary line, and the runs not finished (or finished but refused on re-check) by what happened to them.
+  A run with results.json is finished whatever else its directory holds; the others are what this command's
+  attempt at them was (a failed.json from an earlier attempt does not make a busy run failed)."""
+  by_run = {s["run"]: s for s in statuses}
   finished = [r for r in runs if os.path.exists(os.path.join(r.workdir, RESULTS_FILE))]
-  other = {r.workdir: by_run.get(r.workdir, "not started") for r in runs
-           if r not in finished and r.workdir not in failed}
+  groups: Dict[str, List[str]] = {}
+  for r in runs:
+    status = by_run.get(r.workdir, {}).get("status", "not started")
+    if r in finished:
+      if status == "refused on re-check":
+        groups.setdefault(status, []).append(f"{r.workdir} ({by_run[r.workdir]['error']})")
+      note = _results_note(r.workdir)
+      if note:
+        groups.setdefault("tabled as failed", []).append(f"{r.workdir} ({note})")
+    elif status == "failed":
+      groups.setdefault("failed", []).append(f"{r.workdir} ({_failure_error(r.workdir)})")
+    else:
+      status = status if status in NOT_FINISHED else "not started"
+      groups.setdefault(status, []).append(r.workdir)
   line = f"{len(finished)}/{len(runs)} runs finished"
-  if failed:
-    errors = [_failure_error(w) for w in failed]
-    line += "; failed: " + "; ".join(f"{w} ({e})" for w, e in zip(failed, errors))
-  if other:
-    line += "; not finished: " + ", ".join(f"{w} ({s})" for w, s in other.items())
-  return line
+  for what in (*NOT_FINISHED, "refused on re-check", "tabled as failed"):
+    if groups.get(what):
+      line += f"; {what}: " + ", ".join(groups[what])
+  return line, groups
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(launcher: Launcher):
+  """SIGTERM and SIGINT stop the sweep and its runs; the previous handlers are restored after (in-process use)."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = {s: signal.signal(s, launcher.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    yield
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
+def sweep_main(config: Optional[str], spec: Optional[str], workdir: Optional[str], parallel: int = 1,
+               devices_per_run: int = 0, only: Sequence[str] = (), only_given: bool = False,
+               overrides: Sequence[str] = ()) -> int:
+  """The command: every input checked (a UserError before anything runs), the directory claimed, the runs run;
+  the exit code (0: every selected run finished)."""
+  for name, value in (("config", config), ("sweep", spec), ("workdir", workdir)):
+    if not value:
+      raise UserError(f"--{name} is required")
+  check_counts(parallel, devices_per_run)
+  config_path = config.partition(":")[0]
+  if not os.path.isfile(config_path):
+    raise UserError(f"config file {config_path!r} " + ("is not a file" if os.path.exists(config_path)
+                                                        else "does not exist"))
+  sweep = load_sweep(spec)
+  check_only(only, only_given, sweep, spec)
+  runs = expand(config, sweep, workdir, only, overrides)
+  launcher = Launcher(slot_environments(parallel, devices_per_run))
+  claim_directory(workdir, manifest(workdir, config, spec, sweep, expand(config, sweep, workdir, (), overrides)))
+  with _stopping_on_signals(launcher):
+    statuses = run_all(runs, launcher, parallel)
+  line, groups = summary(runs, statuses)
+  print(line, flush=True)
+  if launcher.stopping:
+    print("error: the sweep was stopped; run the same command again to resume it", file=sys.stderr, flush=True)
+    return 1
+  problems = []
+  unfinished = {what: len(groups[what]) for what in NOT_FINISHED if groups.get(what)}
+  if unfinished:
+    counts = ", ".join(f"{n} {what}" for what, n in unfinished.items())
+    problems.append(f"{sum(unfinished.values())} of {len(runs)} runs not finished ({counts})")
+  if groups.get("refused on re-check"):
+    problems.append(f"{len(groups['refused on re-check'])} finished run(s) refused on re-check by rec_jax.main")
+  if problems:
+    print(f"error: {'; '.join(problems)}; the summary line above names them", file=sys.stderr, flush=True)
+    return 1
+  return 0
+
+
+def run(values: flags.FlagValues, argv: Sequence[str], overrides: Sequence[str]) -> int:
+  cli.no_positional_arguments(argv)
+  return sweep_main(values.config, values.sweep, values.workdir, values.parallel, values.devices_per_run,
+                    values.only, values["only"].present > 0, overrides)
+
+
+def split_overrides(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
+  """(the `--config.a.b=v` flags of a command line, the rest)."""
+  overrides = [a for a in argv if a.startswith("--config.")]
+  return overrides, [a for a in argv if not a.startswith("--config.")]
+
+
+def invoke(argv: Sequence[str]) -> int:
+  """`python -m launch.sweep ARGV...` in this process: its exit code; errors printed as the CLI prints them."""
+  overrides, rest = split_overrides(argv)
+  return cli.invoke(define_flags, lambda values, left: run(values, left, overrides), rest, "launch.sweep")
 
 
 def main(argv):
-  del argv
-  for flag in (_CONFIG, _SWEEP, _WORKDIR):
-    if not flag.value:
-      raise app.UsageError(f"--{flag.name} is required")
-  try:
-    sweep = load_sweep(_SWEEP.value)
-    runs = expand(_CONFIG.value, sweep, _WORKDIR.value, _ONLY.value)
-    if not runs:
-      raise UserError(f"no runs: --only={','.join(_ONLY.value)} names no variant of {_SWEEP.value}")
-    launcher = Launcher(slot_environments(_PARALLEL.value, _DEVICES_PER_RUN.value))
-  except (ValueError, FileNotFoundError, RuntimeError) as e:
-    sys.exit(f"error: {e}")
-  write_manifest(_WORKDIR.value, _CONFIG.value, _SWEEP.value, sweep, expand(_CONFIG.value, sweep, _WORKDIR.value))
-  for signum in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(signum, launcher.stop)
-  statuses = run_all(runs, launcher, _PARALLEL.value)
-  print(summary(runs, statuses), flush=True)
-  if launcher.stopping:
-    sys.exit("error: the sweep was stopped; run the same command again to resume it")
-  if any(os.path.exists(os.path.join(r.workdir, FAILED_FILE)) for r in runs):
-    sys.exit(1)
+  sys.exit(cli.reporting(lambda: run(flags.FLAGS, argv, _COMMON_OVERRIDES)))
 
 
 if __name__ == "__main__":
-  _COMMON_OVERRIDES.extend(a for a in sys.argv[1:] if a.startswith("--config."))
-  app.run(main, argv=[a for a in sys.argv if not a.startswith("--config.")])
+  _overrides, _argv = split_overrides(sys.argv)
+  _COMMON_OVERRIDES.extend(_overrides)
+  app.run(main, argv=_argv, flags_parser=cli.parse_flags)

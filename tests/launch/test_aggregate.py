@@ -318,7 +318,7 @@ def test_cli_writes_every_table_and_reports_bad_input_in_one_line(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error:") and message in result.stderr
   result = _cli(f"--sweep_dir={tmp_path / 'none'}")
-  assert result.returncode == 1 and "error: no runs" in result.stderr
+  assert result.returncode == 1 and result.stderr == f"error: --sweep_dir={tmp_path / 'none'} does not exist\n"
 
 
 def test_oracle_ceiling_is_neither_bolded_nor_tested(tmp_path):

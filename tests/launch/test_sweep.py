@@ -117,6 +117,7 @@ def test_bad_sweep_input_is_one_error_line(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error:"), result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+  (tmp_path / "none").mkdir()
   result = subprocess.run([sys.executable, "-m", "launch.aggregate", f"--sweep_dir={tmp_path / 'none'}"], cwd=ROOT,
                           capture_output=True, text=True, check=False)
   assert result.returncode == 1 and "error: no runs" in result.stderr and "Traceback" not in result.stderr
