@@ -185,7 +185,9 @@ def preflight(config: ml_collections.ConfigDict) -> None:
   TASK_OPTIONS.options(config.task, config.task_options)
   features = FeatureOptions.from_config(config.features, where="features")
   task.check(config.task, features)
-  DATASETS.get(config.data.name)
+  dataset = DATASETS.get(config.data.name).DATASET
+  if hasattr(dataset, "check"):
+    dataset.check(config.data)
   options = ModelOptions.from_model_section(config.model)
   if options.use_text:
     TEXT_MODES.get(options.text.mode)

@@ -30,6 +30,10 @@ def unpack_row_groups(groups) -> Columns:
 class SyntheticShop:
   """`DATASET`: builds (once) and reads the shop described by `data.shop` from `data.data_dir`."""
 
+  def check(self, data_cfg) -> None:
+    """The shop's spec is valid (checked before any work, rec_jax/experiment.py's preflight)."""
+    world.ShopSpec(**dict(data_cfg.shop))
+
   def load(self, data_cfg, features=None) -> RawDataset:
     del features  # The shop stores its histories.
     return load_shop(world.ShopSpec(**dict(data_cfg.shop)), data_cfg.data_dir)

@@ -66,6 +66,23 @@ class ShopSpec:
   query_category_scale: float = 1.5   # logit penalty of a result outside the query's category
   query_style_scale: float = 1.0   # logit bonus of a result in the style the query names
 
+  def __post_init__(self):
+    """A shop whose splits would be empty, or whose sizes are not counts, is refused before it is generated."""
+    counts = ("num_users", "num_items", "num_impressions", "num_regions", "brands_per_category", "cf_rank",
+              "cf_communities", "results_per_query")
+    bad = [f"data.shop.{k}={getattr(self, k)!r} must be an integer >= 1" for k in counts
+           if isinstance(getattr(self, k), bool) or not isinstance(getattr(self, k), int) or getattr(self, k) < 1]
+    for k in ("validation_fraction", "test_fraction"):
+      if not 0 < getattr(self, k) < 1:
+        bad.append(f"data.shop.{k}={getattr(self, k)!r} must be > 0 and < 1 (the split would be empty)")
+    if self.validation_fraction + self.test_fraction >= 1:
+      bad.append("data.shop.validation_fraction + test_fraction must be < 1 (no training impressions would be left)")
+    for k in ("cold_item_fraction", "cold_impression_share", "dirty_rate", "query_relevance", "query_style_share"):
+      if not 0 <= getattr(self, k) <= 1:
+        bad.append(f"data.shop.{k}={getattr(self, k)!r} must be >= 0 and <= 1")
+    if bad:
+      raise UserError("; ".join(bad))
+
 
 def _brand_names(rng: np.random.Generator, count: int) -> List[str]:
   names = set()
