@@ -43,8 +43,8 @@ def check_frozen(restored, frozen_sha: np.ndarray) -> None:
   the very weights the checkpoint was trained with."""
   if not np.array_equal(np.asarray(restored["frozen_sha256"]), frozen_sha):
     raise UserError("the frozen weights built from this config (e.g. model.text.pretrained's checkpoint) differ "
-                     "from those this run's checkpoints were trained with: restore the original checkpoint files "
-                     "or start a new workdir")
+                    "from those this run's checkpoints were trained with: restore the original checkpoint files "
+                    "or start a new workdir")
 
 
 def _path_name(path) -> str:
@@ -120,7 +120,8 @@ class Checkpointer:
 
   def save_best(self, step: int, state, metrics: dict) -> bool:
     if self.best_metric not in metrics:
-      raise UnknownNameError(f"checkpoint.best_metric={self.best_metric!r} is not among the eval metrics {sorted(metrics)}")
+      raise UnknownNameError(f"checkpoint.best_metric={self.best_metric!r} is not among the eval metrics "
+                             f"{sorted(metrics)}")
     self._write_digest(self.best, step, state)
     return self.best.save(step, args=ocp.args.StandardSave(state), metrics={k: float(v) for k, v in metrics.items()})
 
@@ -159,9 +160,10 @@ class Checkpointer:
                                 f"{os.path.basename(path)})")
     return restored
 
-  def restore_latest(self, target):
-    """The newest intact latest checkpoint; damaged newer ones are deleted with a warning (the resumed run saves
-    those steps again). None intact: a named error."""
+  def restore_latest(self, target, delete_damaged: bool = True):
+    """The newest intact latest checkpoint; damaged newer ones are skipped with a warning and, with
+    `delete_damaged` (a resuming run, which saves those steps again; not rec_jax.analysis), deleted. None intact:
+    a named error."""
     damaged = []
     for step in sorted(self.latest.all_steps(), reverse=True):
       try:
@@ -170,8 +172,9 @@ class Checkpointer:
         damaged.append((step, str(e)))
         continue
       for bad, why in damaged:
-        logging.warning("%s; resuming from step %d instead and deleting it", why, step)
-        self.latest.delete(bad)
+        logging.warning("%s; resuming from step %d instead%s", why, step, " and deleting it" if delete_damaged else "")
+        if delete_damaged:
+          self.latest.delete(bad)
       return state
     raise UserError(f"every checkpoint in {self.latest.directory} is damaged ({'; '.join(w for _, w in damaged)}): "
                     f"delete {self.latest.directory} to train again from step 0, or use a new --workdir")

@@ -9,6 +9,7 @@ import copy
 import numpy as np
 from absl import logging
 
+from rec_jax.config.base import with_defaults
 from rec_jax.errors import UserError
 from rec_jax.workdir import RunFiles, fold_dir
 
@@ -20,12 +21,12 @@ def is_cross_validation(config) -> bool:
 
 def run_folds(config, workdir: str, train_and_evaluate) -> dict:
   files = RunFiles(workdir)
-  files.write_or_check_config(config)
+  files.write_or_check_config(config, with_defaults)
   if files.finished():
     return files.read_results()
   if config.data.split.kind != "predefined":
     raise UserError(f"data.split.folds={tuple(config.data.split.folds)} needs data.split.kind=predefined, "
-                     f"not {config.data.split.kind!r}")
+                    f"not {config.data.split.kind!r}")
   folds = {}
   for fold in config.data.split.folds:
     fold_config = copy.deepcopy(config)

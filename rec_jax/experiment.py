@@ -95,7 +95,7 @@ def model_text_input(options: ModelOptions, features: FeatureOptions, vocab_size
     return None
   if "text" not in vocab_sizes:
     raise UserError("model.use_text reads item texts, but the features have none: set features.text (the text "
-                     "columns) or model.use_text=False")
+                    "columns) or model.use_text=False")
   return text_input(options.text, features.tokenizer, features.text_max_length, vocab_sizes["text"])
 
 

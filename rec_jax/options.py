@@ -125,7 +125,7 @@ class OptionGroup:
     unknown = sorted(set(values) - known)
     if unknown:
       raise UserError(f"{self.section}: no {self.registry.kind} has option(s) {unknown}; valid: "
-                       f"{', '.join(sorted(known)) or 'none'}")
+                      f"{', '.join(sorted(known)) or 'none'}")
     mine = {k: v for k, v in values.items() if k in own}
     mine.update({k: v for k, v in (derived or {}).items() if k in own and mine.get(k) is None})
     return entry.Options.from_config(mine, where=f"{self.section} ({self.registry.kind} {name!r})")

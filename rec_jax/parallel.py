@@ -38,7 +38,7 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
   per_process = batch_size // jax.process_count()
   if batch_size % (mesh.shape[DATA]) or batch_size % jax.process_count():
     raise UserError(f"batch size {batch_size} is not divisible by the {mesh.shape[DATA]} devices of the data "
-                     f"axis (and {jax.process_count()} processes); per-process batch would be {per_process}")
+                    f"axis (and {jax.process_count()} processes); per-process batch would be {per_process}")
 
 
 def local_data_shards(mesh: Mesh) -> int:

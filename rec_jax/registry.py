@@ -49,8 +49,9 @@ class ModuleRegistry:
         raise _unknown(self.kind, name, self.names()) from None
       raise
     if not hasattr(module, self.attribute):
-      raise UnknownNameError(f"{self.kind} {name!r}: module {path} defines no {self.attribute}, so it is not a {self.kind}; "
-                     f"valid: {', '.join(self.names())}")
+      raise UnknownNameError(f"{self.kind} {name!r}: module {path} defines no {self.attribute}, so it is not a "
+                             f"{self.kind}; "
+                             f"valid: {', '.join(self.names())}")
     return module
 
   def names(self) -> List[str]:

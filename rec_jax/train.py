@@ -14,6 +14,7 @@ from flax import nnx
 
 from rec_jax import parallel
 from rec_jax.checkpoint import check_frozen
+from rec_jax.config.base import with_defaults
 from rec_jax.config.checks import check_config
 from rec_jax.cross_validation import is_cross_validation, run_folds
 from rec_jax.divergence import DivergenceGuard
@@ -47,7 +48,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 def _train_and_evaluate(config, files: RunFiles) -> dict:
   workdir = files.workdir
-  files.write_or_check_config(config)
+  files.write_or_check_config(config, with_defaults)
   if files.finished():
     logging.info("%s already holds a finished run; not retraining", workdir)
     return files.read_results()

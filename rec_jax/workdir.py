@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import shutil
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from rec_jax.errors import UserError
 
@@ -92,13 +92,15 @@ class RunFiles:
     for name in (CHECKPOINTS_DIR, TENSORBOARD_DIR, EVAL_NEGATIVES_DIR):
       shutil.rmtree(os.path.join(self.workdir, name), ignore_errors=True)
 
-  def write_or_check_config(self, config) -> None:
+  def write_or_check_config(self, config, complete: Callable[[dict], dict] = lambda saved: saved) -> None:
     """Writes the resolved config; a workdir holding another config is refused, naming the differing keys, unless
-    its run never reached a checkpoint (then it is started again with this config)."""
+    its run never reached a checkpoint (then it is started again with this config). `complete`: the saved config
+    with the options it lacks at their defaults (config/base.py's `with_defaults`), so a run made before an option
+    was added still resumes or reports."""
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(self.config_path):
       try:
-        saved = _flatten(self._read_config())
+        saved = _flatten(complete(self._read_config()))
       except UserError:
         if self.trained():
           raise

@@ -37,6 +37,6 @@ def select_cpu_dots(library: str) -> str:
     return flags
   if _backend_started():
     raise UserError(f"cpu_dots={library!r} must be chosen before JAX starts its backend (it sets XLA_FLAGS); "
-                     f"set XLA_FLAGS={CPU_DOTS[library]} in the environment instead")
+                    f"set XLA_FLAGS={CPU_DOTS[library]} in the environment instead")
   os.environ["XLA_FLAGS"] = f"{flags} {CPU_DOTS[library]}".strip()
   return os.environ["XLA_FLAGS"]

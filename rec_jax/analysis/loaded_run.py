@@ -16,6 +16,7 @@ from flax import nnx
 from rec_jax import parallel
 from rec_jax.batch import FeatureArrays
 from rec_jax.checkpoint import check_frozen
+from rec_jax.config.base import with_defaults
 from rec_jax.data.prepare import PreparedData
 from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.evaluation.protocols import EvalContext, make_evaluator
@@ -98,7 +99,12 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} does not exist: {workdir} is not a rec_jax workdir")
   with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+    try:
+      saved = json.load(f)
+    except json.JSONDecodeError as e:
+      raise UserError(f"{path} is not valid JSON ({e})") from None
+  # Options added to rec_jax since the run was made take their defaults, which are what the run used.
+  return ml_collections.ConfigDict(with_defaults(saved))
 
 
 def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
@@ -114,7 +120,7 @@ def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
     step = ckpt.best_step() if checkpoint == "best" else ckpt.latest_step()
     if step is None:
       raise FileNotFoundError(f"{workdir} has no {checkpoint} checkpoint (checkpoints/{checkpoint} is empty)")
-    state = ckpt.restore_best(state) if checkpoint == "best" else ckpt.restore_latest(state)
+    state = ckpt.restore_best(state) if checkpoint == "best" else ckpt.restore_latest(state, delete_damaged=False)
   finally:
     ckpt.close()
   check_frozen(state, frozen_sha)

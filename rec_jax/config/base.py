@@ -10,6 +10,9 @@ at a dataset (config/datasets.py) and sets what its experiment changes.
 
 from __future__ import annotations
 
+import json
+from typing import Any, Dict
+
 import ml_collections
 
 from rec_jax.data.features import FeatureOptions
@@ -104,3 +107,22 @@ def _parallel() -> ml_collections.ConfigDict:
   # for BERT-sized products (text cache building, fine-tuning MiniLM); results differ in the last digits.
   c.cpu_dots = "default"
   return c
+
+
+def _is_section(d: Dict[str, Any]) -> bool:
+  """A config section (keys are option names), not a dict-valued option such as train.lr_multipliers (regexes)."""
+  return all(isinstance(k, str) and k.isidentifier() for k in d)
+
+
+def with_defaults(saved: Dict[str, Any]) -> Dict[str, Any]:
+  """A run's saved config.json with every option it lacks (one added to rec_jax since the run was made) at the base
+  config's default, which is what that run used. Values the file has are kept; a dict-valued option is kept whole."""
+  def fill(node: Dict[str, Any], base: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(node)
+    for key, default in base.items():
+      if key not in out:
+        out[key] = default
+      elif isinstance(default, dict) and isinstance(out[key], dict) and _is_section(default) and default:
+        out[key] = fill(out[key], default)
+    return out
+  return fill(saved, json.loads(base_config().to_json_best_effort()))

@@ -40,7 +40,7 @@ def parse_presets(arg: Optional[str], config_file: str, *, flags: Sequence[str] 
     given = [w for w in words if w in names]
     if len(given) > 1:
       raise UserError(f"{name} takes one of the presets {', '.join(names)} (default {default}), got {given}; also "
-                       f"accepted: {', '.join([f for f in flags] + ['seed=N'])}")
+                      f"accepted: {', '.join([f for f in flags] + ['seed=N'])}")
     chosen[group] = given[0] if given else default
   try:
     seed = int(settings.get("seed", 0))

@@ -48,7 +48,7 @@ class RankingOptions(Options):
       raise UserError(f"eval.ranking.candidates={self.candidates!r}; valid: {', '.join(CANDIDATES)}")
     if self.candidates == "sampled" and self.unit != "interaction":
       raise UserError("eval.ranking.candidates=sampled ranks one relevant item against its negatives: it needs "
-                       "eval.ranking.unit=interaction")
+                      "eval.ranking.unit=interaction")
 
 
 def history_exclusions(history: np.ndarray, catalogue_ids: np.ndarray) -> np.ndarray:
@@ -206,7 +206,7 @@ def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
   """Per slice: (flags, relevant counts) of each relevant item ranked against its saved negatives."""
   if arrays.negatives is None:
     raise UserError("eval.ranking.candidates=sampled needs the split's negatives (evaluation/negatives.py draws "
-                     "them before training)")
+                    "them before training)")
   negatives = arrays.negatives
   targets = arrays.rows.item_key[queries.rows]
   if len(negatives) != len(targets):

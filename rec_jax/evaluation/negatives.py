@@ -68,7 +68,7 @@ def saved_negatives(path: str, users: np.ndarray, targets: np.ndarray, settings:
     with np.load(path) as saved:
       if str(saved["digest"]) != digest:
         raise UserError(f"{path} holds evaluation negatives drawn for other queries or settings than this run's "
-                         f"({settings}); use a new workdir or delete the file")
+                        f"({settings}); use a new workdir or delete the file")
       return saved["negatives"]
   negatives = draw()
   os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -43,8 +43,8 @@ def _check_args(candidates, log_q, negatives, negative_ids, negative_log_q, remo
   # the two sources puts their logits on different scales and biases the softmax toward the uncorrected one.
   if (log_q is None) != (negative_log_q is None):
     raise UserError("log_q and negative_log_q must be given together when there are extra negatives "
-                     f"(log_q is {'set' if log_q is not None else 'None'}, negative_log_q is "
-                     f"{'set' if negative_log_q is not None else 'None'})")
+                    f"(log_q is {'set' if log_q is not None else 'None'}, negative_log_q is "
+                    f"{'set' if negative_log_q is not None else 'None'})")
 
 
 def retrieval_logits(queries, candidates, candidate_ids, weights, *, temperature: float = 1.0,

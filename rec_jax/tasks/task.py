@@ -90,10 +90,10 @@ class Task:
     missing = [k for k in self.requires if not getattr(features, k)]
     if missing:
       raise UserError(f"task={name!r} needs " + ", ".join(f"features.{k}" for k in missing)
-                       + " (the column holding it)")
+                      + " (the column holding it)")
 
   def check_model(self, name: str, model_name: str, model) -> None:
     missing = [m for m in self.model_methods if not callable(getattr(model, m, None))]
     if missing:
       raise UserError(f"task={name!r} needs a model with {', '.join(missing)}; model.name="
-                       f"{model_name!r} has none (ranking models: two_tower, sequential, popularity)")
+                      f"{model_name!r} has none (ranking models: two_tower, sequential, popularity)")

@@ -144,7 +144,7 @@ def _cache_group(options: TextOptions, workdir: str, splits: Dict[str, FeatureAr
       os.replace(tmp, path)
     except OSError as e:
       raise UserError(f"cannot write the text cache to {directory!r} (model.text.cache_dir, default "
-                       f"<workdir>/text_cache): {e}") from e
+                      f"<workdir>/text_cache): {e}") from e
   logging.info("%s cache %s: %d texts, output of %d frozen blocks%s (%.0f MB), %s", group, path, len(rows), blocks,
                " pooled" if pooled else "", info.megabytes,
                "reused" if info.reused else f"built in {info.build_seconds:.1f} s")

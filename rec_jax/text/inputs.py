@@ -45,7 +45,7 @@ def bert_config(options: TextOptions, tokenizer: str, max_length: int, vocab_siz
   bert = pretrained.read_bert_config(source)
   if bert.vocab_size != vocab_size:
     raise UserError(f"model.text.pretrained {source!r} has a vocabulary of {bert.vocab_size} tokens but "
-                     f"features.tokenizer {tokenizer!r} produces {vocab_size}")
+                    f"features.tokenizer {tokenizer!r} produces {vocab_size}")
   return dataclasses.replace(bert, max_position=max_length)
 
 

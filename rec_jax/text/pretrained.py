@@ -219,7 +219,7 @@ def load_pretrained_encoder(source: str, *, max_position: Optional[int] = None, 
   if max_position is not None:
     if max_position > cfg.max_position:
       raise UserError(f"max_position {max_position} exceeds the {cfg.max_position} position embeddings of "
-                       f"checkpoint {source!r}")
+                      f"checkpoint {source!r}")
     cfg = dataclasses.replace(cfg, max_position=max_position)
   encoder = nnx.eval_shape(lambda r: BertEncoder(cfg, dtype=dtype, rngs=r), rngs if rngs is not None else nnx.Rngs(0))
   report = load_into_encoder(encoder, tensors)
@@ -236,7 +236,7 @@ def export_hf_checkpoint(encoder: BertEncoder, directory: str) -> str:
     *module, leaf = map(str, path)
     if leaf not in _HF_LEAF:
       raise UserError(f"{'.'.join(map(str, path))} has no Hugging Face counterpart (an unmerged LoRA adapter? "
-                       f"call rec_jax.text.lora.merge_lora first)")
+                      f"call rec_jax.text.lora.merge_lora first)")
     value = np.asarray(var[...], np.float32)
     # safetensors writes an array's raw buffer: a transposed view must be made contiguous or it is scrambled.
     tensors[f"{'.'.join(module)}.{_HF_LEAF[leaf]}"] = np.ascontiguousarray(value.T if leaf == "kernel" else value)
@@ -261,4 +261,4 @@ def check_tokenizer_matches(source: str, tokenizer_source: str) -> None:
   ours, theirs = os.path.join(tok_dir, "tokenizer.json"), os.path.join(model_dir, "tokenizer.json")
   if os.path.isfile(theirs) and file_sha256(ours) != file_sha256(theirs):
     raise UserError(f"model.text.pretrained {source!r} ships a different tokenizer.json than features.tokenizer "
-                     f"{tokenizer_source!r}: set features.tokenizer to {source!r} so token ids match its vocabulary")
+                    f"{tokenizer_source!r}: set features.tokenizer to {source!r} so token ids match its vocabulary")

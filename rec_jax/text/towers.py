@@ -78,7 +78,7 @@ class CachedTextTower(nnx.Module):
 def _check_form(value, field: str, what: str) -> None:
   if value is None:
     raise UserError(f"the text tower reads {what} (Texts.{field}), which the batch does not hold: the data was "
-                     "prepared for another model.text (text/inputs.py)")
+                    "prepared for another model.text (text/inputs.py)")
 
 
 def build_text_tower(options: TextOptions, spec: TextInput, out_dim: int, *, rngs: nnx.Rngs):

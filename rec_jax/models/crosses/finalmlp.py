@@ -45,7 +45,7 @@ class BilinearFusion(nnx.Module):
   def __init__(self, dim1: int, dim2: int, num_heads: int, *, rngs: nnx.Rngs):
     if num_heads < 1 or dim1 % num_heads or dim2 % num_heads:
       raise UserError(f"finalmlp: num_heads={num_heads} must divide both stream output sizes "
-                       f"(stream1: {dim1}, stream2: {dim2})")
+                      f"(stream1: {dim1}, stream2: {dim2})")
     d1, d2 = dim1 // num_heads, dim2 // num_heads
     vector = nnx.initializers.lecun_normal(in_axis=-1, out_axis=-2)  # Per head a [d] -> 1 map: fan-in d.
     matrix = nnx.initializers.glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(0,))

@@ -97,7 +97,7 @@ class BERT4Rec(nnx.Module):
     batch, length, dim = items.shape
     if length >= self.max_length:
       raise UserError(f"bert4rec appends a [mask] position, so history option 'max_length' ({self.max_length}) "
-                       f"must exceed the history length ({length})")
+                      f"must exceed the history length ({length})")
     real = mask.astype(bool)
     count = jnp.sum(real.astype(jnp.int32), axis=1)
     at_count = jnp.arange(length + 1)[None] == count[:, None]

@@ -71,13 +71,13 @@ class HybridRecModel(nnx.Module):
     cf_fields = [t for t in self.field_towers if t not in ("text", "query")]
     if cf_fields and cf_dim != dim:
       raise UserError(f"model.field_towers has CF vectors {cf_fields}, which need model.cf_dim ({cf_dim}) equal "
-                       f"to model.embed_dim ({dim}); set model.cf_dim=0 or drop them from field_towers")
+                      f"to model.embed_dim ({dim}); set model.cf_dim=0 or drop them from field_towers")
     num_fields += len(self.field_towers)
     self.num_fields = num_fields
     self.match_text = bool(opts.match_text) and self.text is not None and self.cf is not None
     if self.match_text and cf_dim != dim:
       raise UserError(f"model.match_text adds the text vector ({dim}) to the CF item vector, which needs "
-                       f"model.cf_dim ({cf_dim}) equal to model.embed_dim; set model.cf_dim=0 or match_text=False")
+                      f"model.cf_dim ({cf_dim}) equal to model.embed_dim; set model.cf_dim=0 or match_text=False")
     self.query_match = self.query_encoder != "none" and bool(opts.query.match)
     self.first_order = nnx.Linear(num_fields * dim, 1, rngs=rngs)
     self.cross = self.deep = self.head = None
@@ -99,7 +99,7 @@ class HybridRecModel(nnx.Module):
       raise UserError(f"model.query.encoder={kind!r}: valid are {', '.join(QUERY_ENCODERS)}")
     if kind != "none" and not opts.use_text:
       raise UserError(f"model.query.encoder={kind!r} encodes queries with the text tower, which "
-                       "model.use_text=False switches off; set model.query.encoder=none to ignore the queries")
+                      "model.use_text=False switches off; set model.query.encoder=none to ignore the queries")
     return kind
 
   def text_encoders(self):

@@ -95,6 +95,6 @@ def build(opts: ModelOptions, own: Options, inputs: ModelInputs, parts: Componen
   items = _categorical(inputs, inputs.item_features) if own.side_features else ()
   if own.side_features and not users + items:
     raise UserError("model.cf_options.side_features=True, but no categorical feature (features.categorical) is "
-                     "named in features.user_features or features.item_features")
+                    "named in features.user_features or features.item_features")
   return BiasedMF(opts, inputs.vocab_sizes, label_offset=inputs.label_offset, own=own, user_features=users,
                   item_features=items, rngs=rngs)

@@ -37,7 +37,7 @@ class NeuMF(nnx.Module):
     tower = tuple(own.mlp)
     if not tower or tower[0] % 2:
       raise UserError(f"model.cf_options.mlp={tower}: NeuMF needs a non-empty tower whose first layer is even "
-                       "(its input is the user and item MLP embeddings, half as wide each)")
+                      "(its input is the user and item MLP embeddings, half as wide each)")
     num_users, num_items = vocab_sizes["user_id"], vocab_sizes["item_id"]
     self.gmf_users = IdEmbed(num_users, gmf_dim, embedding_init=init, rngs=rngs)
     self.gmf_items = IdEmbed(num_items, gmf_dim, embedding_init=init, rngs=rngs)

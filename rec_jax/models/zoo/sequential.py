@@ -71,7 +71,7 @@ class SequentialRecommender(nnx.Module):
                rngs: nnx.Rngs):
     if parts.history is None or parts.history_class.reads_target:
       raise UserError(f"model.name=sequential needs a history encoder that reads the sequence alone "
-                       f"(model.history: mean, sasrec, bert4rec), not {opts.history!r}")
+                      f"(model.history: mean, sasrec, bert4rec), not {opts.history!r}")
     dim, vocab_sizes = opts.embed_dim, inputs.vocab_sizes
     if own.id_dropout and not opts.use_text:
       raise UserError("model.cf_options.id_dropout reads items by their text alone; it needs model.use_text")
@@ -99,7 +99,7 @@ class SequentialRecommender(nnx.Module):
       return None
     if self.vocabulary_texts is None:
       raise UserError("model.use_text: the sequential model has no item texts; attach_item_texts() must run "
-                       "before training or scoring (rec_jax/experiment.py does)")
+                      "before training or scoring (rec_jax/experiment.py does)")
     vectors = self.text.encode(self.vocabulary_texts.texts())
     return vectors * self.vocabulary_texts.known[...][:, None].astype(vectors.dtype)
 

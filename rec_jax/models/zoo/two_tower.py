@@ -78,7 +78,7 @@ class TwoTowerModel(nnx.Module):
     self.items = IdEmbed(vocab_sizes["item_id"], dim, embedding_init=init, rngs=rngs)
     if parts.history is not None and parts.history_class.reads_target:
       raise UserError(f"model.history={opts.history} attends over the history with the target item, which "
-                       "the two-tower user tower cannot see; use mean, sasrec or bert4rec")
+                      "the two-tower user tower cannot see; use mean, sasrec or bert4rec")
     self.history = None
     if parts.history is not None:
       self.history = nnx.data(parts.history(dim, rngs))
@@ -86,7 +86,7 @@ class TwoTowerModel(nnx.Module):
     user_parts = self.user_fields.num_fields + (self.users is not None) + (self.history is not None)
     if not user_parts:
       raise UserError("the two-tower user tower reads nothing: set features.user_features, "
-                       "model.cf_user_embedding or model.history")
+                      "model.cf_user_embedding or model.history")
     item_parts = self.item_fields.num_fields + 1 + (self.text is not None)
     self.user_tower = Tower(user_parts, dim, hidden, normalize, rngs=rngs)
     self.item_tower = Tower(item_parts, dim, hidden, normalize, rngs=rngs)
