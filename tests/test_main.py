@@ -38,6 +38,8 @@ def test_smoke_run_end_to_end_with_override(tmp_path, tfds_dir):
   for bar in ("read train:", "features:", "train: ", "eval: "):
     assert bar in r.stderr, bar
   assert "40/40" in r.stderr
+  assert r.stdout.strip().splitlines()[-1] == (f"done: results in {workdir / 'results.json'}; data cache in "
+                                               f"{tfds_dir}")
   config = json.load(open(workdir / "config.json"))
   assert config["model"]["cross"] == "fm"
   results = json.load(open(workdir / "results.json"))

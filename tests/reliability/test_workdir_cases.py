@@ -151,6 +151,20 @@ def test_metrics_log_cut_short_by_a_kill_and_damaged_in_the_middle(tmp_path):
     files.read_metrics()
 
 
+@pytest.mark.xdist_group("trained_smoke_run")
+def test_a_run_made_before_an_option_existed_still_reports(trained_smoke_run, tmp_path, tfds_dir):
+  """config.json of a run from an older rec_jax lacks the options added since: they take their defaults (what the
+  run used), so the finished run is reported, not refused as another config."""
+  workdir = str(tmp_path / "run")
+  shutil.copytree(trained_smoke_run, workdir)
+  config = json.load(open(os.path.join(workdir, "config.json")))
+  del config["train"]["embedding_table_l2"], config["model"]["text"]["lora"]
+  json.dump(config, open(os.path.join(workdir, "config.json"), "w"))
+  assert _smoke(workdir, tfds_dir) == (0, "")
+  assert _smoke(workdir, tfds_dir, "train.embedding_table_l2=0.1")[1].startswith(
+      f"error: {workdir} holds a run with a different config (train.embedding_table_l2: 0.0 -> 0.1)")
+
+
 # --- damaged checkpoints (copies of one finished run) ---------------------------------------------------------------
 
 def _copy_unfinished(trained_smoke_run, tmp_path) -> str:
