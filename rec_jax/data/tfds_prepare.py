@@ -1,27 +1,82 @@
 """Shared by every TFDS builder of rec_jax (the synthetic shop, the real formats): preparing a dataset once under a
-file lock, and decoding the strings TFDS gives back."""
+file lock, and decoding the strings TFDS gives back.
+
+TFDS's noise about our own datasets is silenced, nothing else of it: the ~2 KB "Using custom data configuration"
+warning it logs for every builder config of ours (each config is "custom": named by a digest of its files or spec),
+the "Downloading and preparing dataset ..." / "Dataset ... downloaded and prepared" lines it prints to stdout for a
+dataset generated here from data.path or a spec (`LocalBuild`; kept when TFDS does download the files), and its
+progress bars when stderr is not a terminal (a log file of `\r` redraws).
+"""
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sys
 
 import numpy as np
 
 from rec_jax.progress import bar
 
+_CUSTOM_CONFIG = "Using custom data configuration: %s"
 
-def prepare_once(builder_cls, config, data_dir: str):
+
+class QuietOwnConfigs(logging.Filter):
+  """Drops TFDS's "Using custom data configuration" record when the config is one of rec_jax's (its class lives in a
+  rec_jax module); every other record passes."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.msg != _CUSTOM_CONFIG or not isinstance(record.args, tuple) or not record.args:
+      return True
+    return not type(record.args[0]).__module__.startswith("rec_jax.")
+
+
+_FILTER = QuietOwnConfigs()
+
+
+def quiet_tfds() -> None:
+  """Installs the filter on TFDS's logger (absl's; idempotent) and turns TFDS's progress bars off when stderr is
+  not a terminal."""
+  import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+  absl_logger = logging.getLogger("absl")
+  if _FILTER not in absl_logger.filters:
+    absl_logger.addFilter(_FILTER)
+  if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+    tfds.disable_progress_bar()
+
+
+class LocalBuild:
+  """Mixin of rec_jax's TFDS builders (before tfds.core.GeneratorBasedBuilder in the bases): a dataset generated
+  locally (`generated_locally`: from data.path or a spec) logs one INFO line instead of TFDS's "Downloading and
+  preparing dataset Unknown size ..." and "Dataset ... downloaded and prepared" prints (there is no download)."""
+
+  generated_locally = True
+
+  def _log_download_bytes(self) -> None:
+    if not self.generated_locally:
+      return super()._log_download_bytes()
+    logging.info("generating dataset %s in %s", self.info.full_name, self.data_dir)
+    return None
+
+  def _log_download_done(self) -> None:
+    if not self.generated_locally:
+      return super()._log_download_done()
+    return None
+
+
+def prepare_once(builder_cls, config, data_dir: str, **builder_kwargs):
   """The builder of `config` in `data_dir`, its dataset generated if missing. Runs of a parallel sweep may all ask
   for the same dataset at once: one generates it, the others wait for it and then open it (a builder made before
-  the dataset exists would keep seeing no splits)."""
+  the dataset exists would keep seeing no splits). `builder_kwargs` go to the builder (e.g. the error budget)."""
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel  (slow; only when used)
+  quiet_tfds()
   data_dir = os.path.expanduser(data_dir)
   os.makedirs(data_dir, exist_ok=True)
   with open(os.path.join(data_dir, f".{config.name}.lock"), "w") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-      builder = builder_cls(config=config, data_dir=data_dir, file_format="array_record")
+      builder = builder_cls(config=config, data_dir=data_dir, file_format="array_record", **builder_kwargs)
       builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     finally:
       fcntl.flock(lock, fcntl.LOCK_UN)

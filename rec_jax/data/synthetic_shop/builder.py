@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from rec_jax.data.synthetic_shop import dirt, world
+from rec_jax.data.tfds_prepare import LocalBuild
 
 _STRING_FIELDS = ("user_id", "age_bucket", "gender", "region", "device", "item_id", "category", "brand",
                   "title", "description")
@@ -44,7 +45,7 @@ def shop_config(spec: world.ShopSpec) -> ShopConfig:
   return ShopConfig(name=f"shop_{digest}", description=json.dumps(dataclasses.asdict(spec)), spec=spec)
 
 
-class SyntheticShop(tfds.core.GeneratorBasedBuilder):
+class SyntheticShop(LocalBuild, tfds.core.GeneratorBasedBuilder):
   """Impressions of a synthetic e-commerce shop with a planted click model (see `world.py`)."""
 
   VERSION = tfds.core.Version("1.1.0")
