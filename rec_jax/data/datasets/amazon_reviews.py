@@ -12,7 +12,13 @@ file, or the reviews file itself (its metadata is then `meta_<name>` beside it).
 reviews file of a directory holding several; also what `download` fetches), `item_key` (`parent_asin`, the
 2023 item that groups colour/size variants, or `asin`; 2018 lines have only `asin`; the 2023 metadata describes
 parent items, so `asin` leaves their side features unknown), `k_core` (0: none), `unknown_ids` (`drop` | `oov`,
-reviews of items the metadata lacks), `min_rating`/`max_rating` (1, 5), `require_meta` (True).
+reviews of items the metadata lacks), `min_rating`/`max_rating` (1, 5), `require_meta` (True), `duplicates`
+(`drop` | `keep`: reviews repeating an earlier one in user, item, rating and timestamp, as the 2014/2018 dumps list
+some reviews twice; formats/duplicates.py).
+A review line is malformed (dropped and counted against data.max_bad_fraction) when it is not a JSON object ("broken
+json"), lacks a key ("missing field"), has an id that is not a string or number or holds a NUL ("bad id"), a
+rating that is no finite number in min_rating..max_rating ("non-numeric value", "rating out of range": NaN and
+Infinity too), or a timestamp that is not an integer ("non-numeric value") or beyond int64 ("time out of range").
 Columns: user_id, item_id, rating, timestamp (seconds in both releases), order (line number, the tie-break of
 equal timestamps); items: title, description (its paragraphs joined by " "), category (the most specific entry of
 the category path, else main_category), brand (2018 brand; 2023 details["Brand"], else the store), price (NaN when
@@ -31,12 +37,13 @@ from typing import Dict, List
 
 import numpy as np
 
-from rec_jax.data.formats import side_tables
+from rec_jax.data.formats import duplicates, side_tables
 from rec_jax.data.formats.lines import find_file, optional_file, read_lines
 from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport, SplitAccount
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.data.formats.values import FLOAT32_MAX, BadValue, check_int64
 from rec_jax.errors import UserError
 
 URL_2023 = "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_2023/raw"
@@ -58,6 +65,7 @@ class Options:
   min_rating: float = 1.0
   max_rating: float = 5.0
   require_meta: bool = True
+  duplicates: str = "drop"
 
 
 def parse_options(options: dict) -> Options:
@@ -69,15 +77,11 @@ def parse_options(options: dict) -> Options:
   if not opts.min_rating <= opts.max_rating:
     raise UserError(f"data.options.min_rating={opts.min_rating} is above max_rating={opts.max_rating}")
   side_tables.check_policy(opts.unknown_ids)
+  duplicates.check_policy(opts.duplicates)
   return opts
 
 
-class _Bad(Exception):
-  """A malformed line: its drop reason and detail."""
-
-  def __init__(self, reason: str, detail: str = ""):
-    super().__init__(reason, detail)
-    self.reason, self.detail = reason, detail
+_Bad = BadValue   # a malformed line: its drop reason and detail
 
 
 def decode_line(text: str) -> dict:
@@ -101,17 +105,34 @@ def _field(record: dict, key: str):
   return value
 
 
-def _number(record: dict, key: str, integer: bool = False):
+def _id(record: dict, key: str) -> str:
   value = _field(record, key)
+  if isinstance(value, bool) or not isinstance(value, (str, int)):
+    raise _Bad("bad id", f"{key}={str(value)[:40]!r} is not a string or integer")
+  text = str(value).strip()
+  if "\0" in text:
+    raise _Bad("bad id", f"{key}={text[:40]!r} holds a NUL character")
+  return text
+
+
+def _number(record: dict, key: str, integer: bool = False):
+  """A number field: a float (NaN and infinities pass; the rating's range check drops them), or with `integer` an
+  integer within int64 ("time out of range" beyond)."""
+  value = _field(record, key)
+  non_numeric = _Bad("non-numeric value", f"{key}={str(value)[:40]!r}")
+  if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    raise non_numeric
+  if integer and isinstance(value, int):
+    return check_int64(value, key, "time out of range")
   try:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-      raise UserError(value)
     number = float(value)
-    if integer and not (math.isfinite(number) and number.is_integer()):
-      raise UserError(value)
-  except ValueError:
-    raise _Bad("non-numeric value", f"{key}={value!r}") from None
-  return (int(value) if isinstance(value, int) else int(number)) if integer else number
+  except (ValueError, OverflowError):
+    raise non_numeric from None
+  if not integer:
+    return number
+  if not (math.isfinite(number) and number.is_integer()):
+    raise non_numeric
+  return check_int64(int(number), key, "time out of range")
 
 
 def review_row(record: dict, opts: Options) -> tuple:
@@ -119,7 +140,7 @@ def review_row(record: dict, opts: Options) -> tuple:
   old = any(k in record for k in _KEYS_2018)
   user_key, item_key, rating_key, time_key = (("reviewerID", "asin", "overall", "unixReviewTime") if old else
                                               ("user_id", opts.item_key, "rating", "timestamp"))
-  user, item = str(_field(record, user_key)).strip(), str(_field(record, item_key)).strip()
+  user, item = _id(record, user_key), _id(record, item_key)
   for key in (rating_key, time_key):   # every missing key is reported before a non-numeric value
     _field(record, key)
   rating, timestamp = _number(record, rating_key), _number(record, time_key, integer=True)
@@ -133,12 +154,18 @@ def price(value) -> float:
   """A price as a float: numbers as they are, "$12.99" and "$1,299.00" read, a range "$1.00 - $3.00" its midpoint,
   anything else (missing, "", the HTML some 2018 lines carry) NaN."""
   if isinstance(value, (int, float)) and not isinstance(value, bool):
-    return float(value) if math.isfinite(value) else math.nan
-  m = _PRICE.match(value) if isinstance(value, str) else None
-  if not m:
-    return math.nan
-  amounts = [float(a.replace(",", "")) for a in m.groups() if a is not None]
-  return sum(amounts) / len(amounts)
+    try:
+      amount = float(value)
+    except OverflowError:   # an integer beyond float range
+      return math.nan
+  else:
+    m = _PRICE.match(value) if isinstance(value, str) else None
+    if not m:
+      return math.nan
+    amounts = [float(a.replace(",", "")) for a in m.groups() if a is not None]
+    amount = sum(amounts) / len(amounts)
+  # Beyond float32 (the stored type) it would be inf: unreadable, like any other unreadable price.
+  return amount if math.isfinite(amount) and abs(amount) <= FLOAT32_MAX else math.nan
 
 
 def category(record: dict) -> str:
@@ -162,7 +189,7 @@ def _text(value) -> str:
 def meta_row(record: dict) -> tuple:
   """(item, (title, description, category, brand, price)) of one metadata line."""
   key = "parent_asin" if any(k in record for k in _META_KEYS_2023) else "asin"
-  item = str(_field(record, key)).strip()
+  item = _id(record, key)
   details = record.get("details") if isinstance(record.get("details"), dict) else {}
   brand = record.get("brand") or details.get("Brand") or record.get("store") or ""
   return item, (_text(record.get("title")), _text(record.get("description")), category(record),
@@ -203,17 +230,8 @@ def read_reviews(path: str, report: FileReport, opts: Options) -> Dict[str, np.n
 
 
 def _keep(rows: Dict[str, np.ndarray], keep: np.ndarray, account: SplitAccount, reason: str):
-  account.dropped[reason] = account.dropped.get(reason, 0) + int((~keep).sum())
+  account.drop(reason, int((~keep).sum()))
   return {k: v[keep] for k, v in rows.items()}
-
-
-def drop_duplicates(rows: Dict[str, np.ndarray], account: SplitAccount):
-  """Keeps the first of the reviews repeating a (user, item, timestamp): the dumps list some reviews twice."""
-  seen, keep = set(), np.ones(len(rows["user_id"]), dtype=bool)
-  for j, key in enumerate(zip(rows["user_id"], rows["item_id"], rows["timestamp"].tolist())):
-    keep[j] = key not in seen
-    seen.add(key)
-  return _keep(rows, keep, account, "duplicate")
 
 
 def k_core(rows: Dict[str, np.ndarray], k: int, account: SplitAccount):
@@ -276,7 +294,7 @@ class AmazonReviewsFormat:
       find_file(path, ["<Category>.jsonl", "<Category>.json"], "amazon_reviews reviews file")
     if len(found) > 1:
       raise UserError(f"{os.path.abspath(path)!r} holds several amazon_reviews reviews files {found}; choose one "
-                       f"with data.options.category (e.g. {_stem(found[0]).split('.')[0]!r})")
+                      f"with data.options.category (e.g. {_stem(found[0]).split('.')[0]!r})")
     return os.path.join(path, found[0])
 
   def locate(self, path: str, options: dict) -> Dict[str, str]:
@@ -294,15 +312,20 @@ class AmazonReviewsFormat:
                    "price": "number"})
     return cols
 
-  def download(self, dl_manager, options: dict) -> str:
-    """The 2023 release's reviews and metadata of `options.category`, linked under their official names."""
+  def download_urls(self, options: dict) -> List[str]:
+    """The 2023 release's reviews and metadata URLs of `options.category`."""
     opts = parse_options(options)
     if not opts.category:
       raise UserError("downloading amazon_reviews needs data.options.category (e.g. 'All_Beauty'; the categories: "
-                       f"{self.homepage})")
+                      f"{self.homepage})")
     c = opts.category
-    paths = dl_manager.download({"reviews": f"{URL_2023}/review_categories/{c}.jsonl.gz",
-                                 "meta": f"{URL_2023}/meta_categories/meta_{c}.jsonl.gz"})
+    return [f"{URL_2023}/review_categories/{c}.jsonl.gz", f"{URL_2023}/meta_categories/meta_{c}.jsonl.gz"]
+
+  def download(self, dl_manager, options: dict) -> str:
+    """The 2023 release's reviews and metadata of `options.category`, linked under their official names."""
+    reviews_url, meta_url = self.download_urls(options)
+    c = parse_options(options).category
+    paths = dl_manager.download({"reviews": reviews_url, "meta": meta_url})
     # The download manager names files by URL hash; locate() wants the official names.
     root = os.path.join(str(dl_manager.download_dir), f"amazon_reviews_2023_{c}")
     os.makedirs(root, exist_ok=True)
@@ -314,11 +337,14 @@ class AmazonReviewsFormat:
 
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
     opts = parse_options(options)
-    items = read_meta(files["meta"], report.file("meta", files["meta"])) if "meta" in files else None
-    rows = read_reviews(files["reviews"], report.file("reviews", files["reviews"]), opts)
-    account = report.split("full")
+    items = (read_meta(files["meta"], report.file("meta", files["meta"], "JSON lines, one item's metadata per line"))
+             if "meta" in files else None)
+    rows = read_reviews(files["reviews"], report.file("reviews", files["reviews"], "JSON lines, one review per line"),
+                        opts)
+    account = report.split("full", files["reviews"])
     account.rows_read = len(rows["user_id"])
-    rows = drop_duplicates(rows, account)
+    # The first copy of each review stays (before the join: <oov> ids would make different reviews look equal).
+    rows = duplicates.apply(rows, opts.duplicates, account, report, "full")
 
     def join(r):
       return side_tables.join(r, "item_id", items, ITEM_COLUMNS, opts.unknown_ids, account, "item",

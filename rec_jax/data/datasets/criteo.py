@@ -12,6 +12,17 @@ has no label column and is not read.
 
 The file is streamed (`parse` returns a block generator, see formats/real_dataset.py): `max_rows` (0 = all) keeps the
 first N valid lines, the usual way to sample the Kaggle file; `block_rows` is how many rows are held at once.
+Other options: `num_integer`, `num_categorical` (13, 26), `separator` (tab), `user_column`, `item_column`,
+`duplicates` (`drop` | `keep`, formats/duplicates.py; see below).
+
+A line is malformed (dropped and counted against data.max_bad_fraction) when it has the wrong column count, a
+label other than 0 or 1 ("invalid label"; nan too), or an integer feature that is not an integer
+("non-numeric value") or beyond int64 ("value out of range").
+
+Duplicates: the time of a row is its line number, so no two rows are exact duplicates (formats/duplicates.py: equal
+in every column but `order`) and `duplicates=drop` drops none: two identical impressions are two impressions (the
+same ad shown twice), as every Criteo benchmark reads them. Identical consecutive lines are kept under either policy
+and counted in the report's notes as `consecutive_repeats`.
 """
 
 from __future__ import annotations
@@ -22,19 +33,23 @@ from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
+from rec_jax.data.formats import duplicates
 from rec_jax.data.formats.lines import find_file, read_lines
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport, SplitAccount
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.data.formats.values import BadValue, int64
 from rec_jax.errors import UserError
 
 DEFAULTS = dict(max_rows=0, num_integer=13, num_categorical=26, separator="\t", user_column="", item_column="",
-                block_rows=100_000)
+                block_rows=100_000, duplicates="drop")
 ROLE = "impressions"
 # The id of every row when the data has no users (or items): one constant, so governance and the id
 # vocabularies see a valid id and every row falls in the same group.
 CONSTANT_ID = "0"
 LABELS = {"0": 0, "1": 1}
+# An integer field this long (19 characters: int64 has 19 digits) may be beyond int64, and is checked exactly.
+LONG_INTEGER = 19
 
 
 def check_options(options: dict) -> dict:
@@ -47,12 +62,13 @@ def check_options(options: dict) -> dict:
     low = 1 if key == "block_rows" else 0
     if not isinstance(out[key], int) or out[key] < low:
       raise UserError(f"data.options.{key}={out[key]!r} must be an integer >= {low}")
-  if not out["separator"]:
-    raise UserError("data.options.separator must not be empty")
+  if not isinstance(out["separator"], str) or not out["separator"]:
+    raise UserError(f"data.options.separator={out['separator']!r} must be a non-empty string")
+  duplicates.check_policy(out["duplicates"])
   for key in ("user_column", "item_column"):
     if out[key] and out[key] not in categorical_names(out):
       raise UserError(f"data.options.{key}={out[key]!r} is not a categorical column; valid: '' (a constant id) or "
-                       f"C1..C{out['num_categorical']}")
+                      f"C1..C{out['num_categorical']}")
   return out
 
 
@@ -87,11 +103,21 @@ class _Block:
     if label is None:
       return self.report.bad(number, "invalid label", f"{fields[0][:20]!r} is not 0 or 1")
     end = 1 + self.num_integer
+    ints = fields[1:end]
     try:
-      values = tuple([float(int(v)) if v else math.nan for v in fields[1:end]])
-    except ValueError:
-      bad = next(f"I{k} {v[:20]!r}" for k, v in enumerate(fields[1:end], 1) if not _is_integer(v))
-      return self.report.bad(number, "non-numeric value", f"{bad} is not an integer")
+      values = tuple([float(int(v)) if v else math.nan for v in ints])
+      if max(map(len, ints), default=0) >= LONG_INTEGER:   # may be beyond int64: checked exactly
+        for k, v in enumerate(ints, 1):
+          if v:
+            int64(v, f"I{k}")
+    except (ValueError, OverflowError):   # OverflowError: an integer too large for a float
+      for k, v in enumerate(ints, 1):
+        try:
+          if v:
+            int64(v, f"I{k}")
+        except BadValue as e:
+          return self.report.bad(number, e.reason, f"{e.detail} is not a 64-bit integer")
+      raise AssertionError(f"line {number}: no bad integer among {ints}")
     self.report.keep()
     self.labels.append(label)
     # Tuples, not lists: the garbage collector stops tracking tuples of strings and floats, while a block of
@@ -116,20 +142,21 @@ class _Block:
     return cols
 
 
-def _is_integer(value: str) -> bool:
-  """Whether an I field is valid: empty (missing) or what int() reads."""
-  try:
-    return value == "" or int(value) is not None
-  except ValueError:
-    return False
-
-
-def stream(path: str, options: dict, report: FileReport, account: SplitAccount) -> Iterator[Dict[str, np.ndarray]]:
-  """Column blocks of at most `block_rows` valid lines, in file order; stops after `max_rows` valid lines."""
+def stream(path: str, options: dict, report: FileReport, account: SplitAccount,
+           notes: dict) -> Iterator[Dict[str, np.ndarray]]:
+  """Column blocks of at most `block_rows` valid lines, in file order; stops after `max_rows` valid lines. Counts
+  identical consecutive valid lines in `notes` (the report's)."""
+  notes["consecutive_repeats"] = 0
   max_rows, block_rows = options["max_rows"], options["block_rows"]
   block, kept = _Block(report, options), 0
+  previous, repeats = None, 0
   for number, text in read_lines(path, report, "utf-8"):
+    size = len(block)
     block.add(number, text)
+    if len(block) > size:
+      repeats += text == previous
+      previous = text
+      notes["consecutive_repeats"] = repeats
     if len(block) == block_rows or (max_rows and kept + len(block) == max_rows):
       kept += len(block)
       # Counted before the yield: the report is serialised once the last block is written.
@@ -168,8 +195,10 @@ class CriteoFormat:
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
     options = check_options(options)
     path = files[ROLE]
-    file_report, account = report.file(ROLE, path), report.split("full")
-    return {"full": lambda: stream(path, options, file_report, account)}
+    layout = (f"{options['separator']!r}-separated label, {options['num_integer']} integer and "
+              f"{options['num_categorical']} categorical columns")
+    file_report, account = report.file(ROLE, path, layout), report.split("full", path)
+    return {"full": lambda: stream(path, options, file_report, account, report.notes)}
 
 
 class Criteo(TableBuilder):

@@ -10,6 +10,14 @@ The variant is read off the files present (`data.options.variant=auto`). Columns
 timestamp, order (line order, the tie-break of equal timestamps); users: age (the ml-1m age groups, ml-100k ages
 bucketed the same way), gender, occupation, zip_prefix (first digit of the zip code: the US national area);
 items: title (without the year), year, genres ("Action|Comedy"), and for CSV releases with tags.csv, tags.
+
+Options: `variant` (auto | 100k | 1m | csv), `unknown_ids` (`drop` | `oov`: ratings of users or movies the user or
+movie file lacks, formats/side_tables.py), `duplicates` (`drop` | `keep`: ratings repeating an earlier one of the same
+file in user, movie, rating and timestamp, formats/duplicates.py; each fold file is its own split).
+A rating line is malformed (dropped and counted against data.max_bad_fraction) when it has the wrong column count,
+an id that is not a non-negative integer within int64 ("non-numeric id", "negative id", "id out of range"), a
+timestamp that is not an integer ("non-numeric value") or beyond int64 ("time out of range"), or a rating outside
+the release's range and steps (1..5 whole stars; 0.5..5 in half stars for CSV releases; nan and inf included).
 """
 
 from __future__ import annotations
@@ -18,16 +26,19 @@ import csv
 import dataclasses
 import os
 import re
+import shutil
+import zipfile
 from typing import Dict, List
 
 import numpy as np
 
-from rec_jax.data.formats import side_tables
+from rec_jax.data.formats import duplicates, side_tables
 from rec_jax.data.formats.lines import find_file, optional_file, read_header, read_lines
 from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.data.formats.values import BadValue, int64, integer_id
 from rec_jax.errors import UserError
 
 GENRES_100K = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -58,6 +69,7 @@ def split_title(title: str):
 class Options:
   variant: str = "auto"        # auto | 100k | 1m | csv
   unknown_ids: str = "drop"    # formats/side_tables.py
+  duplicates: str = "drop"     # formats/duplicates.py
 
 
 class _Ratings:
@@ -71,23 +83,57 @@ class _Ratings:
     if len(fields) != expected:
       return self.report.bad(number, "wrong column count", f"{len(fields)} columns, expected {expected}")
     user, item, rating, timestamp = (f.strip() for f in fields[:4])
-    if not (user.isdigit() and item.isdigit()):
-      return self.report.bad(number, "non-numeric id", f"user {user!r}, item {item!r}")
     try:
-      value, ts = float(rating), int(timestamp)
-    except ValueError:
-      return self.report.bad(number, "non-numeric value", f"rating {rating!r}, timestamp {timestamp!r}")
-    step_ok = (value * 2).is_integer() if self.halves else value.is_integer()
+      user, item = integer_id(user, "user"), integer_id(item, "item")
+      try:
+        value = float(rating)
+      except ValueError:
+        raise BadValue("non-numeric value", f"rating {rating[:40]!r}") from None
+      ts = int64(timestamp, "timestamp", "time out of range")
+    except BadValue as e:
+      return self.report.bad(number, e.reason, e.detail)
+    step_ok = (value * 2).is_integer() if self.halves else value.is_integer()   # False for nan and inf
     if not (self.low <= value <= self.high and step_ok):
-      return self.report.bad(number, "rating out of range", f"{rating!r} not in {self.low:g}..{self.high:g}")
+      return self.report.bad(number, "rating out of range", f"{rating[:40]!r} not in {self.low:g}..{self.high:g}")
     self.report.keep()
-    self.rows.append((str(int(user)), str(int(item)), value, ts, number))
+    self.rows.append((user, item, value, ts, number))
 
   def columns(self) -> Dict[str, np.ndarray]:
     user, item, rating, ts, line = zip(*self.rows) if self.rows else ((),) * 5
     return {"user_id": np.array(user, dtype=object), "item_id": np.array(item, dtype=object),
             "rating": np.array(rating, dtype=np.float32), "timestamp": np.array(ts, dtype=np.int64),
             "order": np.array(line, dtype=np.int64)}
+
+
+def unzip_once(archive: str) -> str:
+  """`archive` extracted into `<archive>.extracted/` (once: a finished extraction is renamed into place, so an
+  interrupted one is redone); returns that directory."""
+  target = archive + ".extracted"
+  if not os.path.isdir(target):
+    partial = f"{target}.tmp.{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+      with zipfile.ZipFile(archive) as z:
+        z.extractall(partial)
+    except zipfile.BadZipFile as e:
+      raise UserError(f"{archive}: the downloaded archive is not a valid zip file ({e}); delete it and run again") \
+          from None
+    try:
+      os.replace(partial, target)
+    except OSError:
+      if not os.path.isdir(target):   # not another run having finished first
+        raise
+      shutil.rmtree(partial, ignore_errors=True)
+  return target
+
+
+def _csv_fields(text: str) -> List[str]:
+  """The fields of one CSV line (quoted fields may hold commas); BadValue when the csv module rejects it (e.g. a
+  field over its size limit)."""
+  try:
+    return next(csv.reader([text]))
+  except csv.Error as e:
+    raise BadValue("malformed csv", str(e)) from None
 
 
 def _table(path, report: FileReport, sep: str, expected: int, encoding: str, parse_row, header=()):
@@ -97,24 +143,29 @@ def _table(path, report: FileReport, sep: str, expected: int, encoding: str, par
   if header:
     read_header(lines, path, header)
   for number, text in lines:
-    fields = next(csv.reader([text])) if sep == "," else text.split(sep)
+    try:
+      fields = _csv_fields(text) if sep == "," else text.split(sep)
+    except BadValue as e:
+      report.bad(number, e.reason, e.detail)
+      continue
     if len(fields) != expected:
       report.bad(number, "wrong column count", f"{len(fields)} columns, expected {expected}")
       continue
-    key = fields[0].strip()
-    if not key.isdigit():
-      report.bad(number, "non-numeric id", f"{key!r}")
+    try:
+      key = integer_id(fields[0])
+    except BadValue as e:
+      report.bad(number, e.reason, e.detail)
       continue
     try:
       values = parse_row(fields)
     except ValueError as e:
       report.bad(number, "non-numeric value", str(e))
       continue
-    if str(int(key)) in table:
+    if key in table:
       report.bad(number, "duplicate id", key)
       continue
     report.keep()
-    table[str(int(key))] = values
+    table[key] = values
   return table
 
 
@@ -189,35 +240,58 @@ class MovieLensFormat:
       cols["tags"] = "text"
     return cols
 
+  def download_urls(self, options: dict) -> List[str]:
+    variant = format_options("movielens", options, Options).variant
+    if variant != "auto" and variant not in URLS:
+      raise UserError(f"data.options.variant={variant!r}; valid: auto, {', '.join(URLS)}")
+    return [URLS["100k" if variant == "auto" else variant]]
+
   def download(self, dl_manager, options: dict) -> str:
-    variant = options.get("variant", "auto")
-    url = URLS["100k" if variant == "auto" else variant]
-    root = dl_manager.download_and_extract(url)
-    return os.path.join(root, os.path.basename(url)[:-len(".zip")])
+    """The archive through TFDS's download manager (cached in data_dir/downloads), unzipped beside it with
+    `zipfile`: TFDS's own extractor needs TensorFlow, which rec_jax does not install."""
+    url, = self.download_urls(options)
+    return os.path.join(unzip_once(str(dl_manager.download(url))), os.path.basename(url)[:-len(".zip")])
 
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
-    policy = side_tables.check_policy(options.get("unknown_ids", "drop"))
+    opts = format_options("movielens", options, Options)
+    policy = side_tables.check_policy(opts.unknown_ids)
+    duplicates.check_policy(opts.duplicates)
     csv_release = files["ratings"].endswith((".csv", ".csv.gz"))
     users = items = None
+
+    def file(role: str, layout: str):
+      return report.file(role, files[role], layout)
+
     if csv_release:
-      items = _table(files["items"], report.file("items", files["items"]), ",", 3, "utf-8",
-                     lambda f: (*split_title(f[1]), f[2].strip()), header=("movieId", "title", "genres"))
-      read = lambda role: self._ratings_csv(files[role], report.file(role, files[role]))  # noqa: E731
+      items = _table(files["items"], file("items", "a CSV file with the header movieId,title,genres"), ",", 3,
+                     "utf-8", lambda f: (*split_title(f[1]), f[2].strip()), header=("movieId", "title", "genres"))
+      read = lambda role: self._ratings_csv(  # noqa: E731
+          files[role], file(role, "a CSV file with the header userId,movieId,rating,timestamp"))
     elif files["ratings"].endswith(("u.data", "u.data.gz")):
-      users = _table(files["users"], report.file("users", files["users"]), "|", 5, "latin-1", _user_100k)
-      items = _table(files["items"], report.file("items", files["items"]), "|", 24, "latin-1", _item_100k)
-      read = lambda role: self._ratings_sep(files[role], report.file(role, files[role]), "\t")  # noqa: E731
+      users = _table(files["users"], file("users", "'|'-separated id|age|gender|occupation|zip"), "|", 5,
+                     "latin-1", _user_100k)
+      items = _table(files["items"], file("items", "'|'-separated id|title|release date|video release date|URL|"
+                                                   "19 genre flags"), "|", 24, "latin-1", _item_100k)
+      read = lambda role: self._ratings_sep(  # noqa: E731
+          files[role], file(role, "tab-separated user item rating timestamp"), "\t")
     else:
-      users = _table(files["users"], report.file("users", files["users"]), "::", 5, "latin-1", _user_1m)
-      items = _table(files["items"], report.file("items", files["items"]), "::", 3, "latin-1", _item_1m)
-      read = lambda role: self._ratings_sep(files[role], report.file(role, files[role]), "::")  # noqa: E731
-    tags = self._tags(files["tags"], report.file("tags", files["tags"])) if "tags" in files else None
+      users = _table(files["users"], file("users", "'::'-separated UserID::Gender::Age::Occupation::Zip"), "::", 5,
+                     "latin-1", _user_1m)
+      items = _table(files["items"], file("items", "'::'-separated MovieID::Title::Genres"), "::", 3, "latin-1",
+                     _item_1m)
+      read = lambda role: self._ratings_sep(  # noqa: E731
+          files[role], file(role, "'::'-separated UserID::MovieID::Rating::Timestamp"), "::")
+    tags = (self._tags(files["tags"], file("tags", "a CSV file with the header userId,movieId,tag,timestamp"))
+            if "tags" in files else None)
 
     def split(role: str):
       """The ratings of file `role` with their users' and items' side features, as a stored split."""
       rows = read(role)
-      account = report.split("full" if role == "ratings" else role)
+      name = "full" if role == "ratings" else role
+      account = report.split(name, files[role])
       account.rows_read = len(rows["user_id"])
+      # Before the join: an unknown id replaced by <oov> would make different ratings look equal.
+      rows = duplicates.apply(rows, opts.duplicates, account, report, name)
       rows = side_tables.join(rows, "user_id", users, USER_COLUMNS, policy, account, "user")
       rows = side_tables.join(rows, "item_id", items, ITEM_COLUMNS, policy, account, "item")
       if tags is not None:
@@ -238,7 +312,12 @@ class MovieLensFormat:
     lines = read_lines(path, report, "utf-8", header=True)
     read_header(lines, path, ("userId", "movieId", "rating", "timestamp"))
     for number, text in lines:
-      ratings.add(number, next(csv.reader([text])))
+      try:
+        fields = _csv_fields(text)
+      except BadValue as e:
+        report.bad(number, e.reason, e.detail)
+        continue
+      ratings.add(number, fields)
     return ratings.columns()
 
   def _tags(self, path: str, report: FileReport) -> Dict[str, str]:
@@ -247,15 +326,21 @@ class MovieLensFormat:
     lines = read_lines(path, report, "utf-8", header=True)
     read_header(lines, path, ("userId", "movieId", "tag", "timestamp"))
     for number, text in lines:
-      fields = next(csv.reader([text]))
+      try:
+        fields = _csv_fields(text)
+      except BadValue as e:
+        report.bad(number, e.reason, e.detail)
+        continue
       if len(fields) != 4:
         report.bad(number, "wrong column count", f"{len(fields)} columns, expected 4")
         continue
-      if not fields[1].strip().isdigit():
-        report.bad(number, "non-numeric id", fields[1])
+      try:
+        movie_id = integer_id(fields[1], "movie")
+      except BadValue as e:
+        report.bad(number, e.reason, e.detail)
         continue
       report.keep()
-      movie = tags.setdefault(str(int(fields[1])), [])
+      movie = tags.setdefault(movie_id, [])
       if fields[2].strip() and fields[2].strip() not in movie:
         movie.append(fields[2].strip())
     return {k: ", ".join(v) for k, v in tags.items()}

@@ -12,11 +12,20 @@ separated by spaces), float and float_seq.
 `data.path` is the dataset directory (the dataset name is its basename, as in RecBole) or one .inter file.
 Options: `dataset` (overrides the name), `user_field`, `item_field`, `rating_field`, `time_field`,
 `sequence_field` (the header fields read as user, item, rating, time, history), `unknown_ids` (`drop` | `oov`:
-interactions whose item is in none of the item side files, or whose user is not in the .user file).
+interactions whose item is in none of the item side files, or whose user is not in the .user file), `duplicates`
+(`drop` | `keep`, formats/duplicates.py: per interaction file, rows repeating an earlier one in user, item, rating,
+time and history).
 Columns: user_id, item_id, rating (when the header has it), timestamp (the time field rounded to an integer; the
 row's order when there is none), order (the row's position in the files, unique across them), history (the
 sequence field, when present); side fields by name (token -> category, token_seq -> text, float -> number,
 float_seq not read), prefixed `item_` / `user_` when the name is taken. Other .inter fields are not read.
+
+An empty float field is missing (NaN), as RecBole reads it; a written `nan` or `inf` is malformed ("non-finite
+value"), as is a number beyond float32 ("value out of range") and a time beyond int64 ("time out of range"): the
+line is dropped and counted. A missing rating gives no label when the label derives from the rating (real_dataset.py).
+Duplicates: without a time field, a plain .inter row's time is its position (its line), so no two rows are exact
+duplicates (the same user and item twice may be two interactions) and `duplicates=drop` drops none; in UniSRec's
+sequence form the time is the history's length, so a repeated (user, history, item) line is a duplicate.
 """
 
 from __future__ import annotations
@@ -28,13 +37,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from rec_jax.data.formats import side_tables
+from rec_jax.data.formats import duplicates, side_tables
 from rec_jax.data.formats.atomic_header import field_index, read_header
 from rec_jax.data.formats.lines import find_file, optional_file, read_lines
 from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.data.formats.values import BadValue, finite_float
 from rec_jax.errors import UserError
 
 SIDE_KINDS = {"token": "category", "token_seq": "text", "float": "number"}
@@ -58,11 +68,13 @@ class Options:
   time_field: str = "timestamp"
   sequence_field: str = "item_id_list"
   unknown_ids: str = "drop"
+  duplicates: str = "drop"
 
 
 def parse_options(options: dict) -> Options:
   opts = format_options("recbole_atomic", options, Options)
   side_tables.check_policy(opts.unknown_ids)
+  duplicates.check_policy(opts.duplicates)
   return opts
 
 
@@ -93,7 +105,7 @@ def inter_layout(files: Dict[str, str], opts: Options) -> InterLayout:
     other = read_header(files[role])
     if other != header:
       raise UserError(f"{files[role]}: header {other} differs from {path}'s {header}; the interaction files of "
-                       "one dataset must share a header")
+                      "one dataset must share a header")
   index = functools.partial(field_index, header, path)
   layout = InterLayout(tuple(f for f, _ in header), index(opts.user_field, "user_field", ("token",), True),
                        index(opts.item_field, "item_field", ("token",), True),
@@ -138,22 +150,14 @@ def side_layouts(files: Dict[str, str], opts: Options, taken: Sequence[str]) -> 
   return out
 
 
-class _Bad(Exception):
-  """A malformed line: its drop reason and detail."""
-
-  def __init__(self, reason: str, detail: str = ""):
-    super().__init__(reason, detail)
-    self.reason, self.detail = reason, detail
+_Bad = BadValue   # a malformed line: its drop reason and detail
 
 
 def _number(text: str, field: str, missing_ok: bool) -> float:
-  """A float field; empty is missing (NaN) where `missing_ok`, as RecBole fills missing floats."""
+  """A finite float field; empty is missing (NaN) where `missing_ok`, as RecBole fills missing floats."""
   if not text.strip() and missing_ok:
     return float("nan")
-  try:
-    return float(text)
-  except ValueError:
-    raise _Bad("non-numeric value", f"{field} {text!r}") from None
+  return finite_float(text, field)
 
 
 def _value(text: str, kind: str, field: str):
@@ -183,9 +187,12 @@ def _inter_row(text: str, layout: InterLayout, order: int) -> tuple:
   # training rows newest first, so the line order would reverse them); else the line order is.
   timestamp = len(history) if history is not None else order
   if layout.time is not None:
-    value = _number(fields[layout.time], layout.names[layout.time], missing_ok=False)
-    if not abs(value) < 2 ** 63:   # also NaN: the time orders rows, it cannot be missing
-      raise _Bad("time out of range", f"{layout.names[layout.time]} {fields[layout.time]!r}")
+    try:   # the time orders rows: it cannot be missing
+      value = finite_float(fields[layout.time], layout.names[layout.time])
+    except BadValue as e:
+      raise _Bad("time out of range" if e.reason != "non-numeric value" else e.reason, e.detail) from None
+    if not abs(value) < 2 ** 63:
+      raise _Bad("time out of range", f"{layout.names[layout.time]} {fields[layout.time][:40]!r}")
     timestamp = int(round(value))
   return user, item, rating, timestamp, order, history
 
@@ -279,7 +286,7 @@ class RecboleAtomicFormat:
       base = _strip_suffix(_strip_suffix(name, ".gz"), ".inter")
       if base == _strip_suffix(name, ".gz"):
         raise UserError(f"data.path={path!r} is a file but not a RecBole .inter file; give the .inter file or the "
-                         "dataset directory")
+                        "dataset directory")
       stem, dot, suffix = base.rpartition(".")
       if dot and suffix in SPLIT_SUFFIXES:
         dataset = opts.dataset or stem
@@ -327,11 +334,13 @@ class RecboleAtomicFormat:
     for role, split in INTER_ROLES:
       if role not in files:
         continue
-      file_report = report.file(role, files[role])
+      file_report = report.file(role, files[role], f"tab-separated fields {list(layout.names)} (the header's)")
       rows = read_inter(files[role], file_report, layout, offset)
       offset += file_report.lines_read + 1   # + the header line: orders stay unique across files
-      account = report.split(split)
+      account = report.split(split, files[role])
       account.rows_read = len(rows["user_id"])
+      # Before the join: ids replaced by <oov> would make different rows look equal.
+      rows = duplicates.apply(rows, opts.duplicates, account, report, split)
       for side, table, names in joins:
         missing = tuple(float("nan") if n in numbers else "" for n in names)
         rows = side_tables.join(rows, f"{side}_id", table, names, opts.unknown_ids, account, side, missing)
@@ -346,9 +355,10 @@ class RecboleAtomicFormat:
       of_side = [s for s in sides if s.side == side]
       if not of_side:
         continue
-      tables = [read_side(s, report.file(s.role, s.path)) for s in of_side]
+      tables = [read_side(s, report.file(s.role, s.path, "tab-separated fields as its header names them"))
+                for s in of_side]
       if role in files:
-        index = read_index(files[role], report.file(role, files[role]))
+        index = read_index(files[role], report.file(role, files[role], "tab-separated `raw id` `index` lines"))
         report.notes.setdefault("ids_translated", {}).update(
             {s.role: sum(k in index for k in t) for s, t in zip(of_side, tables)})
         tables = [{index.get(k, k): v for k, v in t.items()} for t in tables]

@@ -2,22 +2,34 @@
 pair of integer ids per line, whitespace-separated, each user's lines in chronological order. There is no time
 column: the line order is the time, so timestamp and order are both the line number.
 `data.path` is the .txt file, or a directory holding one (`data.options.file` names it when there are several).
-Options: `file`, and `name` (what `download` fetches: ml-1m, Beauty, Steam, Video).
+Options: `file`, `name` (what `download` fetches: ml-1m, Beauty, Steam, Video), and `duplicates` (`drop` | `keep`,
+formats/duplicates.py; see below).
 Columns: user_id, item_id, timestamp, order. Stored split: `full`.
+
+Ids are canonical non-negative integers (`007` is `7`); a line whose id is not one is malformed ("non-numeric id",
+"negative id", "id out of range": beyond int64), as is one without exactly two fields ("wrong column count").
+
+Duplicates: a row's time is its line number, so no two rows are exact duplicates (formats/duplicates.py: equal in
+every column but `order`), and `duplicates=drop` drops none. A line repeating the line before it (same user and
+item) is not provably a duplicate either: with no timestamp it may be a repeat interaction (re-watching,
+re-buying, a second review), and SASRec's own preprocessing keeps such lines. They are kept under either policy and
+counted in the report's notes as `consecutive_repeats`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 
+from rec_jax.data.formats import duplicates
 from rec_jax.data.formats.lines import locate_txt, own_directory, read_lines
 from rec_jax.data.formats.format_options import format_options
 from rec_jax.data.formats.real_dataset import RealDataset
 from rec_jax.data.formats.source_report import FileReport, SourceReport
 from rec_jax.data.formats.table_builder import TableBuilder
+from rec_jax.data.formats.values import BadValue, integer_id
 from rec_jax.errors import UserError
 
 URL = "https://raw.githubusercontent.com/kang205/SASRec/master/data/{name}.txt"
@@ -27,17 +39,13 @@ URL = "https://raw.githubusercontent.com/kang205/SASRec/master/data/{name}.txt"
 class Options:
   file: str = ""
   name: str = ""
+  duplicates: str = "drop"
 
 
 def parse_options(options: dict) -> Options:
-  return format_options("sequence_txt", options, Options)
-
-
-def _id(text: str) -> str:
-  """The canonical form of an integer id ('007' and '7' are one id); ValueError when it is not an integer."""
-  if not text.lstrip("+-").isdigit():
-    raise UserError(text)
-  return str(int(text))
+  opts = format_options("sequence_txt", options, Options)
+  duplicates.check_policy(opts.duplicates)
+  return opts
 
 
 def read_pairs(path: str, report: FileReport) -> Dict[str, np.ndarray]:
@@ -48,9 +56,9 @@ def read_pairs(path: str, report: FileReport) -> Dict[str, np.ndarray]:
       report.bad(number, "wrong column count", f"{len(fields)} columns, expected 2 (user item)")
       continue
     try:
-      user, item = _id(fields[0]), _id(fields[1])
-    except ValueError:
-      report.bad(number, "non-numeric id", f"user {fields[0]!r}, item {fields[1]!r}: ids must be integers")
+      user, item = integer_id(fields[0], "user"), integer_id(fields[1], "item")
+    except BadValue as e:
+      report.bad(number, e.reason, e.detail)
       continue
     report.keep()
     users.append(user)
@@ -74,18 +82,27 @@ class SequenceTxtFormat:
   def columns(self, files: Dict[str, str], options: dict) -> Dict[str, str]:
     return {"user_id": "id", "item_id": "id", "timestamp": "integer", "order": "integer"}
 
-  def download(self, dl_manager, options: dict) -> str:
+  def download_urls(self, options: dict) -> List[str]:
     opts = parse_options(options)
     if not opts.name:
       raise UserError("sequence_txt downloads SASRec's data/<name>.txt: set data.options.name (e.g. ml-1m, "
-                       "Beauty, Steam, Video) or data.path")
-    downloaded = str(dl_manager.download(URL.format(name=opts.name)))
+                      "Beauty, Steam, Video) or data.path")
+    return [URL.format(name=opts.name)]
+
+  def download(self, dl_manager, options: dict) -> str:
+    opts = parse_options(options)
+    url, = self.download_urls(options)
+    downloaded = str(dl_manager.download(url))
     return own_directory(downloaded, f"sasrec_{opts.name}", opts.name)
 
   def parse(self, files: Dict[str, str], options: dict, report: SourceReport):
-    parse_options(options)
-    rows = read_pairs(files["sequences"], report.file("sequences", files["sequences"]))
-    report.split("full").rows_read = len(rows["user_id"])
+    opts = parse_options(options)
+    path = files["sequences"]
+    rows = read_pairs(path, report.file("sequences", path, "one `user item` pair of integer ids per line"))
+    account = report.split("full", path)
+    account.rows_read = len(rows["user_id"])
+    rows = duplicates.apply(rows, opts.duplicates, account, report, "full")   # none: the time is the line
+    report.notes["consecutive_repeats"] = duplicates.consecutive_repeats(rows["user_id"], rows["item_id"])
     return {"full": rows}
 
 

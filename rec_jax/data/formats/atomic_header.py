@@ -17,10 +17,15 @@ def parse_header(text: str, path: str) -> Header:
   """[(field, type)] of a header line; a column without `:type`, an unknown type or a repeated field is an error
   (RecBole would fail on it too, and every later line depends on the header)."""
   header = []
-  for column in text.split("\t"):
+  columns = text.split("\t")
+  if len(columns) == 1 and ("," in text or ";" in text):
+    raise UserError(f"{path}: header {text[:200]!r} is one column; atomic files are tab-separated, this one looks "
+                    "comma- or semicolon-separated")
+  for column in columns:
     field, colon, kind = column.strip().lstrip("\ufeff").rpartition(":")
     if not colon or not field:
-      raise UserError(f"{path}: header column {column!r} is not `field:type` (types: {', '.join(TYPES)})")
+      hint = " (is the header line missing? it looks like a data line)" if not header else ""
+      raise UserError(f"{path}: header column {column[:80]!r} is not `field:type` (types: {', '.join(TYPES)}){hint}")
     if kind not in TYPES:
       raise UserError(f"{path}: header field {field!r} has unknown type {kind!r}; valid: {', '.join(TYPES)}")
     if any(field == f for f, _ in header):
@@ -37,7 +42,7 @@ def read_header(path: str) -> Header:
   finally:
     lines.close()
   if first is None:
-    raise UserError(f"{path} is empty; expected a header line of tab-separated `field:type` columns")
+    raise UserError(f"{path} is empty (0 lines); expected a header line of tab-separated `field:type` columns")
   return parse_header(first[1], path)
 
 

@@ -10,7 +10,11 @@ subclass whose `FORMAT` is it, and `DATASET = RealDataset(<builder>)`. A format 
 - `columns(files, options) -> {column: kind}` (kinds in formats/columns.py);
 - `parse(files, options, report) -> {split: columns or a callable yielding column blocks}` (blocks for files too
   big to hold, e.g. Criteo), counting every line in `report` (formats/source_report.py);
-- `download(dl_manager, options) -> path` where the files can be fetched (only when `data.path` is empty).
+- `download(dl_manager, options) -> path` where the files can be fetched (only when `data.path` is empty), with
+  `download_urls(options) -> [url]` the URLs it fetches (checked for options first): before TFDS's downloader
+  (which retries an unreachable host for minutes) their hosts are probed with a short timeout, and a host that
+  cannot be reached, with the files not already in `data_dir/downloads`, is one UserError line saying so;
+- `duplicates` among its options (formats/duplicates.py), its rows' exact-duplicate policy.
 Split names are `full` (the whole log; rec_jax/data/splits.py splits it) or the format's predefined ones.
 
 Config (`data`): `name`, `path` (a directory or file of the official files; empty: download where the format can),
@@ -23,7 +27,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Dict
+import socket
+import threading
+import urllib.parse
+import urllib.request
+from typing import Dict, Optional
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -51,17 +59,67 @@ def _root(data_cfg, fmt) -> str:
     return path
   if not hasattr(fmt, "download"):
     raise UserError(f"{fmt.name} cannot be downloaded (its licence asks for a manual download): get the files "
-                     f"from {fmt.homepage} and set data.path")
+                    f"from {fmt.homepage} and set data.path")
   manager = tfds.download.DownloadManager(download_dir=os.path.join(os.path.expanduser(data_cfg.data_dir),
                                                                     "downloads"))
+  if hasattr(fmt, "download_urls"):
+    urls = [u for u in fmt.download_urls(dict(data_cfg.options)) if not _cached(manager, u)]
+    for url in urls:
+      problem = unreachable(url)
+      if problem:
+        raise UserError(f"data.path is empty and the {fmt.name} files could not be downloaded from {url} (no "
+                        f"network: {problem}); download them from {fmt.homepage} and set data.path to their "
+                        "directory")
   return fmt.download(manager, dict(data_cfg.options))
 
 
+# Seconds to wait for a download host (or the proxy) to accept a connection before calling it unreachable.
+PROBE_TIMEOUT = 5.0
+
+
+def _cached(manager, url: str) -> bool:
+  """Whether TFDS's download manager has `url` in its cache already (then no network is needed). Uses TFDS's
+  internals: when they change, the answer is False and the host is probed, which is merely slower offline."""
+  try:
+    from tensorflow_datasets.core.download import resource as resource_lib  # pylint: disable=import-outside-toplevel
+    return bool(resource_lib.is_locally_cached(manager._get_dl_path(resource_lib.Resource(url=url))))  # pylint: disable=protected-access
+  except (AttributeError, ImportError, TypeError):
+    return False
+
+
+def unreachable(url: str, timeout: Optional[float] = None) -> str:
+  """'' when a TCP connection to `url`'s host (or to the proxy the environment sets for it) opens within `timeout`
+  seconds; else what failed. Name resolution runs in a thread, so a hanging DNS cannot stall the probe either."""
+  timeout = PROBE_TIMEOUT if timeout is None else timeout
+  parts = urllib.parse.urlsplit(url)
+  host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+  proxy = urllib.request.getproxies().get(parts.scheme)
+  if proxy and not urllib.request.proxy_bypass(host):
+    p = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    host, port = p.hostname or "", p.port or 80
+  outcome = []
+
+  def connect():
+    try:
+      socket.create_connection((host, port), timeout=timeout).close()
+      outcome.append("")
+    except OSError as e:
+      outcome.append(f"{host}:{port}: {e.strerror or e}")
+
+  thread = threading.Thread(target=connect, daemon=True)
+  thread.start()
+  thread.join(timeout + 1)
+  return outcome[0] if outcome else f"{host}:{port}: no answer within {timeout:g} s"
+
+
 def _labels(log: Columns, threshold: float) -> np.ndarray:
+  """The label column. From a rating: a missing (NaN) rating has no label; it gets -1, which governance's label
+  rule (allowed 0, 1) drops and counts as `invalid:label`, rather than a silent 0."""
   if "label" in log:
     return log["label"].astype(np.int64)
   if "rating" in log and threshold:
-    return (log["rating"] >= threshold).astype(np.int64)
+    rating = log["rating"].astype(np.float64)
+    return np.where(np.isnan(rating), -1, rating >= threshold).astype(np.int64)
   return np.ones(len(log["user_id"]), np.int64)
 
 
@@ -80,7 +138,7 @@ def _predefined(stored: Dict[str, Columns], split_cfg):
     folds = sorted({s.rsplit("_", 1)[0] for s in have if s.endswith(("_base", "_test"))})
     hint = f"; set data.split.fold to one of its folds {folds}" if folds else ""
     raise UserError(f"data.split.kind=predefined needs the split file(s) {missing}; the data has "
-                     f"{have or 'none'}{hint}")
+                    f"{have or 'none'}{hint}")
   parts, labels = [], []
   for s, name in names.items():
     parts.append(stored[name])
@@ -118,8 +176,9 @@ class RealDataset:
     files = fmt.locate(_root(data_cfg, fmt), options)
     columns = fmt.columns(files, options)
     config = table_config(fmt.name, files, options, columns)
-    stored, report = build_and_read(self.builder_cls, config, data_cfg.data_dir, None)
-    check_error_budget(report, data_cfg.max_bad_fraction)
+    stored, report = build_and_read(self.builder_cls, config, data_cfg.data_dir, None,
+                                    max_bad_fraction=data_cfg.max_bad_fraction)
+    check_error_budget(report, data_cfg.max_bad_fraction)   # a stored dataset may have been built with another
     split_cfg = data_cfg.split
     if split_cfg.kind == "predefined":
       log, used = _predefined(stored, split_cfg)
@@ -130,7 +189,7 @@ class RealDataset:
       used = ["full"]
       if "full" not in stored:
         raise UserError(f"{fmt.name} data at {data_cfg.path!r} comes in predefined splits {sorted(stored)}; set "
-                         "data.split.kind=predefined")
+                        "data.split.kind=predefined")
       log = dict(stored["full"])
       log["_split"] = assign_splits(log, split_cfg)
     # Rows in time order, so every split lists its rows chronologically (as the synthetic shop does).

@@ -7,6 +7,13 @@ or, where the format can, from its official download URL. Examples are row group
 rows stored as columns (decoding one TFDS example per row would dominate reading, see the synthetic shop's
 builder); list columns are stored flat with per-row lengths. The source report (formats/source_report.py) is
 stored in the dataset's TFDS metadata (`metadata.json`).
+
+Nothing unusable is stored: the files are checked (formats/source_report.py's `budget_problem`: empty, only a
+header, no line readable, over `data.max_bad_fraction`) before TFDS writes a row group, or for a streamed split
+(Criteo) once its file is read, before TFDS finishes the split; so is every split's row count (a split with no rows
+left, e.g. every rating's user missing from the user file, is named with what dropped its rows). TFDS writes into
+an `incomplete.*` directory that it removes on an exception, so a failed build leaves no dataset that a re-run
+would read.
 """
 
 from __future__ import annotations
@@ -16,14 +23,14 @@ import hashlib
 import json
 import logging
 import os
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from rec_jax.data.formats.columns import STORAGE, check_columns
-from rec_jax.data.formats.source_report import SourceReport
-from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
+from rec_jax.data.formats.source_report import SourceReport, budget_problem
+from rec_jax.data.tfds_prepare import LocalBuild, decode_strings, prepare_once, read_row_groups
 from rec_jax.errors import UserError
 
 ROWS_PER_EXAMPLE = 4096
@@ -57,16 +64,33 @@ def table_config(format_name: str, files: Dict[str, str], options: dict, columns
                      columns=tuple(columns.items()))
 
 
-class TableBuilder(tfds.core.GeneratorBasedBuilder):
-  """Base of the format builders: `FORMAT` is the format object that parses the files (its dataset module's)."""
+# What to do about a split all of whose rows a policy dropped, by the policy.
+_POLICY_HINTS = {"unknown_user": "their users are not in the user file; data.options.unknown_ids=oov keeps them",
+                 "unknown_item": "their items are not in the item file; data.options.unknown_ids=oov keeps them",
+                 "k_core": "lower data.options.k_core"}
+
+
+class TableBuilder(LocalBuild, tfds.core.GeneratorBasedBuilder):
+  """Base of the format builders: `FORMAT` is the format object that parses the files (its dataset module's).
+  `max_bad_fraction`: the error budget checked while building (None: files are checked only for being empty or
+  unreadable)."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
   FORMAT = None
 
+  def __init__(self, *, max_bad_fraction: Optional[float] = None, **kwargs):
+    self.max_bad_fraction = max_bad_fraction
+    super().__init__(**kwargs)
+
   @property
   def _format(self):
     return type(self).FORMAT
+
+  @property
+  def generated_locally(self) -> bool:
+    """Built from files under data.path (not downloaded by TFDS): no "Downloading ..." lines (tfds_prepare.py)."""
+    return bool(self.builder_config.files)
 
   def _info(self) -> tfds.core.DatasetInfo:
     features = {}
@@ -89,11 +113,36 @@ class TableBuilder(tfds.core.GeneratorBasedBuilder):
     files = dict(cfg.files)
     if not files:
       files = self._format.locate(self._format.download(dl_manager, options), options)
-    self._report = SourceReport()
+    self._report = SourceReport(budget=self.max_bad_fraction)
     self._rows = {}
     parsed = self._format.parse(files, options, self._report)
+    if not any(callable(blocks) for blocks in parsed.values()):   # every file is read: check before writing
+      self._check_files()
+      for split, cols in parsed.items():
+        self._check_rows(split, len(next(iter(cols.values()))) if cols else 0)
     self._pending = set(parsed)
     return {split: self._generate_examples(split, blocks) for split, blocks in parsed.items()}
+
+  def _check_files(self) -> None:
+    for f in self._report.files.values():
+      problem = budget_problem(f.to_json(), self.max_bad_fraction, f.header, f.expects)
+      if problem:
+        raise UserError(problem)
+
+  def _check_rows(self, split: str, rows: int) -> None:
+    """A split with no rows cannot be stored (TFDS asserts); say which policy dropped them and what to do."""
+    if rows:
+      return
+    account = self._report.split(split)
+    where = f" of {account.path}" if account.path else ""
+    dropped = {k: v for k, v in account.dropped.items() if v}
+    if not account.rows_read:
+      raise UserError(f"{self._format.name}: no rows in split {split!r}{where}: no line of it could be read")
+    reasons = ", ".join(f"{r}: {c}" for r, c in sorted(dropped.items(), key=lambda kv: -kv[1]))
+    worst = max(dropped, key=dropped.get) if dropped else ""
+    hint = f"; {_POLICY_HINTS[worst]}" if worst in _POLICY_HINTS else ""
+    raise UserError(f"{self._format.name}: no rows left in split {split!r}{where}: all {account.rows_read} rows "
+                    f"read were dropped by policy ({reasons}){hint}")
 
   def _blocks(self, blocks) -> Iterator[Columns]:
     if callable(blocks):
@@ -110,6 +159,9 @@ class TableBuilder(tfds.core.GeneratorBasedBuilder):
         yield f"{key:012d}", self._row_group({k: v[start:start + ROWS_PER_EXAMPLE] for k, v in cols.items()})
         key += 1
     self._rows.setdefault(split, 0)
+    if callable(blocks):   # a streamed file is checked once read, before TFDS finishes the split
+      self._check_files()
+      self._check_rows(split, self._rows[split])
     # The report is complete once the last split is written (TFDS writes the metadata after all splits).
     self._pending.discard(split)
     if not self._pending:
@@ -146,17 +198,19 @@ def unpack(groups, columns: Dict[str, str]) -> Columns:
   return out
 
 
-def build_and_read(builder_cls, config: TableConfig, data_dir: str, splits) -> Tuple[Dict[str, Columns], dict]:
-  """Prepares the dataset once (under a file lock: runs of a parallel sweep may ask for it at once) and reads
-  `splits` (None: all of them); returns ({split: columns}, source report)."""
-  builder = prepare_once(builder_cls, config, data_dir)
+def build_and_read(builder_cls, config: TableConfig, data_dir: str, splits,
+                   max_bad_fraction: Optional[float] = None) -> Tuple[Dict[str, Columns], dict]:
+  """Prepares the dataset once (under a file lock: runs of a parallel sweep may ask for it at once; the files
+  checked against the error budget `max_bad_fraction` while building) and reads `splits` (None: all of them);
+  returns ({split: columns}, source report)."""
+  builder = prepare_once(builder_cls, config, data_dir, max_bad_fraction=max_bad_fraction)
   columns = dict(config.columns)
   available = list(builder.info.splits)
   out = {}
   for split in (available if splits is None else splits):
     if split not in available:
       raise UserError(f"{config.format_name} data in {dict(config.files)} has no split {split!r}; "
-                       f"it has {sorted(available)}")
+                      f"it has {sorted(available)}")
     source = builder.as_data_source(split=split)
     logging.info("reading %s/%s: %d row groups", config.name, split, len(source))
     out[split] = unpack(read_row_groups(source, f"read {split}"), columns)
