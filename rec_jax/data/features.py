@@ -86,7 +86,7 @@ class FeatureProcessor:
       self._tokenizer = WordPieceTokenizer(self.cfg.tokenizer)
       if self.tokenizer_sha256 and self._tokenizer.sha256 != self.tokenizer_sha256:
         raise UserError(f"tokenizer {self.cfg.tokenizer!r} differs from the one this processor was fitted with "
-                         f"(sha256 {self._tokenizer.sha256[:12]} != {self.tokenizer_sha256[:12]})")
+                        f"(sha256 {self._tokenizer.sha256[:12]} != {self.tokenizer_sha256[:12]})")
     return self._tokenizer
 
   def _numeric_transform(self, x: np.ndarray) -> np.ndarray:
@@ -167,7 +167,7 @@ class FeatureProcessor:
     current = _json(cfg.to_dict())
     if current != saved:
       raise UserError(f"{path} was fitted with other feature settings than the current config: "
-                       f"saved {saved} vs now {current}")
+                      f"saved {saved} vs now {current}")
     return cls(cfg, {k: from_json(v) for k, v in state["vocabs"].items()}, state["numeric_stats"],
                state["tokenizer_sha256"], state.get("label_mean", 0.0))
 

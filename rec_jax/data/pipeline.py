@@ -54,7 +54,7 @@ def epoch_order(num_rows: int, seed: int, epoch: int) -> np.ndarray:
 def steps_per_epoch(num_rows: int, batch_size: int, what: str = "rows") -> int:
   if num_rows < batch_size:
     raise UserError(f"the train split has {num_rows} {what}, fewer than one batch of {batch_size} "
-                     "(train.batch_size)")
+                    "(train.batch_size)")
   return num_rows // batch_size
 
 

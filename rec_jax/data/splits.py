@@ -41,7 +41,7 @@ def _check_ratios(ratios: Sequence[float]) -> np.ndarray:
   r = np.asarray(ratios, dtype=np.float64)
   if r.shape != (3,) or (r < 0).any() or not np.isclose(r.sum(), 1.0):
     raise UserError(f"data.split.ratios={tuple(ratios)} must be three non-negative shares (train, validation, "
-                     "test) summing to 1")
+                    "test) summing to 1")
   return r
 
 

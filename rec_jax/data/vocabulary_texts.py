@@ -28,7 +28,7 @@ def vocabulary_texts(split: FeatureArrays, vocab_size: int) -> Optional[Tuple[Te
   ids = np.asarray(rows.item_id)
   if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
     raise UserError(f"item ids of the split run from {ids.min()} to {ids.max()}, outside the item vocabulary of "
-                     f"{vocab_size}")
+                    f"{vocab_size}")
   first = np.full(vocab_size, -1, np.int64)
   order = np.arange(len(ids))[::-1]   # the last write wins: written in reverse, each id keeps its first row
   first[ids[order]] = order
