@@ -73,14 +73,31 @@ def prepare_once(builder_cls, config, data_dir: str, **builder_kwargs):
   quiet_tfds()
   data_dir = os.path.expanduser(data_dir)
   os.makedirs(data_dir, exist_ok=True)
-  with open(os.path.join(data_dir, f".{config.name}.lock"), "w") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  with open(os.path.join(data_dir, f".{config.name}.lock"), "a+") as lock:
+    _lock_naming_the_holder(lock, f"dataset {config.name} in {data_dir}")
     try:
       builder = builder_cls(config=config, data_dir=data_dir, file_format="array_record", **builder_kwargs)
       builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     finally:
       fcntl.flock(lock, fcntl.LOCK_UN)
   return builder
+
+
+def _lock_naming_the_holder(lock, what: str) -> None:
+  """Takes the exclusive lock of `lock` (a file opened "a+"), saying which process it waits for when another
+  holds it (a long build, or a stopped process: the log names it rather than hanging in silence); then writes
+  this process's pid into it."""
+  try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    lock.seek(0)
+    holder = lock.read().strip() or "unknown"
+    logging.warning("waiting for process %s, which is preparing %s", holder, what)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+  lock.seek(0)
+  lock.truncate()
+  lock.write(str(os.getpid()))
+  lock.flush()
 
 
 def decode_strings(values: np.ndarray) -> np.ndarray:

@@ -367,3 +367,25 @@ def test_an_empty_validation_split_fails_before_training(tmp_path):
                        f"--config.data.path={data}", f"--config.data.data_dir={tmp_path / 'tfds'}"])
   assert code == 1 and line.startswith("error: the validation split has no rows"), line
   assert not os.path.exists(tmp_path / "run" / "checkpoints" / "latest" / "1")
+
+
+def test_waiting_for_another_process_preparing_the_data_names_it(tmp_path, caplog):
+  """A dataset another process is preparing (or a stopped process holds) is waited for, and the log says whom."""
+  import threading
+  from rec_jax.data.synthetic_shop import builder, world
+  from rec_jax.data.tfds_prepare import prepare_once
+  spec = world.ShopSpec(num_users=20, num_items=10, num_impressions=300)
+  config = builder.shop_config(spec)
+  data_dir = tmp_path / "tfds"
+  data_dir.mkdir()
+  with open(data_dir / f".{config.name}.lock", "a+") as held:
+    fcntl.flock(held, fcntl.LOCK_EX)
+    held.write("4242")
+    held.flush()
+    releaser = threading.Timer(1.0, fcntl.flock, (held, fcntl.LOCK_UN))
+    releaser.start()
+    with caplog.at_level("WARNING"):
+      shop = prepare_once(builder.SyntheticShop, config, str(data_dir))
+    releaser.join()
+  assert f"waiting for process 4242, which is preparing dataset {config.name} in {data_dir}" in caplog.text
+  assert shop.info.splits["train"].num_examples > 0
