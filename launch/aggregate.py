@@ -344,6 +344,8 @@ def write_tables(sweep_dir: str, metrics: Sequence[str] = (), baseline: Optional
   check_sweep_dir(sweep_dir)
   records = collect(sweep_dir)
   if not records:
+    if read_sweep_file(sweep_dir) is not None:
+      raise UserError(f"{os.path.join(sweep_dir, SWEEP_FILE)} lists no runs")
     raise UserError(f"no runs under {sweep_dir}: neither {SWEEP_FILE} nor <variant>/seed_<n>/ directories")
   records = select_variants(records, variants)
   check_metrics(records, metrics)

@@ -160,7 +160,8 @@ def load_sweep(spec: str) -> dict:
   return {**sweep, "variants": list(variants), "seeds": _check_seeds(path, sweep.get("seeds", (0,)))}
 
 
-def expand(config: str, sweep: dict, workdir: str, only: Sequence[str] = (), overrides: Sequence[str] = ()) -> List[Run]:
+def expand(config: str, sweep: dict, workdir: str, only: Sequence[str] = (),
+           overrides: Sequence[str] = ()) -> List[Run]:
   runs = []
   for variant in sweep["variants"]:
     if only and variant["name"] not in only:

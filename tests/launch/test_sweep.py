@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from launch import aggregate, sweep
 from rec_jax.workdir import RUN_LOCK_FILE, RUN_LOG_FILE
 
@@ -139,3 +141,15 @@ def test_a_sweep_file_sets_the_options_of_crosses_and_history_encoders(tmp_path)
   runs = sweep.expand("configs/synthetic.py", sweep.load_sweep(str(tmp_path / "sweep.py")), str(tmp_path / "out"))
   assert len(runs) == 1 and "--config=configs/synthetic.py:smoke" in runs[0].command()
   assert set(OPTION_OVERRIDES) <= set(runs[0].command())
+
+
+def test_devices_per_run_gives_a_single_run_its_devices_too(monkeypatch):
+  """--devices_per_run applies with --parallel=1 as well (it was ignored); without it no device listing is needed."""
+  from launch import devices  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(devices, "visible_devices", lambda: ("cpu", 4))
+  monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+  (env,) = devices.slot_environments(1, 2)
+  assert env["XLA_FLAGS"] == "--xla_force_host_platform_device_count=2"
+  assert [e["XLA_FLAGS"] for e in devices.slot_environments(2, 0)] == ["--xla_force_host_platform_device_count=2"] * 2
+  monkeypatch.setattr(devices, "visible_devices", lambda: pytest.fail("listed the devices"))
+  assert devices.slot_environments(1, 0) == [{}]
