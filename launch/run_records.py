@@ -121,9 +121,18 @@ def read_results(path: str) -> dict:
   return results
 
 
-def non_finite(metrics: Dict[str, object]) -> Dict[str, object]:
-  """The metrics that are NaN, infinite or null (no value): such a run is not a result."""
-  return {name: value for name, value in metrics.items() if value is None or not math.isfinite(value)}
+def _finite(value) -> bool:
+  return value is not None and math.isfinite(value)
+
+
+def non_finite(results: dict) -> Dict[str, object]:
+  """The metrics that make a run's results.json no result: the metric it was judged by (`best_metric`, written by
+  rec_jax since it refuses to report a diverged run) when NaN, infinite, null or absent; for a results.json without
+  `best_metric`, any non-finite metric. Other metrics may be NaN where they are undefined (a slice with one class)."""
+  metrics, judged = results["metrics"], results.get("best_metric")
+  if isinstance(judged, (list, tuple)) and judged and isinstance(judged[0], str):
+    return {} if _finite(metrics.get(judged[0])) else {judged[0]: metrics.get(judged[0])}
+  return {name: value for name, value in metrics.items() if not _finite(value)}
 
 
 def non_finite_error(bad: Dict[str, object]) -> str:
@@ -167,11 +176,12 @@ def read_run(variant: str, seed: int, run_dir: str) -> dict:
     record.update(task=config.get("task"), model=(config.get("model") or {}).get("name"))
   if os.path.exists(os.path.join(run_dir, RESULTS_FILE)):
     results = read_results(os.path.join(run_dir, RESULTS_FILE))
-    bad = non_finite(results["metrics"])
+    bad = non_finite(results)
     if bad:   # A diverged run (from before rec_jax.main refused to write one): never averaged, never dropped.
       record.update(status="failed", error=non_finite_error(bad))
-    else:
-      record.update(status="done", error=None, metrics=results["metrics"],
+    else:   # A metric undefined for this run (NaN: e.g. auc of a one-class slice) is left out of its averages.
+      record.update(status="done", error=None,
+                    metrics={k: v for k, v in results["metrics"].items() if _finite(v)},
                     steps_per_s=results.get("train_steps_per_s"),
                     params=(results.get("parameters") or {}).get("trainable"))
   elif os.path.exists(os.path.join(run_dir, FAILED_FILE)):

@@ -409,7 +409,7 @@ def _failure_error(workdir: str) -> str:
 def _results_note(workdir: str) -> Optional[str]:
   """Why launch.aggregate will table a finished run as failed (non-finite or unreadable results), or None."""
   try:
-    bad = non_finite(read_results(os.path.join(workdir, RESULTS_FILE))["metrics"])
+    bad = non_finite(read_results(os.path.join(workdir, RESULTS_FILE)))
   except (UserError, OSError) as e:
     return str(e)
   return non_finite_error(bad) if bad else None

@@ -477,6 +477,12 @@ RECORDS = [
     ("several_non_finite", '{"metrics": {"auc": -Infinity, "gauc": NaN, "logloss": 0.5}}', None,
      ("failed", "non-finite metrics in results.json: auc=-inf, gauc=nan")),
     ("null_metric", '{"metrics": {"auc": null}}', None, ("failed", "non-finite metrics in results.json: auc=None")),
+    ("judged_metric_nan", '{"metrics": {"auc": NaN, "auc/cold": 0.6}, "best_metric": ["auc", "max"]}', None,
+     ("failed", "non-finite metrics in results.json: auc=nan")),
+    ("judged_metric_absent", '{"metrics": {"logloss": 0.5}, "best_metric": ["auc", "max"]}', None,
+     ("failed", "non-finite metrics in results.json: auc=None")),
+    ("undefined_slice_of_a_good_run", '{"metrics": {"auc": 0.7, "gauc/cold": NaN}, "best_metric": ["auc", "max"]}',
+     None, ("done", None)),
     ("stale_failed_json_beside_results", '{"metrics": {"auc": 0.7}}', {"error": "error: an older attempt"},
      ("done", None)),
     ("damaged_stale_failed_json_is_not_read", '{"metrics": {"auc": 0.7}}', "{not json", ("done", None)),
@@ -495,6 +501,8 @@ def test_run_record(tmp_path, results, failed, expected):
   assert (record["status"], record["error"]) == expected
   if expected[0] == "failed":
     assert record["metrics"] == {}   # Nothing of a failed run is averaged.
+  else:
+    assert all(v == v for v in record["metrics"].values())   # an undefined (NaN) metric is left out
 
 
 def test_a_non_finite_seed_is_a_failed_row_never_averaged(tmp_path):
