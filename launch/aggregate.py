@@ -46,8 +46,6 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_float("alpha", 0.05, "Significance level of the paired t-test (the † mark).", flag_values=values)
 
 
-define_flags()
-
 DIGITS = 4   # Decimals shown; the best of a column is decided on the shown value, so equal-looking cells tie.
 
 
@@ -381,4 +379,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()   # Only here: importing the module (tests, rec_jax.main beside it) defines no global flags.
   app.run(main, flags_parser=cli.parse_flags)

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import dataclasses
 import fcntl
 import json
-import numbers
 import os
 import queue
 import signal
@@ -47,11 +45,12 @@ from absl import app, flags
 
 from launch import cli
 from launch.devices import check_counts, slot_environments
-from launch.run_records import non_finite, non_finite_error, read_json, read_results, read_sweep_file
-from rec_jax.config.loader import execute_file
+from launch.run_records import non_finite, non_finite_error, read_json, read_results
+from launch.sweep_file import Run, check_only, expand, load_sweep
+from launch.sweep_manifest import claim_directory, manifest
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
-from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE, SWEEP_FILE, run_dir
+from rec_jax.workdir import FAILED_FILE, RESULTS_FILE, RUN_LOCK_FILE, RUN_LOG_FILE
 
 
 def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
@@ -65,232 +64,8 @@ def define_flags(values: flags.FlagValues = flags.FLAGS) -> None:
   flags.DEFINE_list("only", [], "Run only these variants (names).", flag_values=values)
 
 
-define_flags()
-
 # `--config.a.b=v` flags given to the sweep itself (python -m launch.sweep): passed to every run.
 _COMMON_OVERRIDES: List[str] = []
-
-SWEEP_KEYS = ("variants", "seeds", "baseline")
-VARIANT_KEYS = ("name", "preset", "overrides")
-
-
-@dataclasses.dataclass
-class Run:
-  variant: str
-  seed: int
-  config: str   # --config value: file[:preset]
-  overrides: Dict[str, object]
-  workdir: str
-  common: Tuple[str, ...] = ()   # The sweep's own `--config.a.b=v` flags, after the variant's.
-
-  def command(self) -> List[str]:
-    flags_ = [f"--config.{k}={v}" for k, v in {**self.overrides, "seed": self.seed}.items()]
-    return [sys.executable, "-m", "rec_jax.main", f"--config={self.config}", f"--workdir={self.workdir}", *flags_,
-            *self.common]
-
-
-# --- The sweep file ----------------------------------------------------------------------------------------------
-
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_variant(path: str, i: int, variant) -> None:
-  if not isinstance(variant, dict):
-    raise UserError(f"{path}: variants[{i}] must be dict(name, preset, overrides), got {variant!r:.80}")
-  unknown = sorted(set(variant) - set(VARIANT_KEYS), key=str)
-  if unknown:
-    raise UserError(f"{path}: variants[{i}] has unknown key(s) {unknown}; valid: {', '.join(VARIANT_KEYS)}")
-  name = variant.get("name")
-  if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
-    raise UserError(f"{path}: variants[{i}] needs a name usable as a directory name, got {name!r}")
-  if not isinstance(variant.get("preset", ""), str):
-    raise UserError(f"{path}: variant {name!r}: preset must be a string, got {variant['preset']!r:.80}")
-  overrides = variant.get("overrides", {})
-  if not isinstance(overrides, dict):
-    raise UserError(f"{path}: variant {name!r}: overrides must be a dict {{'a.b': value}}, got {overrides!r:.80}")
-  for key, value in overrides.items():
-    if not isinstance(key, str) or not key or "=" in key or any(c.isspace() for c in key):
-      raise UserError(f"{path}: variant {name!r}: override keys must be config keys like 'model.cross', got {key!r}")
-    if isinstance(value, (dict, set)):
-      raise UserError(f"{path}: variant {name!r}: override {key!r} is a {type(value).__name__}; set each field with "
-                      f"its own dotted key ('{key}.field': value)")
-
-
-def _check_seeds(path: str, seeds) -> Tuple[int, ...]:
-  if not isinstance(seeds, (list, tuple, range)):
-    raise UserError(f"{path}: seeds must be a list of non-negative integers, got {seeds!r:.80}")
-  if not seeds:
-    raise UserError(f"{path}: seeds is empty; give at least one seed")
-  bad = [s for s in seeds if not _is_int(s) or s < 0]
-  if bad:
-    raise UserError(f"{path}: seeds must be non-negative integers, got {bad[0]!r} in {list(seeds)!r:.80}")
-  repeated = sorted({int(s) for s in seeds if list(seeds).count(s) > 1})
-  if repeated:
-    raise UserError(f"{path}: seeds repeat: {repeated} in {list(seeds)!r:.80}")
-  return tuple(int(s) for s in seeds)
-
-
-def load_sweep(spec: str) -> dict:
-  """The sweep of `file[:arg]`, every part of it checked: a mistake is a UserError naming the file."""
-  module, arg = execute_file(spec, "sweep file", "get_sweep")
-  path = spec.partition(":")[0]
-  try:
-    sweep = module.get_sweep(arg)
-  except ValueError as e:   # The sweep file's own check of its argument (and UserError, a ValueError).
-    raise UserError(f"{path}: get_sweep({arg!r}) refused: {e}") from e
-  if not isinstance(sweep, dict):
-    raise UserError(f"{path}: get_sweep() must return dict(variants=[dict(name, preset, overrides)], seeds, "
-                    f"baseline), got {type(sweep).__name__}")
-  unknown = sorted(set(sweep) - set(SWEEP_KEYS), key=str)
-  if unknown:
-    raise UserError(f"{path}: get_sweep() returned unknown key(s) {unknown}; valid: {', '.join(SWEEP_KEYS)}")
-  variants = sweep.get("variants")
-  if not isinstance(variants, (list, tuple)) or not variants:
-    raise UserError(f"{path}: get_sweep() must return a non-empty list of variants=[dict(name, preset, overrides)], "
-                    f"got {variants!r:.80}")
-  for i, variant in enumerate(variants):
-    _check_variant(path, i, variant)
-  names = [v["name"] for v in variants]
-  if len(set(names)) != len(names):
-    raise UserError(f"{path}: variant names repeat: {sorted({n for n in names if names.count(n) > 1})}")
-  baseline = sweep.get("baseline")
-  if baseline is not None and baseline not in names:
-    raise UserError(f"{path}: baseline {baseline!r} is not a variant; variants: {', '.join(names)}")
-  return {**sweep, "variants": list(variants), "seeds": _check_seeds(path, sweep.get("seeds", (0,)))}
-
-
-def expand(config: str, sweep: dict, workdir: str, only: Sequence[str] = (),
-           overrides: Sequence[str] = ()) -> List[Run]:
-  runs = []
-  for variant in sweep["variants"]:
-    if only and variant["name"] not in only:
-      continue
-    preset = variant.get("preset", "")
-    for seed in sweep.get("seeds", (0,)):
-      runs.append(Run(variant["name"], int(seed), f"{config}:{preset}" if preset else config,
-                      dict(variant.get("overrides", {})), run_dir(workdir, variant["name"], seed), tuple(overrides)))
-  return runs
-
-
-def check_only(only: Sequence[str], only_given: bool, sweep: dict, spec: str) -> None:
-  if only_given and not only:
-    raise UserError("--only is empty; name variants (comma-separated) or leave the flag out")
-  names = [v["name"] for v in sweep["variants"]]
-  unknown = [name for name in only if name not in names]
-  if unknown:
-    raise UserError(f"--only={','.join(only)} names no variant of {spec}: {', '.join(unknown)}; its variants: "
-                    f"{', '.join(names)}")
-
-
-# --- sweep.json: what the directory holds ------------------------------------------------------------------------
-
-def manifest(workdir: str, config: str, spec: str, sweep: dict, runs: List[Run]) -> dict:
-  """`sweep.json`: every run of the sweep (also those --only leaves out), for launch.aggregate."""
-  return {"config": config, "sweep": spec, "baseline": sweep.get("baseline"),
-          "variants": [v["name"] for v in sweep["variants"]], "seeds": [int(s) for s in sweep.get("seeds", (0,))],
-          "runs": [{"variant": r.variant, "seed": r.seed, "workdir": os.path.relpath(r.workdir, workdir),
-                    "command": r.command()} for r in runs]}
-
-
-def _spec_path(spec) -> object:
-  """A file[:arg] spec with its path normalised (`./configs/x.py` is `configs/x.py`)."""
-  if not isinstance(spec, str):
-    return spec
-  path, colon, arg = spec.partition(":")
-  return os.path.normpath(path) + colon + arg
-
-
-def _run_parts(command: Optional[List[str]]) -> dict:
-  """What a run's command says it runs: its --config, its overrides (the last of a key wins, as for absl) and any
-  other argument. The interpreter and --workdir are where and with what it runs, checked elsewhere."""
-  if not command:
-    return {"config": None, "overrides": {}, "other": ["<no command>"]}
-  parts = {"config": None, "overrides": {}, "other": []}
-  for arg in command[1:]:
-    if arg.startswith("--config="):
-      parts["config"] = _spec_path(arg[len("--config="):])
-    elif arg.startswith("--config."):
-      key, _, value = arg[len("--config."):].partition("=")
-      parts["overrides"][key] = value
-    elif not arg.startswith("--workdir="):
-      parts["other"].append(arg)
-  return parts
-
-
-def _pairs(changes: Dict[Tuple[str, object, object], set], variants: set, limit: int = 6) -> str:
-  """`key: old -> new` per change, naming the variants it concerns unless it concerns them all."""
-  shown = []
-  for (key, old, new), where in sorted(changes.items(), key=str):
-    text = f"{key}: {old} -> {new}" if key else f"{old} -> {new}"
-    shown.append(text if where == variants else f"{text} (variant {', '.join(sorted(where))})")
-  return ", ".join(shown[:limit]) + (f", and {len(shown) - limit} more" if len(shown) > limit else "")
-
-
-def definition_differences(saved: dict, now: dict) -> List[str]:
-  """What differs between the sweep a directory holds (its sweep.json) and the one asked for; [] when the same."""
-  out = []
-  for key in ("config", "sweep"):
-    if _spec_path(saved.get(key)) != _spec_path(now[key]):
-      out.append(f"{key}: {saved.get(key)!r} -> {now[key]!r}")
-  for key in ("variants", "seeds", "baseline"):
-    if key in saved and saved[key] != now[key]:
-      out.append(f"{key}: {saved[key]} -> {now[key]}")
-  saved_runs = {(r["variant"], r["seed"]): r for r in saved["runs"]}
-  now_runs = {(r["variant"], r["seed"]): r for r in now["runs"]}
-  if not out and set(saved_runs) != set(now_runs):
-    out.append(f"runs: {sorted(saved_runs)} -> {sorted(now_runs)}")
-  absent = "<absent>"
-  changes: Dict[str, Dict[Tuple[str, object, object], set]] = {
-      "overrides": {}, "configs": {}, "workdirs": {}, "other arguments": {}}
-  common = saved_runs.keys() & now_runs.keys()
-  for key in common:
-    old, new = saved_runs[key], now_runs[key]
-    a, b = _run_parts(old.get("command")), _run_parts(new["command"])
-    found = [("overrides", (k, a["overrides"].get(k, absent), b["overrides"].get(k, absent)))
-             for k in a["overrides"].keys() | b["overrides"].keys()
-             if a["overrides"].get(k, absent) != b["overrides"].get(k, absent)]
-    if a["config"] != b["config"]:
-      found.append(("configs", ("", a["config"], b["config"])))
-    if os.path.normpath(old.get("workdir") or run_dir("", *key)) != os.path.normpath(new["workdir"]):
-      found.append(("workdirs", ("", old.get("workdir"), new["workdir"])))
-    if a["other"] != b["other"]:
-      found.append(("other arguments", ("", " ".join(a["other"]), " ".join(b["other"]))))
-    for what, change in found:
-      changes[what].setdefault(change, set()).add(key[0])
-  variants = {variant for variant, _ in common}
-  out += [f"runs' {what} differ: {_pairs(found, variants)}" for what, found in changes.items() if found]
-  return out
-
-
-def claim_directory(workdir: str, wanted: dict) -> None:
-  """Writes `<workdir>/sweep.json` if the directory holds no sweep yet (created exclusively: of two commands
-  started at once, one writes it and the other compares with it); refuses a directory holding another sweep."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise UserError(f"--workdir={workdir} is a file, not a directory")
-  path = os.path.join(workdir, SWEEP_FILE)
-  if not os.path.exists(path):
-    os.makedirs(workdir, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-      json.dump(wanted, f, indent=1)
-    try:
-      os.link(tmp, path)   # Fails if another command wrote it meanwhile; never replaces it.
-      return
-    except FileExistsError:
-      pass
-    except OSError:   # A filesystem without hard links.
-      if not os.path.exists(path):
-        os.replace(tmp, path)
-        return
-    finally:
-      with contextlib.suppress(FileNotFoundError):
-        os.remove(tmp)
-  differences = definition_differences(read_sweep_file(workdir), wanted)
-  if differences:
-    raise UserError(f"{workdir} holds another sweep ({path}): {'; '.join(differences)}; use a new --workdir or the "
-                    "same command")
-
 
 # --- Running -----------------------------------------------------------------------------------------------------
 
@@ -520,6 +295,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()   # Only here: importing the module (tests, rec_jax.main beside it) defines no global flags.
   _overrides, _argv = split_overrides(sys.argv)
   _COMMON_OVERRIDES.extend(_overrides)
   app.run(main, argv=_argv, flags_parser=cli.parse_flags)

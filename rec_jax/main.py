@@ -23,9 +23,12 @@ from rec_jax.errors import UserError, describe_os_error
 
 _CONFIG_HELP = "Experiment config file (configs/*.py[:preset])."
 _WORKDIR_HELP = "Directory for config.json, metrics, checkpoints and results."
-_CONFIG = config_flags.DEFINE_config_file("config", None, _CONFIG_HELP)
-_WORKDIR = flags.DEFINE_string("workdir", None, _WORKDIR_HELP)
-flags.mark_flags_as_required(["config", "workdir"])
+
+
+def define_flags(values: flags.FlagValues = flags.FLAGS, argv: Optional[Sequence[str]] = None) -> None:
+  """--config and --workdir on `values` (absl's global flags for the command line, fresh ones for `invoke`)."""
+  config_flags.DEFINE_config_file("config", None, _CONFIG_HELP, flag_values=values, sys_argv=argv)
+  flags.DEFINE_string("workdir", None, _WORKDIR_HELP, flag_values=values)
 
 
 def _apply_cpu_affinity() -> None:
@@ -82,8 +85,7 @@ def invoke(argv: Sequence[str]) -> Tuple[int, str]:
   if errors:
     return 1, "error: " + "\nerror: ".join(errors)
   values = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, _CONFIG_HELP, flag_values=values, sys_argv=argv)
-  flags.DEFINE_string("workdir", None, _WORKDIR_HELP, flag_values=values)
+  define_flags(values, argv)
   try:
     rest = values(argv)
   except flags.Error as e:
@@ -98,7 +100,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
   _apply_cpu_affinity()
-  code, line = run_reporting(_CONFIG.value, _WORKDIR.value)
+  code, line = run_reporting(flags.FLAGS.config, flags.FLAGS.workdir)
   if code:
     sys.exit(line)
 
@@ -112,6 +114,9 @@ def _parse_flags(argv: List[str]) -> List[str]:
 
 
 if __name__ == "__main__":
+  # Global flags only here: importing the module (tests, launch.sweep beside it) defines none.
+  define_flags()
+  flags.mark_flags_as_required(["config", "workdir"])
   errors = override_errors(sys.argv)
   if errors:
     sys.exit("error: " + "\nerror: ".join(errors))
