@@ -27,7 +27,6 @@ from rec_jax.progress import Progress
 from rec_jax.tensorboard_writer import TensorBoard
 from rec_jax.text.frozen import count_parameters
 from rec_jax.train_step import make_train_step, step_key
-from rec_jax.errors import UserError
 from rec_jax.workdir import RunFiles, WorkdirLock
 from rec_jax.xla_cpu import select_cpu_dots
 
