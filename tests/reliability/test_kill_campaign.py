@@ -1,11 +1,11 @@
 """The reliability corpus, kills: one run of `python -m rec_jax.main` killed with SIGKILL six times, at the points
 where a kill does the most harm (in the middle of a training step, while an async checkpoint save is being
-written, in the middle of an evaluation), each time resumed by the same command; its final results.json equals
-an uninterrupted run's."""
+written, in the middle of an evaluation), spread over the whole run (the last one in the final evaluation of the
+test split), each time resumed by the same command; its final results.json and validation log equal an
+uninterrupted run's."""
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,9 +16,10 @@ NUM_STEPS = 60
 OVERRIDES = [f"--config.train.num_steps={NUM_STEPS}", "--config.eval.every_steps=10",
              "--config.checkpoint.every_steps=10", "--config.train.log_every=10"]
 TIMING = ("wall_time_s", "train_seconds", "eval_seconds", "final_eval_seconds", "train_steps_per_s")
-# Where each kill lands, in order: two rounds of the three harmful points.
-KILLS = ("step", "save", "eval", "step", "save", "eval")
-TRAIN_BAR = re.compile(rf"train:\s+\d+%\|[^|]*\|\s*(\d+)/{NUM_STEPS}")
+# Where each kill lands, in order (two rounds of the three harmful points), and the checkpoint the run must have
+# committed before that kill is armed, so the kills spread over the whole run (the last one hits the final
+# evaluation of the test split, after step 60's checkpoint).
+KILLS = (("step", 0), ("save", 10), ("eval", 20), ("step", 30), ("save", 40), ("eval", 60))
 
 
 def _start(workdir: str, tfds_dir: str, log) -> subprocess.Popen:
@@ -57,21 +58,29 @@ def _phase(text: str) -> str:
   return last if positions[last] >= 0 else ""
 
 
-def _kill_at(point: str, proc: subprocess.Popen, log: _Log, workdir: str, start_step: int) -> str:
-  """Polls the process until it is at `point`, then SIGKILLs it; returns where it was ('finished' if it ended
-  first)."""
+def _latest(workdir: str) -> int:
+  directory = os.path.join(workdir, "checkpoints", "latest")
+  steps = [int(s) for s in os.listdir(directory) if s.isdigit()] if os.path.isdir(directory) else []
+  return max(steps, default=0)
+
+
+def _kill_at(point: str, after: int, proc: subprocess.Popen, log: _Log, workdir: str) -> str:
+  """Polls the process until it has committed the checkpoint of step `after` and then is at `point` (a save in
+  progress, or a bar drawn since: a training step or an evaluation), then SIGKILLs it; returns where it was
+  ('finished' if it ended first)."""
+  armed_at = None
   while proc.poll() is None:
     text = log.update()
-    steps = [int(s) for s in TRAIN_BAR.findall(text)]
-    step = max(steps) if steps else 0
-    trained = step >= start_step + 2
-    at = {"save": _saving(workdir),
-          "eval": trained and _phase(text) == "eval",
-          "step": trained and _phase(text) == "train"}[point]
-    if at:
-      proc.send_signal(signal.SIGKILL)
-      proc.wait()
-      return f"{point} (train bar at {step})"
+    if armed_at is None and _latest(workdir) >= after:
+      armed_at = len(text)
+    if armed_at is not None:
+      since = text[armed_at:]
+      at = _saving(workdir) if point == "save" else (f"{point if point == 'eval' else 'train'}:" in since
+                                                     and _phase(since) == ("eval" if point == "eval" else "train"))
+      if at:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return f"{point} (after checkpoint {_latest(workdir)})"
     time.sleep(0.002)
   return "finished"
 
@@ -87,20 +96,19 @@ def test_kill_nine_campaign_equals_an_uninterrupted_run(tmp_path, tfds_dir):
     assert _start(clean, tfds_dir, log).wait(timeout=600) == 0, (tmp_path / "clean.log").read_text()[-3000:]
   workdir = str(tmp_path / "killed")
   landed = []
-  for i, point in enumerate(KILLS):
+  for i, (point, after) in enumerate(KILLS):
     path = str(tmp_path / f"attempt_{i}.log")
     with open(path, "w") as out:
-      steps = sorted(int(s) for s in os.listdir(os.path.join(workdir, "checkpoints", "latest")) if s.isdigit()) \
-          if os.path.isdir(os.path.join(workdir, "checkpoints", "latest")) else []
       proc = _start(workdir, tfds_dir, out)
-      landed.append(_kill_at(point, proc, _Log(path), workdir, steps[-1] if steps else 0))
+      landed.append(_kill_at(point, after, proc, _Log(path), workdir))
   with open(tmp_path / "final.log", "w") as log:
     code = _start(workdir, tfds_dir, log).wait(timeout=600)
   final_log = (tmp_path / "final.log").read_text()
   print("kills landed:", landed)   # shown with -s (pytest -rP): where each kill hit
   assert code == 0, final_log[-3000:]
   assert "finished" not in landed, landed   # every kill hit a running process
-  assert [w.split()[0] for w in landed] == list(KILLS), landed
+  assert [w.split()[0] for w in landed] == [point for point, _ in KILLS], landed
+  assert not os.path.exists(os.path.join(workdir, "results.json.tmp"))
   assert _results(workdir) == _results(clean), landed
   # The resumed run's validation log (with the training loss of each evaluated step) is the uninterrupted one's.
   logs = [[json.loads(line) for line in open(os.path.join(path, "metrics.jsonl"))] for path in (clean, workdir)]
