@@ -153,8 +153,11 @@ class Checkpointer:
       raise DamagedCheckpoint(f"checkpoint {where} is damaged: {_first_line(e)}") from e
     path = self._digest_path(manager, step)
     if os.path.exists(path):
-      with open(path) as f:
-        expected = json.load(f)["sha256"]
+      try:
+        with open(path) as f:
+          expected = json.load(f)["sha256"]
+      except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DamagedCheckpoint(f"checkpoint {where} cannot be verified: its digest {path} is damaged ({e})") from e
       if state_digest(restored) != expected:
         raise DamagedCheckpoint(f"checkpoint {where} is damaged: its arrays differ from those saved (digest "
                                 f"{os.path.basename(path)})")

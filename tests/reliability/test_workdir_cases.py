@@ -192,14 +192,21 @@ def _flip_a_bit(path: str) -> None:
     f.write(bytes([byte[0] ^ 0x10]))
 
 
+def _damage_digest(step_dir: str) -> None:
+  digest = os.path.join(os.path.dirname(os.path.dirname(step_dir)), "digests", "latest_40.json")
+  with open(digest, "w") as f:
+    f.write('{"sha2')
+
+
 @pytest.mark.xdist_group("trained_smoke_run")
-@pytest.mark.parametrize("damage", [_truncate, _flip_a_bit], ids=["truncated", "bit-flipped"])
+@pytest.mark.parametrize("damage", [lambda d: _truncate(_largest_file(d)), lambda d: _flip_a_bit(_largest_file(d)),
+                                    _damage_digest], ids=["truncated", "bit-flipped", "digest-damaged"])
 def test_damaged_latest_checkpoint_falls_back_to_the_intact_one(damage, trained_smoke_run, tmp_path, tfds_dir,
                                                                 caplog):
   workdir = _copy_unfinished(trained_smoke_run, tmp_path)
-  damage(_largest_file(os.path.join(workdir, "checkpoints", "latest", "40")))
+  damage(os.path.join(workdir, "checkpoints", "latest", "40"))
   assert _smoke(workdir, tfds_dir) == (0, "")
-  assert any("checkpoints/latest/40 is damaged" in r.getMessage() and "resuming from step 20" in r.getMessage()
+  assert any("checkpoints/latest/40 " in r.getMessage() and "resuming from step 20" in r.getMessage()
              for r in caplog.records), [r.getMessage() for r in caplog.records]
   assert _results(workdir) == _results(trained_smoke_run)
 
