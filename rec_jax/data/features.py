@@ -161,8 +161,11 @@ class FeatureProcessor:
 
   @classmethod
   def load(cls, path: str, cfg: FeatureOptions) -> "FeatureProcessor":
-    with open(path) as f:
-      state = json.load(f)
+    try:
+      with open(path) as f:
+        state = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      raise UserError(f"{path} is damaged ({e}); restore it, or use a new --workdir") from None
     saved = state["features_config"]
     current = _json(cfg.to_dict())
     if current != saved:

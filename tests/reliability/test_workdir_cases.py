@@ -396,3 +396,14 @@ def test_waiting_for_another_process_preparing_the_data_names_it(tmp_path, caplo
     releaser.join()
   assert f"waiting for process 4242, which is preparing dataset {config.name} in {data_dir}" in caplog.text
   assert shop.info.splits["train"].num_examples > 0
+
+
+def test_damaged_feature_processor_of_a_run_without_fingerprint(rating_run, tmp_path):
+  """A run from before fingerprints (no data_fingerprint.json) whose feature_processor.json is damaged."""
+  workdir = tmp_path / "run"
+  shutil.copytree(rating_run / "run", workdir)
+  os.remove(workdir / "results.json")
+  os.remove(workdir / "data_fingerprint.json")
+  (workdir / "feature_processor.json").write_text('{"vocabs": {"user_id"')
+  code, line = _rating_run(workdir, rating_run / "ml", rating_run / "tfds")
+  assert code == 1 and line.startswith(f"error: {workdir / 'feature_processor.json'} is damaged ("), line
