@@ -21,7 +21,6 @@ import typing
 from typing import Any, Dict, Optional
 
 import ml_collections
-import optax
 from flax import nnx
 
 from rec_jax.checkpoint import Checkpointer, initial_state
@@ -35,6 +34,7 @@ from rec_jax.models.history import HISTORY
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo import MODELS
 from rec_jax.optim import make_optimizer
+from rec_jax.sparse_step import check_sparse_options, make_sparse_optimizer
 from rec_jax.options import OptionGroup
 from rec_jax.tasks import TASKS
 from rec_jax.tasks.task import Task
@@ -157,8 +157,13 @@ class Experiment:
     """What the training batches are drawn from (tasks/task.py's `Task.train_rows`)."""
     return self.task.train_rows(self.data.splits["train"], self.task_options, self.model)
 
-  def optimizer(self) -> optax.GradientTransformation:
-    return make_optimizer(self.config.train)
+  def optimizer(self):
+    """AdamW over every parameter (rec_jax/optim.py), or with `train.sparse_embeddings` a SparseOptimizer: the id
+    tables row by row, the rest AdamW (rec_jax/sparse_step.py)."""
+    train = self.config.train
+    if train.sparse_embeddings:
+      return make_sparse_optimizer(train, self.model)
+    return make_optimizer(train)
 
   def initial_state(self, params, frozen):
     """(optimizer, a fresh train state, the frozen weights' fingerprint)."""
@@ -195,6 +200,7 @@ def preflight(config: ml_collections.ConfigDict) -> None:
   if isinstance(model_class, type):   # The methods the task needs, on the class `build` declares it returns.
     task.check_model(config.task, config.model.name, model_class)
   components(config.model, options, features, {})
+  check_sparse_options(config.train)
   data_dir = os.path.expanduser(config.data.data_dir)
   if os.path.exists(data_dir) and not os.path.isdir(data_dir):
     raise UserError(f"data.data_dir={config.data.data_dir!r} is a file, not a directory")

@@ -24,6 +24,7 @@ from rec_jax.evaluation.protocols import EvalContext, make_evaluator
 from rec_jax.experiment import Experiment, build_experiment, preflight, resolve_config
 from rec_jax.optim import learning_rate_schedule
 from rec_jax.progress import Progress
+from rec_jax.sparse_step import table_rows
 from rec_jax.tensorboard_writer import TensorBoard
 from rec_jax.text.frozen import count_parameters
 from rec_jax.train_step import make_train_step, step_key
@@ -80,7 +81,7 @@ class Trainer:
                         f"{'train on' if split == 'train' else 'evaluate'}; check the data and data.split")
     self.training = run.training_rows()
     logging.info("training on %s", self.training.describe())
-    self.mesh = parallel.make_mesh(config.parallel.num_devices)
+    self.mesh = parallel.make_mesh(config.parallel.num_devices, config.parallel.model_axis)
     sizes = list(self.training.batch_sizes(config.train.batch_size))
     for size in sizes[:1] + [config.eval.batch_size] + sizes[1:]:   # Extra negatives shard too.
       parallel.check_batch_size(size, self.mesh)
@@ -94,7 +95,13 @@ class Trainer:
     self.counts = {"trainable": count_parameters(params), "frozen": count_parameters(frozen)}
     logging.info("model: %d trainable parameters, %d frozen; mesh %s", self.counts["trainable"],
                  self.counts["frozen"], dict(self.mesh.shape))
-    self.tx, self.state, self.frozen_sha = run.initial_state(params, frozen)
+    self.tx, state, self.frozen_sha = run.initial_state(params, frozen)
+    tables = parallel.sharded_tables(self.mesh, table_rows(run.model), config.parallel.shard_min_rows)
+    self.shardings = tuple(parallel.state_shardings(self.mesh, state[k], tables) for k in ("params", "opt_state"))
+    # On the mesh from the start: a checkpoint restores straight into these shardings (orbax reshards a run saved
+    # on another mesh).
+    state["params"], state["opt_state"] = parallel.place((state["params"], state["opt_state"]), self.shardings)
+    self.state = state
     self.frozen = frozen
     self.ckpt = run.checkpointer()
     self.guard = DivergenceGuard(f"try a lower train.learning_rate (now {config.train.learning_rate:g}) or "
@@ -104,8 +111,8 @@ class Trainer:
   def train(self) -> dict:
     config = self.run.config
     self._resume()
-    params, frozen, opt_state = parallel.replicate((self.state["params"], self.frozen, self.state["opt_state"]),
-                                                   self.mesh)
+    params, opt_state = parallel.place((self.state["params"], self.state["opt_state"]), self.shardings)
+    frozen = parallel.replicate(self.frozen, self.mesh)
     run_eval = make_evaluator(EvalContext(self.graphdef, frozen, self.mesh, self.run.task, config.eval,
                                           self.run.data.catalogue))
     first_step = int(self.state["step"])
@@ -122,7 +129,7 @@ class Trainer:
       final_step = self.ckpt.best_step()
       best = self.ckpt.restore_best(self.state)
       check_frozen(best, self.frozen_sha)
-      params = parallel.replicate(best["params"], self.mesh)
+      params = parallel.place(best["params"], self.shardings[0])
     final_start = time.perf_counter()
     final_metrics = run_eval(params, self.run.data.splits[config.eval.final_split])
     # The metric the run is judged by; other metrics may be NaN where undefined (one class in a slice).
@@ -160,7 +167,7 @@ class Trainer:
     evaluating, whether it stopped early)."""
     config, mesh = self.run.config, self.mesh
     train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options,
-                                 embedding_l2=config.train.embedding_l2)
+                                 embedding_l2=config.train.embedding_l2, shardings=self.shardings)
     metric, mode = self.run.best_metric()
     if should_stop(self.files.read_metrics(), metric, mode, self.stopping):   # Resumed after the stop.
       return params, int(self.state["step"]), 0.0, True

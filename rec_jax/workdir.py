@@ -24,6 +24,7 @@ LOCK_FILE = ".run.lock"                   # held by the process training in the 
 CHECKPOINTS_DIR = "checkpoints"           # orbax: latest/ and best/
 TENSORBOARD_DIR = "tensorboard"
 TEXT_CACHE_DIR = "text_cache"             # unless model.text.cache_dir points elsewhere
+PLACEMENT = "parallel."                   # config keys that place a run on devices; a resume may change them
 EVAL_NEGATIVES_DIR = "eval_negatives"     # sampled-ranking candidates, <split>.npz
 # A sweep directory (launch/sweep.py): <variant>/seed_<n>/ workdirs, plus
 SWEEP_FILE = "sweep.json"                 # every run of the sweep
@@ -94,7 +95,8 @@ class RunFiles:
 
   def write_or_check_config(self, config, complete: Callable[[dict], dict] = lambda saved: saved) -> None:
     """Writes the resolved config; a workdir holding another config is refused, naming the differing keys, unless
-    its run never reached a checkpoint (then it is started again with this config). `complete`: the saved config
+    its run never reached a checkpoint (then it is started again with this config) or only the `parallel` section
+    differs (the mesh: the run resumes on the new one). `complete`: the saved config
     with the options it lacks at their defaults (config/base.py's `with_defaults`), so a run made before an option
     was added still resumes or reports."""
     resolved = json.loads(config.to_json_best_effort())
@@ -108,6 +110,13 @@ class RunFiles:
       if saved is not None:
         now = _flatten(resolved)
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k, "<absent>") != now.get(k, "<absent>"))
+        moved = [k for k in diff if k.startswith(PLACEMENT)]
+        if moved and len(moved) == len(diff):
+          # Where the run is placed, not what it computes: a run resumes on another mesh (its checkpoint is
+          # resharded); config.json keeps the values it started with.
+          logging.warning("%s: resuming on another placement (%s)", self.workdir,
+                          ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in moved))
+          return
         if not diff:
           return
         details = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in diff[:8])

@@ -69,6 +69,10 @@ def _train() -> ml_collections.ConfigDict:
   # random-init BERT is unstable at the full rate, and sparse id rows under Adam take full-size steps whenever
   # they appear, so they memorise (measured on the shop).
   c.lr_multipliers = {"^text/": 0.5, "^cf/(users|items)/": 0.1}
+  # "" (dense AdamW over everything) or a row optimizer of the id tables (rec_jax/row_optimizers.py: lazy_adam,
+  # adagrad, rowwise_adagrad): each step then costs the rows a batch touches, not the tables' size
+  # (rec_jax/sparse_step.py); the other parameters keep AdamW.
+  c.sparse_embeddings = ""
   c.beta1 = 0.9
   c.beta2 = 0.999
   c.grad_clip_norm = 1.0
@@ -103,6 +107,10 @@ def _checkpoint() -> ml_collections.ConfigDict:
 def _parallel() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.num_devices = -1
+  # Devices on the mesh's model axis; id tables of at least shard_min_rows rows (and a multiple of model_axis) are
+  # sharded by rows over them, the data axis has the rest (rec_jax/parallel.py).
+  c.model_axis = 1
+  c.shard_min_rows = 100_000
   # Library of XLA:CPU's matrix products (rec_jax/xla_cpu.py): "default" (YNNPACK) or "eigen", ~15-20 % faster
   # for BERT-sized products (text cache building, fine-tuning MiniLM); results differ in the last digits.
   c.cpu_dots = "default"

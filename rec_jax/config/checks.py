@@ -105,6 +105,8 @@ RULES = {
     "data.max_bad_fraction": number(0, 1),
     "data.implicit_threshold": number(0),
     "parallel.num_devices": integer(1, also=(-1,)),
+    "parallel.model_axis": integer(1),
+    "parallel.shard_min_rows": integer(0),
     "features.history_length": NON_NEGATIVE,
     "features.text_max_length": POSITIVE,
     "features.query_max_length": POSITIVE,

@@ -7,15 +7,61 @@ shrinks rare rows on every step, whether they appear or not).
 
 `IdEmbed` records that squared norm only in the training view (models are built in evaluation mode; the train step
 runs `model.train()`, see train_step.py), as an `nnx.Intermediate` that `with_embedding_penalty` captures.
+
+Sparse updates (`train.sparse_embeddings`, rec_jax/sparse_step.py) look tables up in two other modes, set for the
+duration of a trace by a context manager rather than stored on the module:
+- `recording_lookups()`: every lookup's ids are recorded per table (the train step's first pass, which only finds
+  the rows a batch touches; XLA drops the rest of that pass);
+- `compact_lookups(rows)`: a table's `embedding` holds only the rows `rows[table]` (sorted ids, padded with the
+  table size) and an id is looked up at its position there, so the gradient is one row per touched id.
+A table read whole (`full_table()`, e.g. a full softmax over items) cannot be compact and says so.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+import contextlib
+import contextvars
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from rec_jax.errors import UserError
+
+# The lookup mode of the trace being built: None (plain), a _Recording or a _Compact.
+_MODE: contextvars.ContextVar = contextvars.ContextVar("id_embed_lookup_mode", default=None)
+
+
+class _Recording:
+  def __init__(self):
+    self.ids: Dict[int, List[jax.Array]] = {}   # id(table) -> the id arrays it was looked up with
+
+
+class _Compact:
+  def __init__(self, rows: Dict[int, jax.Array]):
+    self.rows = rows   # id(table) -> its compact rows' ids, ascending
+
+
+@contextlib.contextmanager
+def recording_lookups() -> Iterator[Dict[int, List[jax.Array]]]:
+  """Within: every IdEmbed lookup appends its ids to the yielded {id(table): [ids, ...]}."""
+  recording = _Recording()
+  token = _MODE.set(recording)
+  try:
+    yield recording.ids
+  finally:
+    _MODE.reset(token)
+
+
+@contextlib.contextmanager
+def compact_lookups(rows: Dict[int, jax.Array]) -> Iterator[None]:
+  """Within: the tables keyed by id(table) in `rows` hold only those rows (module docstring)."""
+  token = _MODE.set(_Compact(rows))
+  try:
+    yield
+  finally:
+    _MODE.reset(token)
 
 
 class EmbeddingPenalty(nnx.Intermediate):
@@ -31,11 +77,32 @@ class IdEmbed(nnx.Embed):
     self.deterministic = True   # records nothing until model.train() (the train step's view)
 
   def __call__(self, inputs: jax.Array) -> jax.Array:
-    out = super().__call__(inputs)
-    if not self.deterministic:
+    mode = _MODE.get()
+    if isinstance(mode, _Recording):
+      mode.ids.setdefault(id(self), []).append(inputs)
+    rows = mode.rows.get(id(self)) if isinstance(mode, _Compact) else None
+    if rows is None:
+      out = super().__call__(inputs)
+    else:   # `embedding` holds the rows `rows` (ascending): an id's row is at its position there.
+      (table,) = self.promote_dtype((self.embedding[...],), dtype=self.dtype, inexact=False)
+      out = jnp.take(table, jnp.searchsorted(rows, inputs.astype(rows.dtype)), axis=0)
+    if not self.deterministic and not isinstance(mode, _Recording):
       batch = max(int(inputs.shape[0]), 1) if inputs.ndim else 1
       self.sow(EmbeddingPenalty, "squared_norm", jnp.sum(jnp.square(out.astype(jnp.float32))) / batch)
     return out
+
+  def full_table(self) -> jax.Array:
+    """The whole table [num_embeddings, features] (a full softmax, scoring every item); not in a sparse step."""
+    mode = _MODE.get()
+    if isinstance(mode, _Compact) and id(self) in mode.rows:
+      raise UserError("train.sparse_embeddings: this model reads a whole id table in training (e.g. a full softmax "
+                      f"over its {self.num_embeddings} rows), so the table cannot be updated row by row; set "
+                      "train.sparse_embeddings='' for it")
+    return self.embedding[...]
+
+  def attend(self, query: jax.Array, out_sharding=None) -> jax.Array:
+    self.full_table()   # (raises in a sparse step)
+    return super().attend(query, out_sharding=out_sharding)
 
 
 def with_embedding_penalty(fn: Callable[..., Any]) -> Callable[..., Tuple[Any, jax.Array]]:

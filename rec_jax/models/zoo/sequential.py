@@ -125,7 +125,7 @@ class SequentialRecommender(nnx.Module):
 
   def item_table(self) -> jnp.ndarray:
     text = self._text_table()
-    table = self.items.embedding[...]
+    table = self.items.full_table()
     if self.id_dropout is not None and not self.id_dropout.deterministic:
       table = table[self._read_ids(jnp.arange(self.num_items))]
     return table if text is None else table + text
