@@ -6,7 +6,7 @@ DataLoader workers can fork safely):
 The spec names a data dir holding `<split>.npz` (one int id column per field, float `label`, as FuxiCTR's own
 preprocessing writes them), the field vocabulary sizes, the model and training settings and the torch thread count;
 the child writes feature_map.json there, trains with FuxiCTR's own `BaseModel.fit` over its npz `RankDataLoader`,
-and saves step timestamps and test predictions to the spec's `result` npz.
+and saves step timestamps, test predictions and its peak RSS to the spec's `result` npz.
 
 The pip package (fuxictr 2.3.10) has no model_zoo, so `DCNv2` follows model_zoo/DCNv2/src/DCNv2.py for the
 settings of its config template `DCNv2_default` (model_structure=parallel, use_low_rank_mixture=False, no dropout,
@@ -15,6 +15,7 @@ no batch norm, no regularizers): y = sigmoid(fc([CrossNetV2(x0), MLP_Block(x0)])
 
 import json
 import os
+import resource
 import sys
 import time
 from typing import Dict, Optional, Sequence
@@ -105,6 +106,7 @@ def main(spec_path: str) -> None:
   torch.set_num_threads(spec["threads"])
   feature_map = load_feature_map(spec["data_dir"], DATASET_ID, spec["vocab_sizes"], (), spec["model"]["embedding_dim"])
   result = train_and_predict(feature_map, spec["data_dir"], spec["model_root"], **spec["train"], **spec["model"])
+  result["peak_rss_kb"] = np.asarray(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)   # this child's own
   np.savez(spec["result"], **result)
 
 

@@ -8,6 +8,7 @@ buckets them). Criteo has no users or items, so user_id and item_id are constant
 and gauc/ndcg@K are global metrics; `auc` and `logloss` are the ones to read. The licence asks for a manual
 download (https://ailab.criteo.com/ressources/), so `data.path` must be set; `--config.data.options.max_rows=N`
 reads only the first N impressions (the whole file is held in memory after it is read: ~45M rows x 40 columns).
+The id tables are updated row by row (`train.sparse_embeddings=lazy_adam`); README "Scale" has the measurements.
 
 Presets after the colon, comma-separated: `hashed` (every C column hashed into 1M buckets instead of a fitted
 vocabulary: no list of the ~33M distinct values held, unseen values are not OOV), `smoke` (tiny, for tests; with
@@ -44,6 +45,11 @@ def get_config(arg=None):
   # (the base's 1e-2 is for the small shop).
   c.train.update(num_steps=9000, batch_size=4096, learning_rate=1e-3, warmup_steps=500)
   c.train.lr_multipliers = {}   # assigned, not updated: update() would merge into the base's multipliers
+  # Id tables updated row by row (lazy Adam, rec_jax/sparse_step.py): with ~10M embedding rows dense AdamW rewrites
+  # every row on every step. On a generated Criteo-format file (benchmarks/ctr_scale.py: 1M impressions, 10.2M
+  # rows, DCNv2) lazy Adam trained 6.2x faster than dense AdamW (13,318 vs 2,151 examples/s on 2 cores) to a
+  # higher test AUC (0.7294 vs 0.7277; FuxiCTR's dense Adam 0.7274).
+  c.train.sparse_embeddings = "lazy_adam"
   c.eval.update(every_steps=1000, batch_size=16384)
   c.checkpoint.every_steps = 1000   # the best checkpoint by auc (the task's)
   if "hashed" in presets:
