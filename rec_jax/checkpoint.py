@@ -8,7 +8,11 @@ Damage: each checkpoint's digest (sha256 of its arrays) is written before orbax 
 `checkpoints/digests/`, and checked after a restore, so a truncated or bit-flipped file is found even where it still
 decodes. Resuming falls back from a damaged latest checkpoint to the newest intact one (with a warning; the damaged
 ones are deleted, the resumed run writes them again); a damaged best checkpoint is a named error. Orbax's temporary
-directories of a save that a kill interrupted are removed when the checkpointer opens."""
+directories of a save that a kill interrupted are removed when the checkpointer opens.
+
+Many processes (rec_jax/distributed.py): every process calls the checkpointer alike (orbax coordinates their
+writes: each its shards, process 0 the metadata); every process computes the digests (gathering arrays sharded
+over processes is a collective), process 0 alone writes, cleans and removes files of its own."""
 
 from __future__ import annotations
 
@@ -25,7 +29,9 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
+from rec_jax import distributed
 from rec_jax.errors import UnknownNameError, UserError
+from rec_jax.parallel import to_host
 from rec_jax.text.frozen import fingerprint
 from rec_jax.workdir import CHECKPOINTS_DIR
 
@@ -71,7 +77,7 @@ def _describe_mismatch(expected, found) -> str:
 def state_digest(state) -> str:
   """sha256 over a state's arrays (paths, dtypes, shapes, bytes): equal for a state and its faithful restore."""
   h = hashlib.sha256()
-  for path, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(state)):
+  for path, leaf in jax.tree_util.tree_leaves_with_path(to_host(state)):
     a = np.ascontiguousarray(np.asarray(leaf))
     h.update(f"{_path_name(path)}|{a.dtype.str}|{a.shape}|".encode())
     h.update(memoryview(a).cast("B"))
@@ -88,18 +94,23 @@ class Checkpointer:
   def __init__(self, workdir: str, every_steps: int, keep: int, keep_best: int, best_metric: str,
                best_mode: str):
     root = os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR)
-    _remove_interrupted_saves(root)
+    if distributed.is_primary():
+      _remove_interrupted_saves(root)
     self.digests = os.path.join(root, "digests")
     os.makedirs(self.digests, exist_ok=True)
+    # Both managers save the same step at once; with many processes orbax synchronises each save by a barrier
+    # named after the step, so each manager names its own (else: "Barrier _async_write_complete.20 is already
+    # ongoing", and a hang).
     self.latest = ocp.CheckpointManager(
         os.path.join(root, "latest"),
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, save_interval_steps=every_steps, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=keep, save_interval_steps=every_steps, create=True,
+                                             multiprocessing_options=_barriers("latest")))
     self.best_metric = best_metric
     self.best = ocp.CheckpointManager(
         os.path.join(root, "best"),
         options=ocp.CheckpointManagerOptions(
             max_to_keep=keep_best, create=True, best_fn=lambda m: m[best_metric], best_mode=best_mode,
-            keep_checkpoints_without_metrics=False))
+            keep_checkpoints_without_metrics=False, multiprocessing_options=_barriers("best")))
 
   def _digest_path(self, manager: ocp.CheckpointManager, step: int) -> str:
     return os.path.join(self.digests, f"{os.path.basename(str(manager.directory))}_{step}.json")
@@ -107,9 +118,12 @@ class Checkpointer:
   def _write_digest(self, manager: ocp.CheckpointManager, step: int, state) -> None:
     """Before the save starts, so a committed checkpoint always has its digest (a digest without a checkpoint,
     from a save a kill interrupted, is overwritten by the next save of that step)."""
+    digest = state_digest(state)   # On every process: a collective where arrays span processes.
+    if not distributed.is_primary():
+      return
     path = self._digest_path(manager, step)
     with open(path + ".tmp", "w") as f:
-      json.dump({"step": step, "sha256": state_digest(state)}, f)
+      json.dump({"step": step, "sha256": digest}, f)
     os.replace(path + ".tmp", path)
 
   def save_latest(self, step: int, state, force: bool = False) -> bool:
@@ -192,6 +206,8 @@ class Checkpointer:
   def wait(self) -> None:
     self.latest.wait_until_finished()
     self.best.wait_until_finished()
+    if not distributed.is_primary():
+      return
     kept = {os.path.basename(self._digest_path(m, s)) for m in (self.latest, self.best) for s in m.all_steps()}
     for path in glob.glob(os.path.join(self.digests, "*.json")):
       if os.path.basename(path) not in kept:
@@ -200,6 +216,10 @@ class Checkpointer:
   def close(self) -> None:
     self.latest.close()
     self.best.close()
+
+
+def _barriers(prefix: str) -> ocp.options.MultiprocessingOptions:
+  return ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=prefix)
 
 
 def _first_line(e: BaseException) -> str:

@@ -8,6 +8,9 @@ A bad input (a config key or value, a data file, a workdir, a checkpoint) ends t
 system refused a file (OSError). Any other exception is a bug of ours and keeps its traceback;
 `RECJAX_TRACEBACK=1` shows the stack of the one-line errors too. A run that finishes prints where its results and
 its data cache are.
+
+Many processes: start the same command in every process, with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+JAX_PROCESS_ID set (or under SLURM's srun) and one shared --workdir; rec_jax/distributed.py has the commands.
 """
 
 import logging as py_logging
@@ -56,10 +59,12 @@ def error_line(e: BaseException) -> Optional[str]:
 
 def run(config, workdir: str) -> None:
   """Trains, evaluates and reports one run (or resumes it, or reports a finished one)."""
-  from rec_jax import train  # Imports JAX; after flag parsing so --help stays fast.
+  from rec_jax import distributed, train  # Imports JAX; after flag parsing so --help stays fast.
   from rec_jax.xla_cpu import select_cpu_dots
   logging.info("workdir %s", workdir)
-  select_cpu_dots(config.parallel.cpu_dots)  # Before JAX starts its backend.
+  # Both before JAX starts its backend, which reads XLA_FLAGS once and must know its peer processes.
+  select_cpu_dots(config.parallel.cpu_dots)
+  distributed.initialize()
   train.train_and_evaluate(config, workdir)
   data_dir = os.path.expanduser(config.data.data_dir)
   print(f"done: results in {os.path.join(os.path.abspath(workdir), 'results.json')}; data cache in {data_dir}",

@@ -2,8 +2,9 @@
 sharded by rows on `model` (`parallel.model_axis` devices), every other parameter is replicated.
 
 The same code runs on one CPU, on forced host devices in tests, on many GPUs and, after
-`jax.distributed.initialize()`, on many hosts: each host passes its local slice of the batch and
-`make_array_from_process_local_data` assembles the global array.
+`jax.distributed.initialize()` (rec_jax/distributed.py), on many processes: each builds only its share of every
+global batch (`batch_share`: the rows its devices hold on the data axis), `make_array_from_process_local_data`
+assembles the global array, and `to_host` gathers outputs sharded over all processes to every one of them.
 
 Row-sharded tables: a table of V rows on a model axis of m devices holds V/m rows per device (and so do its
 optimizer state's rows); lookups and row updates inside the jitted steps are partitioned by XLA's SPMD partitioner
@@ -20,8 +21,10 @@ from typing import Dict
 import jax
 import numpy as np
 from absl import logging
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from rec_jax.data.pipeline import BatchShare
 from rec_jax.errors import UserError
 
 DATA, MODEL = "data", "model"
@@ -55,16 +58,37 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
                     f"axis (and {jax.process_count()} processes); per-process batch would be {per_process}")
 
 
-def local_data_shards(mesh: Mesh) -> int:
-  """How many devices this process's part of a batch is split over."""
-  return max(mesh.shape[DATA] // jax.process_count(), 1)
+def batch_share(mesh: Mesh) -> BatchShare:
+  """This process's share of every global batch (data/pipeline.py): the rows of the data axis its devices hold,
+  and over how many devices they are split. jax.devices() lists each process's devices together, so that is one
+  contiguous block of the data axis (the whole axis for a single process, or when the model axis spans the
+  processes)."""
+  me = jax.process_index()
+  mine = [i for i, row in enumerate(mesh.devices) if any(d.process_index == me for d in row)]
+  data = mesh.shape[DATA]
+  if not mine or mine != list(range(mine[0], mine[0] + len(mine))) or data % len(mine) or mine[0] % len(mine):
+    raise UserError(f"process {me} holds rows {mine} of the {data}-device data axis: each process needs an equal, "
+                    "contiguous block of it (use all devices: parallel.num_devices=-1)")
+  return BatchShare(devices=len(mine), index=mine[0] // len(mine), count=data // len(mine))
 
 
 def shard_batch(batch, mesh: Mesh):
-  """Host-local numpy batch (any pytree, e.g. rec_jax/batch.py's Batch) -> global jax arrays sharded over the data
-  axis."""
+  """This process's share of a batch (host numpy, any pytree, e.g. rec_jax/batch.py's Batch; the whole batch for
+  one process) -> global jax arrays sharded over the data axis."""
   sharding = data_sharding(mesh)
   return jax.tree.map(lambda v: jax.make_array_from_process_local_data(sharding, np.asarray(v)), batch)
+
+
+def to_host(tree):
+  """Numpy copies of the arrays of `tree`, whole on every process: an array sharded over several processes is
+  gathered (a collective: every process calls this alike); anything else is copied from local devices."""
+
+  def host(x):
+    if isinstance(x, jax.Array) and not (x.is_fully_addressable or x.is_fully_replicated):
+      return multihost_utils.process_allgather(x, tiled=True)
+    return np.asarray(x)
+
+  return jax.tree.map(host, tree)
 
 
 def replicate(tree, mesh: Mesh):

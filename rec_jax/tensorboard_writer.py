@@ -1,7 +1,9 @@
-"""A run's TensorBoard event files (`<workdir>/tensorboard/`, the README's workdir contract), written with tensorboardX: the event
-format without TensorFlow. Tags: `train/loss`, `train/grad_norm`, `train/learning_rate`, `train/steps_per_s` every
-`train.log_every` steps, `val/<metric>` at every evaluation and `<final split>/<metric>` once at the end. Event tags
-allow no `@` (TensorFlow's rule, which tensorboardX applies), so `ndcg@10/cold` is tagged `ndcg_at_10/cold`."""
+"""A run's TensorBoard event files (`<workdir>/tensorboard/`, the README's workdir contract), written with
+tensorboardX: the event format without TensorFlow. Tags: `train/loss`, `train/grad_norm`, `train/learning_rate`,
+`train/steps_per_s` every `train.log_every` steps, `val/<metric>` at every evaluation and `<final split>/<metric>`
+once at the end. Event tags allow no `@` (TensorFlow's rule, which tensorboardX applies), so `ndcg@10/cold` is
+tagged `ndcg_at_10/cold`. In a multi-process run only process 0 writes them (the others' TensorBoard does nothing):
+every process logs the same values."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from rec_jax import distributed
 from rec_jax.workdir import TENSORBOARD_DIR
-
 
 
 class TensorBoard:
   def __init__(self, workdir: str, start_step: int = 0):
+    self._writer = None
+    if not distributed.is_primary():
+      return
     from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel  (protobuf; only when used)
     # A resumed run restarts from its checkpoint, but the interrupted process may have logged past it: purge_step
     # tells TensorBoard to hide what earlier event files hold from that step on, so the curves do not fork.
@@ -27,13 +32,16 @@ class TensorBoard:
 
   def scalars(self, step: int, values: Mapping[str, object], prefix: str = "") -> None:
     """Every finite number of `values` (Python, NumPy or 0-d JAX) as `<prefix><name>` at `step`."""
+    if self._writer is None:
+      return
     for name, value in values.items():
       number = _number(value)
       if number is not None:
         self._writer.add_scalar(tag(prefix + name), number, global_step=step)
 
   def close(self) -> None:
-    self._writer.close()
+    if self._writer is not None:
+      self._writer.close()
 
 
 def tag(name: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from absl import logging
 from flax import nnx
 
-from rec_jax import parallel
+from rec_jax import distributed, parallel
 from rec_jax.checkpoint import check_frozen
 from rec_jax.config.base import with_defaults
 from rec_jax.config.checks import check_config
@@ -169,14 +169,14 @@ class Trainer:
     train_step = make_train_step(self.train_graphdef, self.tx, self.run.task, mesh, self.run.task_options,
                                  embedding_l2=config.train.embedding_l2, shardings=self.shardings)
     metric, mode = self.run.best_metric()
-    if should_stop(self.files.read_metrics(), metric, mode, self.stopping):   # Resumed after the stop.
+    if self._should_stop(metric, mode):   # Resumed after the stop.
       return params, int(self.state["step"]), 0.0, True
     schedule = learning_rate_schedule(config.train)
-    shards = parallel.local_data_shards(mesh)
+    share = parallel.batch_share(mesh)   # The rows of each global batch this process feeds.
     val = self.run.data.splits[config.eval.split]
     step, num_steps, eval_seconds, stopped = int(self.state["step"]), config.train.num_steps, 0.0, False
     while step < num_steps and not stopped:
-      batch = self.training.batch(step, config.train.batch_size, config.seed, shards)
+      batch = self.training.batch(step, config.train.batch_size, config.seed, share)
       params, opt_state, train_metrics = train_step(params, frozen, opt_state, parallel.shard_batch(batch, mesh),
                                                     step_key(config.seed, step))
       step += 1
@@ -194,7 +194,7 @@ class Trainer:
         self.ckpt.save_best(step, self.state, metrics)
         self.board.scalars(step, metrics, "val/")
         self.progress.latest_eval = metrics
-        stopped = should_stop(self.files.read_metrics(), metric, mode, self.stopping)
+        stopped = self._should_stop(metric, mode)
         if stopped:
           logging.info("early stopping at step %d: %s has not improved for %d evaluations", step, metric,
                        self.stopping.patience)
@@ -207,6 +207,11 @@ class Trainer:
         self.guard.check(self.ckpt.latest_step())
         self.ckpt.save_latest(step, self.state, force=True)
     return params, step, eval_seconds, stopped
+
+  def _should_stop(self, metric: str, mode: str) -> bool:
+    """Early stopping by the validation log; with many processes, process 0's decision (it writes the log)."""
+    return distributed.on_primary(lambda: should_stop(self.files.read_metrics(), metric, mode, self.stopping),
+                                  "deciding on early stopping")
 
   def close(self) -> None:
     self.ckpt.wait()

@@ -1,6 +1,9 @@
 """The files of a workdir and of a sweep directory, named in this one module (the README's workdir contract), the
 resume rules of config.json, metrics.jsonl and results.json (`RunFiles`), and the lock that keeps a second process
-out of a workdir (`WorkdirLock`). rec_jax, launch/ and analysis/ all find a run's files through these names."""
+out of a workdir (`WorkdirLock`). rec_jax, launch/ and analysis/ all find a run's files through these names.
+
+A multi-process run (rec_jax/distributed.py) shares one workdir: process 0 writes these files and decides on the
+config check for all; every process holds its own lock."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import os
 import shutil
 from typing import Callable, Dict, Optional
 
+from rec_jax import distributed
 from rec_jax.errors import UserError
 
 # A run's workdir.
@@ -54,7 +58,8 @@ def _flatten(d, prefix=""):
 
 
 class RunFiles:
-  """config.json, metrics.jsonl and results.json of one workdir."""
+  """config.json, metrics.jsonl and results.json of one workdir. In a multi-process run only process 0 writes them
+  (the others' writes do nothing); all may read them."""
 
   def __init__(self, workdir: str):
     self.workdir = workdir
@@ -98,7 +103,10 @@ class RunFiles:
     its run never reached a checkpoint (then it is started again with this config) or only the `parallel` section
     differs (the mesh: the run resumes on the new one). `complete`: the saved config
     with the options it lacks at their defaults (config/base.py's `with_defaults`), so a run made before an option
-    was added still resumes or reports."""
+    was added still resumes or reports. Many processes: process 0 checks and writes, and its refusal stops all."""
+    distributed.on_primary(lambda: self._write_or_check_config(config, complete), "checking the workdir's config")
+
+  def _write_or_check_config(self, config, complete: Callable[[dict], dict]) -> None:
     resolved = json.loads(config.to_json_best_effort())
     if os.path.exists(self.config_path):
       try:
@@ -141,12 +149,16 @@ class RunFiles:
       raise UserError(f"{self.results_path} is not valid JSON ({e}): delete it to evaluate the run again") from None
 
   def write_results(self, results: dict) -> None:
+    if not distributed.is_primary():
+      return
     tmp = self.results_path + ".tmp"
     with open(tmp, "w") as f:
       json.dump(results, f, indent=1, sort_keys=True)
     os.replace(tmp, self.results_path)
 
   def append_metrics(self, step: int, metrics: Dict[str, float]) -> None:
+    if not distributed.is_primary():
+      return
     with open(self.metrics_path, "a") as f:
       f.write(json.dumps({"step": step, **metrics}, sort_keys=True) + "\n")
 
@@ -172,6 +184,8 @@ class RunFiles:
   def truncate_metrics(self, step: int) -> None:
     """Forgets evaluations logged after the resumed step (and a line cut short by a kill); the resumed run logs
     them again. Written aside and renamed: a kill during it loses nothing."""
+    if not distributed.is_primary():
+      return
     kept = [m for m in self.read_metrics() if m["step"] <= step]
     tmp = self.metrics_path + ".tmp"
     with open(tmp, "w") as f:
@@ -185,10 +199,13 @@ class RunFiles:
 class WorkdirLock:
   """An exclusive lock on a workdir for the process training in it (`with WorkdirLock(workdir): ...`): a second
   process on the same workdir is refused with the holder's pid. The operating system releases it when the holder
-  dies, however it dies."""
+  dies, however it dies. The processes of one multi-process run share the workdir, so each holds its own lock
+  (`.run.lock` for process 0, `.run.lock.<index>` for the others): they do not exclude each other, while a second
+  run's processes find theirs held."""
 
   def __init__(self, workdir: str):
-    self.path = os.path.join(workdir, LOCK_FILE)
+    index = distributed.process_index()
+    self.path = os.path.join(workdir, LOCK_FILE + (f".{index}" if index else ""))
     self._file = None
 
   def __enter__(self) -> "WorkdirLock":

@@ -3,12 +3,16 @@
 Training batches are a pure function of (seed, step): resuming at step s gives exactly the batches an uninterrupted
 run would have seen. Evaluation batches cover every row exactly once; the last one is padded and its `weight` is 0
 on padding rows, so metrics never drop or double-count a row.
+
+With many processes (rec_jax/distributed.py) every process draws the same global batch indices and builds only its
+`BatchShare` of the rows (parallel.batch_share); parallel.shard_batch assembles the global arrays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Iterator
+from typing import Iterator, Tuple
 
 import numpy as np
 
@@ -16,6 +20,29 @@ from rec_jax.batch import Batch, FeatureArrays, TextBlock
 from rec_jax.errors import UserError
 
 TEXT_SLOT_BUCKETS = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchShare:
+  """The rows of every global batch one process builds: the `index`-th of `count` equal contiguous slices, split
+  over `devices` of its devices (parallel.batch_share). `WHOLE`: one process, one device, the whole batch."""
+  devices: int = 1
+  index: int = 0
+  count: int = 1
+
+  def rows(self, size: int) -> slice:
+    """This share of `size` global rows."""
+    if size % self.count:
+      raise UserError(f"a batch of {size} rows does not split over {self.count} processes")
+    part = size // self.count
+    return slice(self.index * part, (self.index + 1) * part)
+
+  def shares(self):
+    """Every process's share, this one's among them (text blocks are sized alike on all of them)."""
+    return [dataclasses.replace(self, index=i) for i in range(self.count)]
+
+
+WHOLE = BatchShare()
 
 
 def text_slot_count(num_unique: int, batch_size: int, shards: int = 1) -> int:
@@ -27,22 +54,30 @@ def text_slot_count(num_unique: int, batch_size: int, shards: int = 1) -> int:
   return min(-(-num_unique // step) * step, batch_size)
 
 
-def gather(arrays: FeatureArrays, index: np.ndarray, weight: np.ndarray, shards: int = 1) -> Batch:
-  """The batch of rows `index` of `arrays` (`weight` [len(index)]: 0 on padding rows).
+def gather(arrays: FeatureArrays, index: np.ndarray, weight: np.ndarray, share: BatchShare = WHOLE) -> Batch:
+  """This process's `share` of the batch of rows `index` of `arrays` (`weight` [len(index)]: 0 on padding rows).
 
   Items repeat within a batch, and the text tower is by far the costliest part of a step, so each text group's
   distinct texts are in the batch once (`TextBlock.texts` [slots, ...], padded with repeats of the first) and each
-  row finds its own by `TextBlock.slot` [batch].
+  row finds its own by `TextBlock.slot` [batch]. With many processes each share has its own block, of the size of
+  the largest share's (one shape on every process), and its slots count from its block's place in the global one
+  (share i's block is rows [i * slots, (i + 1) * slots) of it).
   """
-  rows = arrays.rows.take(index)
+  mine = share.rows(len(index))
+  rows = arrays.rows.take(index[mine])
   blocks = {}
-  for group, text_index in rows.text_indices().items():
-    unique, slot = np.unique(text_index, return_inverse=True)
-    slots = text_slot_count(len(unique), len(index), shards)
+  for group, text_index in arrays.rows.text_indices().items():
+    batch_texts = text_index[index]
+    unique, slot = np.unique(batch_texts[mine], return_inverse=True)
+    widest = max([len(unique)] + [len(np.unique(batch_texts[other.rows(len(index))])) for other in share.shares()
+                                  if other != share])
+    slots = text_slot_count(widest, len(rows), share.devices)
     unique = np.concatenate([unique, np.full(slots - len(unique), unique[0])])
-    blocks[group] = TextBlock(texts=getattr(arrays.texts, group).take(unique), slot=slot.astype(np.int32))
-  return Batch(label=rows.label, weight=weight, user_id=rows.user_id, item_id=rows.item_id, history=rows.history,
-               categorical=rows.categorical, numeric=rows.numeric, item_log_q=rows.item_log_q, **blocks)
+    blocks[group] = TextBlock(texts=getattr(arrays.texts, group).take(unique),
+                              slot=(slot + share.index * slots).astype(np.int32))
+  return Batch(label=rows.label, weight=weight[mine], user_id=rows.user_id, item_id=rows.item_id,
+               history=rows.history, categorical=rows.categorical, numeric=rows.numeric, item_log_q=rows.item_log_q,
+               **blocks)
 
 
 @functools.lru_cache(maxsize=2)
@@ -58,19 +93,26 @@ def steps_per_epoch(num_rows: int, batch_size: int, what: str = "rows") -> int:
   return num_rows // batch_size
 
 
-def train_batch(arrays: FeatureArrays, step: int, batch_size: int, seed: int, shards: int = 1) -> Batch:
-  """The batch of global step `step`: epochs are fresh permutations; each epoch's last partial batch is skipped."""
+def train_batch(arrays: FeatureArrays, step: int, batch_size: int, seed: int, share: BatchShare = WHOLE) -> Batch:
+  """The batch of global step `step` (this process's `share` of it): epochs are fresh permutations; each epoch's
+  last partial batch is skipped."""
   per_epoch = steps_per_epoch(len(arrays), batch_size)
   epoch, offset = divmod(step, per_epoch)
   order = epoch_order(len(arrays), seed, epoch)
-  return gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], np.ones(batch_size, np.float32), shards)
+  return gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], np.ones(batch_size, np.float32), share)
 
 
-def eval_batches(arrays: FeatureArrays, batch_size: int, shards: int = 1) -> Iterator[Batch]:
-  """Every row once, in order; the last batch is padded with row 0 at weight 0."""
-  n = len(arrays)
-  for start in range(0, n, batch_size):
-    index = np.arange(start, min(start + batch_size, n))
+def eval_indices(num_rows: int, batch_size: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+  """(row index, weight) of each evaluation batch: every row once, in order; the last batch is padded with row 0
+  at weight 0."""
+  for start in range(0, num_rows, batch_size):
+    index = np.arange(start, min(start + batch_size, num_rows))
     real = len(index)
     index = np.concatenate([index, np.zeros(batch_size - real, dtype=index.dtype)])
-    yield gather(arrays, index, (np.arange(batch_size) < real).astype(np.float32), shards)
+    yield index, (np.arange(batch_size) < real).astype(np.float32)
+
+
+def eval_batches(arrays: FeatureArrays, batch_size: int, share: BatchShare = WHOLE) -> Iterator[Batch]:
+  """The batches of `eval_indices` (this process's `share` of each)."""
+  for index, weight in eval_indices(len(arrays), batch_size):
+    yield gather(arrays, index, weight, share)

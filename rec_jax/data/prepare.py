@@ -4,6 +4,10 @@
 The processor is fitted on the train split the first time and loaded from the workdir afterwards, so resumed runs
 and later evaluations see exactly the same vocabularies and statistics; the governed splits must then be the very
 data it was fitted on (data/fingerprint.py), else the run is refused by name.
+
+Many processes (rec_jax/distributed.py): each prepares the data itself (deterministic: a processor it fits equals
+the one saved, which JSON round-trips exactly), process 0 reading the source first (a dataset built on first use is
+built once) and alone writing the report, the processor and the fingerprint.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from rec_jax import distributed
 from rec_jax.batch import FeatureArrays
 from rec_jax.data.catalogue import build_catalogue, item_keys
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
 from rec_jax.data.fingerprint import check_fingerprint, split_digest, write_fingerprint
 from rec_jax.data.governance import govern
 from rec_jax.data.item_sets import ItemSets
-from rec_jax.errors import UserError
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
 from rec_jax.workdir import DATA_REPORT_FILE, PROCESSOR_FILE
@@ -66,7 +70,8 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   """`dataset`: the `DATASET` of data.name's module (rec_jax/data/datasets/), read with the `data` section.
   `write_report=False` (rec_jax.analysis reading a finished run) leaves the workdir's data_report.json alone and
   needs the feature processor the run fitted."""
-  raw = dataset.load(data_cfg, features)
+  raw = distributed.primary_first(lambda: dataset.load(data_cfg, features), "reading the data")
+  writes = write_report and distributed.is_primary()
   missing = set(required_splits) - set(raw.splits)
   if missing:
     raise UserError(f"dataset {data_cfg.name!r} has no split(s) {sorted(missing)}; it has {sorted(raw.splits)}")
@@ -75,7 +80,7 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   if raw.source_report is not None:
     _check_source_accounting(raw.source_report, report)
     report = {"source": raw.source_report, **report}
-  if write_report:
+  if writes:
     with open(os.path.join(workdir, DATA_REPORT_FILE), "w") as f:
       json.dump(report, f, indent=1)
   for split, r in report["splits"].items():
@@ -85,7 +90,7 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   digests = {name: split_digest(cols) for name, cols in clean.items()}
   source = data_cfg.get("path", "") or f"{data_cfg.name} in {data_cfg.data_dir}"
   if os.path.exists(path):
-    if not check_fingerprint(workdir, digests, source) and write_report:
+    if not check_fingerprint(workdir, digests, source) and writes:
       logging.warning("%s has no data fingerprint (a run from before they were recorded): recording the data "
                       "as it is now", workdir)
       write_fingerprint(workdir, digests, path)
@@ -94,10 +99,11 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
     raise FileNotFoundError(f"{path} does not exist: {workdir} holds no run that prepared its data")
   else:
     processor = FeatureProcessor(features).fit(clean["train"])
-    # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
-    processor.save(path + ".tmp")
-    write_fingerprint(workdir, digests, path + ".tmp")
-    os.replace(path + ".tmp", path)
+    if writes:
+      # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
+      processor.save(path + ".tmp")
+      write_fingerprint(workdir, digests, path + ".tmp")
+      os.replace(path + ".tmp", path)
   # Tokenising every split's texts is the slow part of preparing a large dataset.
   splits = {name: processor.transform(cols) for name, cols in bar(clean.items(), desc="features", unit="split")}
   order = ["train"] + sorted(set(clean) - {"train"})

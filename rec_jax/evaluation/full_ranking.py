@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rec_jax.batch import OOV, PAD, FeatureArrays
-from rec_jax.data.pipeline import eval_batches
+from rec_jax.data.pipeline import WHOLE, BatchShare, eval_indices, gather
 from rec_jax.errors import UserError
 from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.evaluation.ranking import multi_relevance_metrics, positions_to_flags, relevant_positions, target_ranks
@@ -225,33 +225,39 @@ def _sampled(vectors, candidates, arrays, queries, catalogue, ks):
   return {"": (flags, ones), "warm": (flags[~cold], ones[~cold]), "cold": (flags[cold], ones[cold])}
 
 
-def query_vectors(query_fn, rows: FeatureArrays, batch_size: int, shards: int = 1) -> np.ndarray:
+def query_vectors(query_fn, rows: FeatureArrays, batch_size: int, share: BatchShare = WHOLE) -> np.ndarray:
   """query_fn's vectors for every row, in row order, computed in batches of similar history length, each batch's
   histories cut after its longest one (rounded up to a power of two: few shapes to compile). Histories are
   left-aligned and the encoders never attend to padding, so the cut changes no vector; it saves most of the
-  encoder's work on short histories (an Amazon category's users average under 10 of 50 positions)."""
+  encoder's work on short histories (an Amazon category's users average under 10 of 50 positions). `query_fn`:
+  this process's `share` of a batch -> the whole batch's vectors (predict_split); the cut is the whole batch's,
+  one shape on every process."""
   lengths = np.sum(rows.rows.history != PAD, axis=1)
   order = np.argsort(lengths, kind="stable")
+  ordered, ordered_lengths = rows.select(order), lengths[order]
   out, width = [], rows.rows.history.shape[1]
-  for batch in eval_batches(rows.select(order), batch_size, shards):
-    longest = int(np.sum(batch.history != PAD, axis=1).max(initial=0))
+  for index, weight in eval_indices(len(ordered), batch_size):
+    longest = int(ordered_lengths[index].max(initial=0))
     cut = min(width, 1 << int(np.ceil(np.log2(max(longest, 1)))))
-    out.append(np.asarray(query_fn(batch.replace(history=batch.history[:, :cut])))[batch.weight > 0])
+    batch = gather(ordered, index, weight, share)
+    out.append(np.asarray(query_fn(batch.replace(history=batch.history[:, :cut]))))
   vectors = np.zeros((len(rows),) + out[0].shape[1:], np.float32) if out else np.zeros((0, 1), np.float32)
   if out:
-    vectors[order] = np.concatenate(out)
+    vectors[order] = np.concatenate(out)[:len(rows)]
   return vectors
 
 
 def evaluate_ranking(query_fn, candidate_fn, arrays: FeatureArrays, catalogue: FeatureArrays, batch_size: int,
                      ks: Sequence[int], options: RankingOptions = RankingOptions(),
-                     shards: int = 1) -> Dict[str, float]:
-  """query_fn / candidate_fn: batch -> [batch, dim] vectors (score = their dot product); `shards`: the devices
-  batches are split over (data/pipeline.py)."""
-  candidates = predict_split(candidate_fn, catalogue, batch_size, shards).astype(np.float32)
+                     share: BatchShare = WHOLE) -> Dict[str, float]:
+  """query_fn / candidate_fn: batch -> [batch, dim] vectors (score = their dot product) of the whole batch, given
+  this process's `share` of it (data/pipeline.py; EvalContext.bind gathers the vectors from every process). The
+  ranking itself runs on each process's host and local device, on the same vectors: every process gets the same
+  metrics."""
+  candidates = predict_split(candidate_fn, catalogue, batch_size, share).astype(np.float32)
   queries = ranking_queries(arrays.rows, options.unit)
   query_rows = FeatureArrays(arrays.rows.take(queries.rows), arrays.texts)
-  vectors = query_vectors(query_fn, query_rows, batch_size, shards)
+  vectors = query_vectors(query_fn, query_rows, batch_size, share)
   result = {"num_candidates": len(candidates)}
   if not len(queries.rows):
     return {**result, "num_queries": 0}

@@ -14,7 +14,7 @@ from typing import Callable, Dict
 import numpy as np
 
 from rec_jax.batch import FeatureArrays, Rows
-from rec_jax.data.pipeline import eval_batches
+from rec_jax.data.pipeline import WHOLE, BatchShare, eval_batches
 from rec_jax.evaluation import metrics
 from rec_jax.progress import bar
 
@@ -25,16 +25,17 @@ SLICES: Dict[str, Callable[[Rows], np.ndarray]] = {
 }
 
 
-def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int, shards: int = 1) -> np.ndarray:
-  """Predictions for every row of the split, in row order; padding rows are dropped by their weight."""
+def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int, share: BatchShare = WHOLE) -> np.ndarray:
+  """Predictions for every row of the split, in row order. `predict_fn`: this process's `share` of an evaluation
+  batch (data/pipeline.py) -> the predictions of the whole batch (EvalContext.bind gathers them from every
+  process). Padding rows, the tail of the last batch, are cut off."""
   out = []
-  for batch in bar(eval_batches(arrays, batch_size, shards), total=-(-len(arrays) // batch_size), desc="eval",
+  for batch in bar(eval_batches(arrays, batch_size, share), total=-(-len(arrays) // batch_size), desc="eval",
                    unit="batch"):
     pred = np.asarray(predict_fn(batch))
-    out.append(pred[batch.weight > 0])
-  preds = np.concatenate(out) if out else np.zeros(0, np.float32)
-  assert len(preds) == len(arrays), (len(preds), len(arrays))
-  return preds
+    assert len(pred) == batch_size, (len(pred), batch_size)
+    out.append(pred)
+  return np.concatenate(out)[:len(arrays)] if out else np.zeros(0, np.float32)
 
 
 def ctr_metrics(rows: Rows, probs: np.ndarray, ndcg_k: int) -> Dict[str, float]:

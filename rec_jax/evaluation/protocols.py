@@ -5,6 +5,10 @@
   (evaluation/full_ranking.py, `eval.ranking`), the negatives drawn once before training (`prepare`).
 `Protocol.build(ctx)` gives `run(params, arrays) -> metrics` for an `EvalContext`; `Protocol.produces(name, eval)`
 says whether a metric name is one it reports (checked before training: `checkpoint.best_metric`).
+
+With many processes (rec_jax/distributed.py) every process runs the same evaluation batches, each feeding its
+share of every batch; the jitted outputs are gathered to every process (`EvalContext.bind`), so the metrics, computed
+on each host from the same predictions, are the same on every process and equal to a single process's.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from rec_jax import parallel
+from rec_jax import distributed, parallel
 from rec_jax.batch import FeatureArrays
 from rec_jax.config.checks import metric_pattern
 from rec_jax.errors import UserError
@@ -34,12 +38,14 @@ class EvalContext:
   catalogue: Optional[FeatureArrays] = None
 
   @property
-  def shards(self) -> int:
-    return parallel.local_data_shards(self.mesh)
+  def share(self):
+    """This process's share of every evaluation batch (data/pipeline.py's BatchShare)."""
+    return parallel.batch_share(self.mesh)
 
   def bind(self, jitted, params):
-    """batch -> jitted(params, frozen, the batch sharded over the mesh)."""
-    return lambda batch: jitted(params, self.frozen, parallel.shard_batch(batch, self.mesh))
+    """this process's share of a batch -> jitted(params, frozen, the global batch sharded over the mesh), whole on
+    the host of every process."""
+    return lambda batch: parallel.to_host(jitted(params, self.frozen, parallel.shard_batch(batch, self.mesh)))
 
 
 def _no_preparation(eval_cfg, workdir: str, data) -> None:
@@ -63,14 +69,14 @@ class Protocol:
 def _ctr(ctx: EvalContext) -> Runner:
   predict = make_predict(ctx.graphdef, ctx.task, ctx.mesh)
   return lambda params, arrays: ctr_metrics(
-      arrays.rows, predict_split(ctx.bind(predict, params), arrays, ctx.eval_cfg.batch_size, ctx.shards),
+      arrays.rows, predict_split(ctx.bind(predict, params), arrays, ctx.eval_cfg.batch_size, ctx.share),
       ctx.eval_cfg.ndcg_k)
 
 
 def _rating(ctx: EvalContext) -> Runner:
   predict = make_predict(ctx.graphdef, ctx.task, ctx.mesh)
   return lambda params, arrays: rating_metrics(
-      arrays.rows, predict_split(ctx.bind(predict, params), arrays, ctx.eval_cfg.batch_size, ctx.shards))
+      arrays.rows, predict_split(ctx.bind(predict, params), arrays, ctx.eval_cfg.batch_size, ctx.share))
 
 
 def _ranking(ctx: EvalContext) -> Runner:
@@ -82,14 +88,17 @@ def _ranking(ctx: EvalContext) -> Runner:
   options = RankingOptions.from_config(cfg.ranking, where="eval.ranking")
   return lambda params, arrays: evaluate_ranking(
       ctx.bind(queries, params), ctx.bind(candidates, params), arrays, ctx.catalogue, cfg.batch_size, cfg.ks,
-      options, ctx.shards)
+      options, ctx.share)
 
 
 def _sampled_negatives(eval_cfg, workdir: str, data) -> None:
-  """With `eval.ranking.candidates=sampled`, each evaluation query's negatives, drawn once and saved."""
+  """With `eval.ranking.candidates=sampled`, each evaluation query's negatives, drawn once and saved (by process 0
+  first when there are many: the others read its file)."""
   ranking = RankingOptions.from_config(eval_cfg.ranking, where="eval.ranking")
   if ranking.candidates == "sampled":
-    attach_sampled_negatives(ranking, workdir, data, [eval_cfg.split, eval_cfg.final_split])
+    distributed.primary_first(
+        lambda: attach_sampled_negatives(ranking, workdir, data, [eval_cfg.split, eval_cfg.final_split]),
+        "drawing the evaluation negatives")
 
 
 CTR = Protocol(build=_ctr, names=lambda cfg: (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from rec_jax.batch import Batch, FeatureArrays
-from rec_jax.data.pipeline import gather
+from rec_jax.data.pipeline import WHOLE, BatchShare, gather
 
 
 def clicked_rows(arrays: FeatureArrays) -> FeatureArrays:
@@ -30,8 +30,8 @@ def negative_pool(arrays: FeatureArrays) -> FeatureArrays:
   return FeatureArrays(rows.replace(item_log_q=np.full(len(first), -np.log(len(first)), np.float32)), arrays.texts)
 
 
-def negative_batch(pool: FeatureArrays, step: int, num: int, seed: int, shards: int = 1) -> Batch:
+def negative_batch(pool: FeatureArrays, step: int, num: int, seed: int, share: BatchShare = WHOLE) -> Batch:
   """`num` pool rows drawn uniformly with replacement for global step `step` (a pure function of seed and step, so
-  resuming draws the same negatives)."""
+  resuming draws the same negatives); this process's `share` of them."""
   index = np.random.default_rng([seed, step, 7]).integers(len(pool), size=num)
-  return gather(pool, index, np.ones(num, np.float32), shards)
+  return gather(pool, index, np.ones(num, np.float32), share)

@@ -25,7 +25,7 @@ from typing import List
 import numpy as np
 
 from rec_jax.batch import PAD, FeatureArrays, PackedSequences
-from rec_jax.data.pipeline import epoch_order, steps_per_epoch
+from rec_jax.data.pipeline import WHOLE, BatchShare, epoch_order, steps_per_epoch
 from rec_jax.errors import UserError
 
 
@@ -114,12 +114,13 @@ class PackedSequenceRows:
   def batch_sizes(self, batch_size: int):
     return [batch_size]
 
-  def batch(self, step: int, batch_size: int, seed: int, shards: int = 1) -> PackedSequences:
-    """The `batch_size` packed rows of global step `step`: epochs are fresh permutations of the rows, each epoch's
-    last partial batch skipped. `shards` is unused: every row is whole, so any row split is a valid shard."""
-    del shards
+  def batch(self, step: int, batch_size: int, seed: int, share: BatchShare = WHOLE) -> PackedSequences:
+    """This process's `share` (data/pipeline.py) of the `batch_size` packed rows of global step `step`: epochs are
+    fresh permutations of the rows, each epoch's last partial batch skipped. Every row is whole, so any row split
+    is a valid shard."""
     per_epoch = steps_per_epoch(len(self), batch_size, what="packed rows")
     epoch, offset = divmod(step, per_epoch)
     index = epoch_order(len(self), seed, epoch)[offset * batch_size:(offset + 1) * batch_size]
+    index = index[share.rows(batch_size)]
     p = self.packed
     return PackedSequences(p.items[index], p.segment[index], p.position[index])

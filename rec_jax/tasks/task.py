@@ -9,7 +9,7 @@ from typing import Any, Callable, FrozenSet, Optional, Sequence, Tuple
 import jax.numpy as jnp
 
 from rec_jax.batch import Batch, FeatureArrays
-from rec_jax.data.pipeline import train_batch
+from rec_jax.data.pipeline import WHOLE, BatchShare, train_batch
 from rec_jax.errors import UserError
 from rec_jax.tasks.clicked_rows import negative_batch
 
@@ -46,11 +46,12 @@ class TrainingRows:
     """The leading sizes of a step's arrays: each must divide over the data axis."""
     return [batch_size] + ([self.num_negatives] if self.negatives is not None else [])
 
-  def batch(self, step: int, batch_size: int, seed: int, shards: int = 1) -> Batch:
-    """The batch of global step `step`, a pure function of (seed, step)."""
-    batch = train_batch(self.rows, step, batch_size, seed, shards)
+  def batch(self, step: int, batch_size: int, seed: int, share: BatchShare = WHOLE) -> Batch:
+    """This process's `share` (data/pipeline.py) of the batch of global step `step`, a pure function of (seed,
+    step); the extra negatives are shared out like the rows."""
+    batch = train_batch(self.rows, step, batch_size, seed, share)
     if self.negatives is not None:
-      batch = batch.replace(negatives=negative_batch(self.negatives, step, self.num_negatives, seed, shards))
+      batch = batch.replace(negatives=negative_batch(self.negatives, step, self.num_negatives, seed, share))
     return batch
 
 
@@ -70,7 +71,7 @@ class Task:
   evaluation: the protocol measuring it; score: (model, batch) -> [batch] predictions of pointwise tasks;
   requires: `features` keys that must be set; model_methods: what the model must provide besides __call__;
   centre_labels: models add the train mean of the label to their output (rating); train_rows: (train split,
-  options, model) -> what `batch(step, batch_size, seed, shards)` draws training batches from (TrainingRows, or
+  options, model) -> what `batch(step, batch_size, seed, share)` draws training batches from (TrainingRows, or
   next_item's PackedSequenceRows when the model trains on whole sequences)."""
   loss: Callable
   evaluation: Any
