@@ -13,8 +13,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NUM_STEPS = 60
+# No text tower: each of the eight process starts would compile BERT again (the tests run without a persistent
+# compilation cache, tests/conftest.py), and what a kill can break (steps, async saves, evaluation, resume) is the
+# same without it; the text tower's exact resume is tests/test_train.py's.
 OVERRIDES = [f"--config.train.num_steps={NUM_STEPS}", "--config.eval.every_steps=10",
-             "--config.checkpoint.every_steps=10", "--config.train.log_every=10"]
+             "--config.checkpoint.every_steps=10", "--config.train.log_every=10", "--config.model.use_text=False"]
 TIMING = ("wall_time_s", "train_seconds", "eval_seconds", "final_eval_seconds", "train_steps_per_s")
 # Where each kill lands, in order (two rounds of the three harmful points), and the checkpoint the run must have
 # committed before that kill is armed, so the kills spread over the whole run (the last one hits the final
