@@ -5,8 +5,8 @@ run checkpointed on one mesh resumes on another (orbax restores into the new sha
 from __future__ import annotations
 
 import jax
-import numpy as np
 import pytest
+from flax import nnx
 
 from rec_jax import parallel, train
 from rec_jax.experiment import build_experiment
@@ -54,7 +54,6 @@ def test_tables_are_split_by_rows_over_the_model_axis(smoke_config, tmp_path):
   assert hashed and hashed <= set(sharded) and all(rows[n] == BUCKETS + 2 for n in hashed)
   # Tables whose rows 2 does not divide stay replicated.
   assert all(rows[n] % 2 == 0 for n in sharded) and set(rows) - set(sharded) == {n for n in rows if rows[n] % 2}
-  from flax import nnx  # pylint: disable=import-outside-toplevel
   params = nnx.split(run.model, nnx.Param, ...)[1]
   placed = parallel.place(params, parallel.state_shardings(mesh, params, sharded))
   for path, leaf in jax.tree_util.tree_flatten_with_path(placed)[0]:
