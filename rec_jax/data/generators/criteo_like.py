@@ -61,6 +61,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from rec_jax.data.generators import tsv_units
 from rec_jax.errors import UserError, describe_os_error
 
 NUM_INTEGER, NUM_CATEGORICAL = 13, 26
@@ -403,72 +404,24 @@ def hex_values(field: int, ranks: np.ndarray) -> np.ndarray:
   return _mix32(np.asarray(ranks).astype(np.uint32) + _HEX_SALT[field])
 
 
-# The text is built in 4-byte units (uint32, bytes in text order) whose 0 bytes are padding, dropped at the end.
-def _units(texts: Sequence[str]) -> np.ndarray:
-  return np.frombuffer(b"".join(t.encode().ljust(4, b"\0") for t in texts), dtype=np.uint32)
-
-
-_HEX16 = np.concatenate([_units(f"{v:04x}" for v in range(65536)), [0]])   # index 65536: an empty value
-_TAB_NUMBER = _units(f"\t{v}" for v in range(-99, 1000))                   # index v + 99: "\t" and v
-_TAB_TOP = _units(["\t"] + [f"\t{v}" for v in range(1, 1000)])             # a leading group: "\t" when 0
-# Lower groups of 4 digits: index part + 10000 when a higher group is not 0 (then zero-padded "0042").
-_MIDDLE = _units([""] + [str(v) for v in range(1, 10000)] + [f"{v:04d}" for v in range(10000)])
-_LAST = _units([str(v) for v in range(10000)] + [f"{v:04d}" for v in range(10000)])
-_TAB_UNIT, _NEWLINE_UNIT = _units(["\t", "\n"])
-_LABEL_UNITS = _units(["0", "1"])
-
-
-def _integer_groups(values: np.ndarray) -> int:
-  """Units of `_integer_units`: a leading group of up to 3 digits (after the tab), then groups of 4."""
-  digits = len(str(int(values.max(initial=0))))
-  return 1 if digits <= 3 else 1 + -(-(digits - 3) // 4)
-
-
-def _integer_units(values: np.ndarray, missing: np.ndarray, out: np.ndarray) -> None:
-  """Fills `out` (_integer_groups(values), n) with "\t" and each integer in decimal; just "\t" when missing.
-  Negative values must be >= -99."""
-  groups = len(out)
-  if groups == 1:
-    out[0] = _TAB_NUMBER[values + 99]
-  else:
-    magnitude = np.maximum(values, 0)
-    out[0] = _TAB_TOP[magnitude // 10 ** (4 * (groups - 1))]
-    for g in range(1, groups):
-      higher = (magnitude >= 10 ** (4 * (groups - g))).astype(np.int64) * 10000
-      part = magnitude // 10 ** (4 * (groups - 1 - g)) % 10000
-      out[g] = (_LAST if g == groups - 1 else _MIDDLE)[part + higher]
-    negative = values < 0
-    out[0] = np.where(negative, _TAB_NUMBER[np.clip(values, -99, 0) + 99], out[0])
-    out[1:, negative] = 0
-  out[0, missing] = _TAB_UNIT
-  out[1:, missing] = 0
-
-
-def _categorical_units(chunk: _Chunk, out: np.ndarray) -> None:
-  """Fills `out` (26, 3, n) with "\t" and the 8 hex digits of each categorical value (two units); just "\t" when
-  missing."""
-  values = _mix32(chunk.ranks + _HEX_SALT[:, None])
-  out[:, 0] = _TAB_UNIT
-  out[:, 1] = _HEX16[np.where(chunk.cat_missing, 65536, values >> np.uint32(16))]
-  out[:, 2] = _HEX16[np.where(chunk.cat_missing, 65536, values & np.uint32(0xFFFF))]
+_LABEL_UNITS = tsv_units.units(["0", "1"])
 
 
 def _text(chunk: _Chunk, labels: np.ndarray) -> bytearray:
-  """The chunk's lines: label, tab-prefixed integers and categorical values, newline. Built field-major in units
-  (each field's units contiguous), transposed into lines, padding dropped."""
+  """The chunk's lines: label, tab-prefixed integers and categorical values (8 hex digits of the field-salted mix
+  of the rank), newline; built field-major in units (rec_jax/data/generators/tsv_units.py)."""
   n = len(labels)
-  groups = [_integer_groups(chunk.ints[j]) for j in range(NUM_INTEGER)]
+  groups = [tsv_units.integer_groups(chunk.ints[j]) for j in range(NUM_INTEGER)]
   units = np.empty((2 + sum(groups) + 3 * NUM_CATEGORICAL, n), dtype=np.uint32)
   units[0] = _LABEL_UNITS[labels]
   row = 1
   for j, count in enumerate(groups):
-    _integer_units(chunk.ints[j], chunk.int_missing[j], units[row:row + count])
+    tsv_units.integer_units(chunk.ints[j], chunk.int_missing[j], units[row:row + count])
     row += count
-  _categorical_units(chunk, units[row:-1].reshape(NUM_CATEGORICAL, 3, n))
-  units[-1] = _NEWLINE_UNIT
-  lines = bytearray(units.nbytes)
-  np.frombuffer(lines, dtype=np.uint32).reshape(n, len(units))[:] = units.T
-  return lines.translate(None, b"\0")
+  tsv_units.hex_units(_mix32(chunk.ranks + _HEX_SALT[:, None]), chunk.cat_missing,
+                      units[row:-1].reshape(NUM_CATEGORICAL, 3, n))
+  units[-1] = tsv_units.NEWLINE_UNIT
+  return tsv_units.join_lines(units)
 
 
 @dataclasses.dataclass

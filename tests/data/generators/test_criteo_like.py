@@ -13,7 +13,7 @@ import pytest
 
 from rec_jax.data.datasets import DATASETS
 from rec_jax.data.formats.source_report import SourceReport
-from rec_jax.data.generators import criteo_like
+from rec_jax.data.generators import criteo_like, tsv_units
 from rec_jax.data.generators.criteo_like import CHUNK_ROWS, KAGGLE_VOCAB, CriteoSpec, scaled_vocab, write
 from rec_jax.errors import UserError
 from rec_jax.evaluation.metrics import auc
@@ -148,8 +148,8 @@ def test_integer_text_at_group_boundaries():
   values = np.array([0, 9, 10, 999, 1000, 9999, 10000, 10001, 99999999, 100000000, 123456789, 2 ** 31 - 1, -1,
                      -3, 7], dtype=np.int64)
   missing = np.arange(len(values)) == len(values) - 1
-  out = np.empty((criteo_like._integer_groups(values), len(values)), dtype=np.uint32)
-  criteo_like._integer_units(values, missing, out)
+  out = np.empty((tsv_units.integer_groups(values), len(values)), dtype=np.uint32)
+  tsv_units.integer_units(values, missing, out)
   text = np.ascontiguousarray(out.T).tobytes().replace(b"\0", b"").decode()
   assert text.split("\t")[1:] == [str(v) for v in values[:-1]] + [""]
 
