@@ -18,6 +18,7 @@ setup(
         "numpy",
         "tensorflow-datasets>=4.9.7",
         "array_record",
+        "grain",          # prefetching training batches (rec_jax/data/prefetch.py)
         "importlib_resources",
         "etils[epath]",
         "tokenizers>=0.15",

@@ -27,6 +27,7 @@ from rec_jax.checkpoint import Checkpointer, initial_state
 from rec_jax.data.datasets import DATASETS
 from rec_jax.data.features import FeatureOptions
 from rec_jax.data.prepare import PreparedData, prepare_data
+from rec_jax.data.streaming.prepare import check_streaming
 from rec_jax.data.vocabulary_texts import vocabulary_texts
 from rec_jax.errors import UserError
 from rec_jax.models.crosses import CROSSES
@@ -201,6 +202,7 @@ def preflight(config: ml_collections.ConfigDict) -> None:
     task.check_model(config.task, config.model.name, model_class)
   components(config.model, options, features, {})
   check_sparse_options(config.train)
+  check_streaming(config)
   data_dir = os.path.expanduser(config.data.data_dir)
   if os.path.exists(data_dir) and not os.path.isdir(data_dir):
     raise UserError(f"data.data_dir={config.data.data_dir!r} is a file, not a directory")

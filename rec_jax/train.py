@@ -17,6 +17,7 @@ from rec_jax.checkpoint import check_frozen
 from rec_jax.config.base import with_defaults
 from rec_jax.config.checks import check_config
 from rec_jax.cross_validation import is_cross_validation, run_folds
+from rec_jax.data.prefetch import step_batches
 from rec_jax.divergence import DivergenceGuard
 from rec_jax.early_stopping import EarlyStopping, should_stop
 from rec_jax.errors import UserError
@@ -175,8 +176,10 @@ class Trainer:
     share = parallel.batch_share(mesh)   # The rows of each global batch this process feeds.
     val = self.run.data.splits[config.eval.split]
     step, num_steps, eval_seconds, stopped = int(self.state["step"]), config.train.num_steps, 0.0, False
+    batches = step_batches(lambda s: self.training.batch(s, config.train.batch_size, config.seed, share), step,
+                           num_steps, config.data.get("prefetch", 0))
     while step < num_steps and not stopped:
-      batch = self.training.batch(step, config.train.batch_size, config.seed, share)
+      batch = next(batches)
       params, opt_state, train_metrics = train_step(params, frozen, opt_state, parallel.shard_batch(batch, mesh),
                                                     step_key(config.seed, step))
       step += 1

@@ -32,6 +32,8 @@ def base_config(seed: int = 0) -> ml_collections.ConfigDict:
   c.data.name = ""   # rec_jax/data/datasets/<name>.py; set by config/datasets.py
   c.data.path = ""   # a real dataset's official files (a directory or a file)
   c.data.data_dir = "~/tensorflow_datasets"
+  # Training batches made ahead of their step by a background thread (rec_jax/data/prefetch.py); 0: in the loop.
+  c.data.prefetch = 0
 
   c.features = ml_collections.ConfigDict(FeatureOptions.defaults())
 

@@ -104,6 +104,8 @@ RULES = {
     "checkpoint.best_mode": choice("", "min", "max"),
     "data.max_bad_fraction": number(0, 1),
     "data.implicit_threshold": number(0),
+    "data.store_resident_mb": POSITIVE,
+    "data.prefetch": NON_NEGATIVE,
     "parallel.num_devices": integer(1, also=(-1,)),
     "parallel.model_axis": integer(1),
     "parallel.shard_min_rows": integer(0),

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from rec_jax.batch import FeatureArrays, Rows, Texts, TextTables
-from rec_jax.data.vocab import PAD, HashedVocabulary, Vocabulary, from_json
+from rec_jax.data.vocab import PAD, HashedVocabulary, IntVocabulary, Vocabulary, from_json
 from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.options import Options
 from rec_jax.text.tokenizer import WordPieceTokenizer
@@ -76,9 +76,13 @@ class FeatureProcessor:
     return self
 
   def _vocabulary(self, column: str, values: np.ndarray):
-    """Hashed when `features.hash_buckets` lists the column (no list of its values is kept), else fitted."""
+    """Hashed when `features.hash_buckets` lists the column (no list of its values is kept), else fitted (on
+    integers, e.g. Criteo's hexadecimal categories, an `IntVocabulary`)."""
     buckets = self.cfg.hash_buckets.get(column)
-    return HashedVocabulary(buckets) if buckets else Vocabulary.fit(values, self.cfg.min_count)
+    if buckets:
+      return HashedVocabulary(buckets)
+    fitted = IntVocabulary if np.asarray(values).dtype.kind in "iu" else Vocabulary
+    return fitted.fit(values, self.cfg.min_count)
 
   @property
   def tokenizer(self) -> WordPieceTokenizer:
@@ -126,6 +130,8 @@ class FeatureProcessor:
   def _histories(self, histories: np.ndarray) -> np.ndarray:
     length = self.cfg.history_length
     out = np.full((len(histories), length), PAD, dtype=np.int32)
+    if not length:
+      return out
     vocab = self.vocabs["item_id"]
     for r, seq in enumerate(histories):
       recent = list(seq)[-length:] if length else []   # [-0:] would be the whole list

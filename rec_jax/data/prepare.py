@@ -37,7 +37,9 @@ class PreparedData:
   splits: Dict[str, FeatureArrays]
   processor: FeatureProcessor
   report: dict
-  catalogue: FeatureArrays   # one row per item of all splits; rows of every split carry its `item_key`
+  # One row per item of all splits; rows of every split carry its `item_key`. None: streamed data
+  # (data/streaming/prepare.py), which has no catalogue.
+  catalogue: Optional[FeatureArrays]
   users: Optional[np.ndarray] = None   # raw user ids of all splits; rows carry their index, `user_key`
 
   def vocab_sizes(self) -> Dict[str, int]:
@@ -70,6 +72,9 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   """`dataset`: the `DATASET` of data.name's module (rec_jax/data/datasets/), read with the `data` section.
   `write_report=False` (rec_jax.analysis reading a finished run) leaves the workdir's data_report.json alone and
   needs the feature processor the run fitted."""
+  if data_cfg.get("streaming", False):
+    from rec_jax.data.streaming.prepare import prepare_streamed  # pylint: disable=import-outside-toplevel  (a cycle)
+    return prepare_streamed(dataset, data_cfg, features, workdir, write_report=write_report)
   raw = distributed.primary_first(lambda: dataset.load(data_cfg, features), "reading the data")
   writes = write_report and distributed.is_primary()
   missing = set(required_splits) - set(raw.splits)

@@ -54,13 +54,30 @@ def _cut(n: int, ratios: np.ndarray) -> np.ndarray:
   return labels
 
 
-@SPLITS.register("random")
-def random_split(log, cfg) -> np.ndarray:
-  n = len(log["user_id"])
+def _random_labels(n: int, cfg) -> np.ndarray:
   order = np.random.default_rng([cfg.get("seed", 0), 11]).permutation(n)
   labels = np.empty(n, np.int8)
   labels[order] = _cut(n, _check_ratios(cfg.ratios))
   return labels
+
+
+@SPLITS.register("random")
+def random_split(log, cfg) -> np.ndarray:
+  return _random_labels(len(log["user_id"]), cfg)
+
+
+# The kinds `labels_in_stored_order` can assign without the rows' columns.
+STORED_ORDER_KINDS = ("random", "global_temporal")
+
+
+def labels_in_stored_order(n: int, cfg) -> np.ndarray:
+  """What `assign_splits` gives `n` rows that are stored in time order (data/streaming/prepare.py checks that they
+  are), without reading them: `random` needs only their number, `global_temporal` cuts them where they stand."""
+  if cfg.kind not in STORED_ORDER_KINDS or cfg.get("cold_item_fraction", 0.0):
+    raise UserError(f"data.split.kind={cfg.kind!r} (cold_item_fraction={cfg.get('cold_item_fraction', 0.0)}) needs "
+                    f"every row's columns at once; with data.streaming use kind {' or '.join(STORED_ORDER_KINDS)} "
+                    "without cold_item_fraction, or set data.streaming=False")
+  return _random_labels(n, cfg) if cfg.kind == "random" else _cut(n, _check_ratios(cfg.ratios))
 
 
 @SPLITS.register("global_temporal")

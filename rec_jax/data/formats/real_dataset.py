@@ -43,6 +43,8 @@ from rec_jax.data.governance import Schema
 from rec_jax.data.histories import prior_histories
 from rec_jax.data.raw import RawDataset
 from rec_jax.data.splits import SPLIT_NAMES, assign_splits, hold_out_items
+from rec_jax.data.streaming.stored_log import StoredLog
+from rec_jax.data.tfds_prepare import prepare_once
 from rec_jax.errors import UserError
 
 Columns = Dict[str, np.ndarray]
@@ -112,7 +114,7 @@ def unreachable(url: str, timeout: Optional[float] = None) -> str:
   return outcome[0] if outcome else f"{host}:{port}: no answer within {timeout:g} s"
 
 
-def _labels(log: Columns, threshold: float) -> np.ndarray:
+def labels(log: Columns, threshold: float) -> np.ndarray:
   """The label column. From a rating: a missing (NaN) rating has no label; it gets -1, which governance's label
   rule (allowed 0, 1) drops and counts as `invalid:label`, rather than a silent 0."""
   if "label" in log:
@@ -196,7 +198,7 @@ class RealDataset:
     chronological = np.lexsort((log["order"], log["timestamp"]))
     log = {k: v[chronological] for k, v in log.items()}
     split = log.pop("_split")
-    log["label"] = _labels(log, data_cfg.implicit_threshold)
+    log["label"] = labels(log, data_cfg.implicit_threshold)
     if "history" not in log:
       length = features.history_length if features is not None else 50
       log["history"] = prior_histories(log["user_id"], log["item_id"], log["timestamp"], log["order"],
@@ -206,3 +208,24 @@ class RealDataset:
       logging.info("%s %s: %d rows, %d users, %d items", fmt.name, name, len(cols["user_id"]),
                    len(np.unique(cols["user_id"])), len(np.unique(cols["item_id"])))
     return RawDataset(out, _schema(columns, log), {**report, "used_splits": used})
+
+  def stored(self, data_cfg) -> StoredLog:
+    """The dataset's stored log, built from its files if need be, for reading block by block
+    (data/streaming/prepare.py): its `full` split (a format of predefined split files is refused), without
+    histories."""
+    fmt = self.format
+    options = dict(data_cfg.options)
+    files = fmt.locate(_root(data_cfg, fmt), options)
+    columns = fmt.columns(files, options)
+    config = table_config(fmt.name, files, options, columns)
+    builder = prepare_once(self.builder_cls, config, data_cfg.data_dir, max_bad_fraction=data_cfg.max_bad_fraction)
+    report = dict(builder.info.metadata)["source_report"]
+    check_error_budget(report, data_cfg.max_bad_fraction)
+    if "full" not in builder.info.splits:
+      raise UserError(f"data.streaming reads one whole log, but the {fmt.name} data at {data_cfg.path!r} comes in "
+                      f"predefined splits {sorted(builder.info.splits)}; set data.streaming=False")
+    rules = _schema(columns, {**columns, "label": None}).rules
+    schema = Schema(rules=tuple(r for r in rules if r.name != "history"))
+    return StoredLog(config.name, builder.as_data_source(split="full"), columns, schema,
+                     int(report["splits"]["full"]["rows_kept"]), {**report, "used_splits": ["full"]},
+                     lambda log: labels(log, data_cfg.implicit_threshold))
