@@ -16,13 +16,15 @@ import gzip
 import os
 import shutil
 import zlib
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from rec_jax.data.formats.source_report import FileReport
 from rec_jax.errors import UserError, describe_os_error
 
 # No official file has lines near this long (Amazon's longest metadata lines are a few hundred KB).
 MAX_LINE_BYTES = 8 << 20
+# Bytes read at once by `read_chunks`.
+CHUNK_BYTES = 4 << 20
 
 
 def find_file(root: str, names: Sequence[str], what: str) -> str:
@@ -100,35 +102,87 @@ def read_lines(path: str, report: FileReport, encoding: str = "utf-8",
       report.header = True
     else:
       report.read()
-    if raw is None:
-      if is_header:
-        raise UserError(f"{path}: the header line is longer than {MAX_LINE_BYTES} bytes; is it a {encoding} text "
-                        "file with line breaks?")
-      report.bad(number, "line too long", f"over {MAX_LINE_BYTES} bytes")
-      continue
-    if number == 1 and raw.startswith(codecs.BOM_UTF8):
-      raw = raw[len(codecs.BOM_UTF8):]
-    raw = raw.rstrip(b"\r\n")
-    try:
-      text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-      if is_header:
-        raise UserError(f"{path}: the header line is not valid {encoding}: {e}") from None
-      report.bad(number, "bad encoding", f"not valid {encoding} at byte {e.start}")
-      continue
-    nul = raw.find(b"\0")   # valid UTF-8 (and Latin-1), but no text file has one
-    if nul >= 0:
-      if is_header:
-        raise UserError(f"{path}: the header line has a NUL byte (at byte {nul}); is it a binary, compressed or "
-                        "UTF-16 file?")
-      report.bad(number, "NUL byte", f"at byte {nul}")
-      continue
-    if not text.strip():
-      if is_header:
-        raise UserError(f"{path}: the first line should be the column header and is empty")
-      report.bad(number, "empty line")
-      continue
-    yield number, text
+    text = line_text(path, number, raw, report, encoding, is_header)
+    if text is not None:
+      yield number, text
+
+
+def line_text(path: str, number: int, raw: Optional[bytes], report: FileReport, encoding: str = "utf-8",
+              is_header: bool = False) -> Optional[str]:
+  """The text of line `number` (its bytes `raw`, None when over MAX_LINE_BYTES; already counted as read), or None
+  when it is dropped (counted in `report` with its reason): one line's checks of `read_lines`."""
+  if raw is None:
+    if is_header:
+      raise UserError(f"{path}: the header line is longer than {MAX_LINE_BYTES} bytes; is it a {encoding} text "
+                      "file with line breaks?")
+    return report.bad(number, "line too long", f"over {MAX_LINE_BYTES} bytes")
+  if number == 1 and raw.startswith(codecs.BOM_UTF8):
+    raw = raw[len(codecs.BOM_UTF8):]
+  raw = raw.rstrip(b"\r\n")
+  try:
+    text = raw.decode(encoding)
+  except UnicodeDecodeError as e:
+    if is_header:
+      raise UserError(f"{path}: the header line is not valid {encoding}: {e}") from None
+    return report.bad(number, "bad encoding", f"not valid {encoding} at byte {e.start}")
+  nul = raw.find(b"\0")   # valid UTF-8 (and Latin-1), but no text file has one
+  if nul >= 0:
+    if is_header:
+      raise UserError(f"{path}: the header line has a NUL byte (at byte {nul}); is it a binary, compressed or "
+                      "UTF-16 file?")
+    return report.bad(number, "NUL byte", f"at byte {nul}")
+  if not text.strip():
+    if is_header:
+      raise UserError(f"{path}: the first line should be the column header and is empty")
+    return report.bad(number, "empty line")
+  return text
+
+
+def read_chunks(path: str, size: int = CHUNK_BYTES) -> Iterator[Tuple[int, bytes]]:
+  """(number of the chunk's first line, 1-based; about `size` bytes of whole lines) of the file, every line but a
+  last one without a break ending in b"\\n"; for formats that parse many lines at once (formats/tsv_block.py) and
+  read a chunk they cannot line by line with `chunk_lines`. A line over MAX_LINE_BYTES is its own chunk, None
+  (read in pieces, never held whole). Read errors are UserErrors as in `read_lines`."""
+  if os.path.isdir(path):
+    raise UserError(f"{path} is a directory; expected a file")
+  number, pending = 1, b""
+  try:
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+      while True:
+        data = f.read(size)
+        if not data:
+          if pending:
+            yield number, pending
+          return
+        chunk = pending + data if pending else data
+        cut = chunk.rfind(b"\n") + 1
+        if cut:
+          yield number, chunk[:cut]
+          number += chunk.count(b"\n", 0, cut)
+          pending = chunk[cut:]
+        else:
+          pending = chunk
+        if len(pending) > MAX_LINE_BYTES:   # a line too long to hold: skip the rest of it
+          while b"\n" not in pending:
+            pending = f.read(1 << 20)
+            if not pending:
+              break
+          yield number, None
+          number += 1
+          pending = pending[pending.find(b"\n") + 1:] if pending else b""
+  except (EOFError, OSError, zlib.error) as e:   # gzip.BadGzipFile is an OSError
+    raise UserError(_read_error(path, number - 1, e)) from None
+
+
+def chunk_lines(chunk: Optional[bytes]) -> List[Optional[bytes]]:
+  """The lines of a `read_chunks` chunk, without their b"\\n" (as `line_text` takes them: it strips the break); None
+  for a line over MAX_LINE_BYTES."""
+  if chunk is None:
+    return [None]
+  lines = chunk.split(b"\n")
+  if not lines[-1]:   # the break of the last line
+    lines.pop()
+  return [None if len(line) > MAX_LINE_BYTES else line for line in lines]
 
 
 def read_header(lines: Iterator[Tuple[int, str]], path: str, expected: Sequence[str], sep: str = ",") -> list:

@@ -58,11 +58,11 @@ class FileReport:
   expects: str = ""
   budget: Optional[float] = None
 
-  def read(self) -> None:
-    self.lines_read += 1
+  def read(self, count: int = 1) -> None:
+    self.lines_read += count
 
-  def keep(self) -> None:
-    self.lines_kept += 1
+  def keep(self, count: int = 1) -> None:
+    self.lines_kept += count
 
   def bad(self, line: int, reason: str, detail: str = "") -> None:
     count = self.dropped.get(reason, 0)
