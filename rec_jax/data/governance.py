@@ -22,7 +22,8 @@ Columns = Dict[str, np.ndarray]
 class FieldRule:
   """The policy of one field.
 
-  kind: "id" (non-empty string matching `pattern`), "category" (string; empty = missing), "text" (string),
+  kind: "id" (non-empty string matching `pattern`), "category" (string; empty = missing), "hex" (a category's
+    int64 value; negative = missing), "text" (string),
     "number" (float; NaN = missing), "integer", "label" (must be in `allowed`), "id_list" (list of ids; invalid
     entries are removed, counted as imputed).
   on_missing: "drop" or "impute" (categories/text -> `fill`, numbers -> train median).
@@ -52,6 +53,8 @@ def _is_missing(rule: FieldRule, values: np.ndarray) -> np.ndarray:
     return ~np.isfinite(values.astype(np.float64))
   if rule.kind in ("id", "category", "text"):
     return np.array([v is None or str(v).strip() == "" for v in values], dtype=bool)
+  if rule.kind == "hex":
+    return values < 0
   return np.zeros(len(values), dtype=bool)
 
 

@@ -80,3 +80,14 @@ def test_synthetic_dirt_is_fully_accounted_for():
   assert np.all(np.isfinite(splits["train"]["price"].astype(float))) and np.all(splits["train"]["price"] >= 0)
   # The clean rows of the original survive: kept + dropped duplicates == generated rows minus corrupted ones.
   assert train["rows_kept"] <= len(clean["train"]["label"])
+
+
+def test_hex_categories_keep_missing_as_minus_one_counted_as_imputed():
+  from rec_jax.data.formats.columns import governance_rule
+  rule = governance_rule("C1", "hex")
+  assert rule == FieldRule("C1", "hex", on_missing="impute", fill=-1)
+  cols = dict(C1=np.array([0x68fd1e64, -1, 0, -1], dtype=np.int64), label=np.array([1, 0, 1, 0]))
+  schema = Schema(rules=(rule, FieldRule("label", "label", allowed=(0, 1))))
+  kept, report = governance.clean(schema, cols, governance.fit_fills(schema, cols))
+  assert report["rows_kept"] == 4 and report["imputed"] == {"C1": 2} and report["dropped"] == {}
+  assert kept["C1"].tolist() == [0x68fd1e64, -1, 0, -1] and kept["C1"].dtype == np.int64
