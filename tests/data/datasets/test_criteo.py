@@ -14,6 +14,7 @@ from rec_jax.data.datasets import DATASETS, criteo, load_dataset
 from rec_jax.data.datasets.criteo import check_options
 from rec_jax.data.formats.source_report import SourceReport
 from rec_jax.data.formats.table_builder import build_and_read, table_config
+from rec_jax.data.governance import govern
 from tests.data.datasets import criteo_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -38,23 +39,28 @@ def _concat(blocks):
   return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
 
 
+def _hex(text):
+  """A categorical field's stored value: its hex number, -1 when empty."""
+  return int(text, 16) if text else -1
+
+
 def test_columns_and_hand_known_values(train_txt):
   path, valid = train_txt
   blocks, _ = _parse(path)
   rows = _concat(blocks)
   columns = FMT.columns({"impressions": path}, {})
   assert set(rows) == set(columns) and len(columns) == 5 + 13 + 26
-  assert columns["label"] == "label" and columns["I13"] == "number" and columns["C26"] == "category"
+  assert columns["label"] == "label" and columns["I13"] == "number" and columns["C26"] == "hex"
   assert len(rows["label"]) == len(valid) == 601
   assert rows["label"][0] == 1 and math.isnan(rows["I1"][0]) and rows["I2"][0] == -3 and rows["I3"][0] == 3
-  assert rows["C1"][0] == "68fd1e64" and rows["C2"][0] == "" and rows["C26"][0] == f"{26:08x}"
-  assert rows["I1"].dtype == np.float32 and rows["C1"].dtype == object and rows["label"].dtype == np.int64
+  assert rows["C1"][0] == 0x68fd1e64 and rows["C2"][0] == -1 and rows["C26"][0] == 26
+  assert rows["I1"].dtype == np.float32 and rows["C1"].dtype == np.int64 and rows["label"].dtype == np.int64
   assert set(rows["user_id"]) == set(rows["item_id"]) == {"0"}
   # timestamp and order are the line number: line 1, then the first valid line after the five bad ones.
   np.testing.assert_array_equal(rows["order"], [v[0] for v in valid])
   np.testing.assert_array_equal(rows["timestamp"], rows["order"])
   assert rows["order"][:2].tolist() == [1, 7]
-  np.testing.assert_array_equal(rows["C5"], [v[3][4] for v in valid])
+  np.testing.assert_array_equal(rows["C5"], [_hex(v[3][4]) for v in valid])
   expected_i4 = [float(v[2][3]) if v[2][3] else np.nan for v in valid]
   np.testing.assert_array_equal(rows["I4"], np.array(expected_i4, dtype=np.float32))
 
@@ -87,8 +93,10 @@ def test_max_rows_reads_only_the_first_valid_lines(train_txt):
 def test_item_column_and_option_checks(train_txt):
   path, valid = train_txt
   rows = _concat(_parse(path, item_column="C3", user_column="C4")[0])
-  np.testing.assert_array_equal(rows["item_id"], rows["C3"])
+  np.testing.assert_array_equal(rows["item_id"], [format(v, "08x") if v >= 0 else "" for v in rows["C3"]])
+  # The fixture writes 8 lower-case digits: the ids are the fields as written, "" when empty.
   np.testing.assert_array_equal(rows["user_id"], [v[3][3] for v in valid])
+  assert rows["user_id"].dtype == object and "" in set(rows["user_id"])
   with pytest.raises(ValueError, match="unknown criteo option"):
     check_options({"max_row": 10})
   with pytest.raises(ValueError, match="not a categorical column"):
@@ -124,7 +132,8 @@ def test_blocks_are_streamed_into_tfds_and_read_back_whole(train_txt, tmp_path):
   by_line = np.argsort(full["order"])
   np.testing.assert_array_equal(full["order"][by_line], [v[0] for v in valid])
   np.testing.assert_array_equal(full["label"][by_line], [int(v[1]) for v in valid])
-  np.testing.assert_array_equal(full["C7"][by_line], [v[3][6] for v in valid])
+  np.testing.assert_array_equal(full["C7"][by_line], [_hex(v[3][6]) for v in valid])
+  assert full["C7"].dtype == np.int64
   assert report["splits"]["full"] == {"rows_read": 601, "rows_kept": 601, "rows_dropped": 0, "dropped": {},
                                       "replaced_by_oov": {}}
   assert report["files"]["impressions"]["lines_dropped"] == 5
@@ -148,7 +157,12 @@ def test_load_real_dataset_end_to_end(train_txt, tmp_path):
   assert raw.source_report["used_splits"] == ["full"]
   lines = {e["line"]: e["reason"] for e in raw.source_report["files"]["impressions"]["examples"]}
   assert lines == criteo_files.BAD_LINES
-  assert {r.name: r.kind for r in raw.schema.rules}["C1"] == "category"
+  assert {r.name: r.kind for r in raw.schema.rules}["C1"] == "hex"
+  # Governance: an empty category stays -1, the one "unknown" value, and is counted as imputed.
+  clean, report = govern(raw.schema, raw.splits)
+  train_c2 = raw.splits["train"]["C2"]
+  assert report["splits"]["train"]["imputed"]["C2"] == int((train_c2 == -1).sum()) > 0
+  np.testing.assert_array_equal(clean["train"]["C2"], train_c2)
   with pytest.raises(ValueError, match="data.path"):
     load_dataset(_data_cfg("", str(tmp_path / "tfds")), None)
 

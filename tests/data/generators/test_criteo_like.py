@@ -56,7 +56,7 @@ def test_the_real_criteo_loader_reads_every_line(tmp_path):
     expected = np.array([float(v) if v else np.nan for v in ints[k]], dtype=np.float32)
     np.testing.assert_array_equal(rows[f"I{k + 1}"], expected)
   for k in range(26):
-    assert list(rows[f"C{k + 1}"]) == list(cats[k])
+    assert rows[f"C{k + 1}"].tolist() == [int(v, 16) if v else -1 for v in cats[k]]
   oracle = np.load(str(tmp_path / "oracle.npy"))
   assert oracle.shape == (3000,) and oracle.dtype == np.float32 and ((oracle > 0) & (oracle < 1)).all()
 
