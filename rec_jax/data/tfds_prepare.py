@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import sys
+import types
 
 import numpy as np
 
@@ -65,12 +66,42 @@ class LocalBuild:
     return None
 
 
+class _LocalGfile:
+  """The calls TFDS's shuffle.py makes of `tf.io.gfile`, on Python's own files."""
+  GFile = staticmethod(open)
+  exists = staticmethod(os.path.exists)
+  remove = staticmethod(os.remove)
+
+
+class _NeverRaised(Exception):
+  pass
+
+
+class _LocalTf:
+  io = types.SimpleNamespace(gfile=_LocalGfile)
+  errors = types.SimpleNamespace(ResourceExhaustedError=_NeverRaised)
+
+
+def tf_free_spill() -> None:
+  """TFDS holds a split's serialised examples in memory up to 1 GB, then spills them to bucket files through
+  `tf.io.gfile`, which needs TensorFlow (a 45M-row Criteo file fails there). rec_jax is TF-free: without
+  TensorFlow installed, TFDS's shuffle module gets local files for those calls (nothing else of TFDS is touched)."""
+  try:
+    import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+    return
+  except ImportError:
+    pass
+  from tensorflow_datasets.core import shuffle  # pylint: disable=import-outside-toplevel
+  shuffle.tf = _LocalTf
+
+
 def prepare_once(builder_cls, config, data_dir: str, **builder_kwargs):
   """The builder of `config` in `data_dir`, its dataset generated if missing. Runs of a parallel sweep may all ask
   for the same dataset at once: one generates it, the others wait for it and then open it (a builder made before
   the dataset exists would keep seeing no splits). `builder_kwargs` go to the builder (e.g. the error budget)."""
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel  (slow; only when used)
   quiet_tfds()
+  tf_free_spill()
   data_dir = os.path.expanduser(data_dir)
   os.makedirs(data_dir, exist_ok=True)
   with open(os.path.join(data_dir, f".{config.name}.lock"), "a+") as lock:

@@ -42,6 +42,11 @@ from rec_jax.data.tfds_prepare import LocalBuild, decode_strings, prepare_once, 
 from rec_jax.errors import UserError
 
 ROWS_PER_EXAMPLE = 4096
+# Row groups are written in file order (`disable_shuffling`), under their index shifted to the top of TFDS's 128-bit
+# key range: past 1 GB a split spills to 1000 bucket files by key range (tfds_prepare.py's `tf_free_spill`) and each
+# bucket is sorted in memory, so the keys must spread over the buckets (unshifted, every group would land in the
+# first): 2**20 groups (4.3 billion rows) fill the range, ~1 GB of examples per bucket at most.
+KEY_SHIFT = 108
 LENGTH_SUFFIX, ITEMS_SUFFIX = "__length", "__items"
 VALUES_SUFFIX, CODES_SUFFIX = "__values", "__codes"   # a string column of a BYTES_ENCODED builder
 Columns = Dict[str, np.ndarray]
@@ -171,7 +176,7 @@ class TableBuilder(LocalBuild, tfds.core.GeneratorBasedBuilder):
       n = len(next(iter(cols.values()))) if cols else 0
       self._rows[split] = self._rows.get(split, 0) + n
       for start in range(0, n, ROWS_PER_EXAMPLE):
-        yield f"{key:012d}", self._row_group({k: v[start:start + ROWS_PER_EXAMPLE] for k, v in cols.items()})
+        yield key << KEY_SHIFT, self._row_group({k: v[start:start + ROWS_PER_EXAMPLE] for k, v in cols.items()})
         key += 1
     self._rows.setdefault(split, 0)
     if callable(blocks):   # a streamed file is checked once read, before TFDS finishes the split
