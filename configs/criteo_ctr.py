@@ -7,7 +7,9 @@ setting of FuxiCTR's Criteo_x4 (after AutoInt): a random 8:1:1 split of the impr
 buckets them). Criteo has no users or items, so user_id and item_id are constant (rec_jax/data/formats/criteo.py)
 and gauc/ndcg@K are global metrics; `auc` and `logloss` are the ones to read. The licence asks for a manual
 download (https://ailab.criteo.com/ressources/), so `data.path` must be set; `--config.data.options.max_rows=N`
-reads only the first N impressions (the whole file is held in memory after it is read: ~45M rows x 40 columns).
+reads only the first N impressions. The file is prepared block by block into row stores in the workdir that batches
+are read from (`data.streaming`, rec_jax/data/streaming/: ~180 bytes a row on disk, a few hundred MB of memory
+whatever the file's size; `--config.data.streaming=False` holds every split in memory instead, ~2.3 KB a row).
 The id tables are updated row by row (`train.sparse_embeddings=lazy_adam`); README "Scale" has the measurements.
 
 Presets after the colon, comma-separated: `hashed` (every C column hashed into 1M buckets instead of a fitted
@@ -32,6 +34,8 @@ def get_config(arg=None):
   use_real_dataset(c, "criteo", options=dict(max_rows=0, user_column="", item_column="", block_rows=100_000),
                    split=dict(kind="random", ratios=(0.8, 0.1, 0.1)), categorical=CATEGORICAL, numeric=INTEGER)
   c.task = "ctr"
+  c.data.streaming = True
+  c.data.prefetch = 2
   c.features.numeric_transform = "log1p"
   c.features.min_count = 10
   c.features.text = ()

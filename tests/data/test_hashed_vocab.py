@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rec_jax.data.features import FeatureProcessor
-from rec_jax.data.vocab import OOV, OOV_TOKEN, HashedVocabulary, Vocabulary, from_json
+from rec_jax.data.vocab import OOV, OOV_TOKEN, HashedVocabulary, Vocabulary, from_json, mix64
 from tests.data.test_features import TEST, TRAIN, _cfg
 
 # 2 + crc32(b"68fd1e64") % 1000 = 2 + 2704318627 % 1000 (zlib.crc32, the standard CRC-32).
@@ -23,7 +23,9 @@ def test_ids_are_the_documented_hash():
   np.testing.assert_array_equal(v.lookup(np.array(list(EXPECTED))), list(EXPECTED.values()))
   ids = v.lookup(np.array([[str(k) for k in range(50)]] * 2, dtype=object))
   assert ids.shape == (2, 50) and ids.dtype == np.int32 and ((ids >= 2) & (ids < 1002)).all()
-  assert v.lookup(np.array([7]))[0] == v.lookup(np.array(["7"]))[0]   # str(value) is hashed
+  # An object array hashes str(value); an integer column (Criteo's hex categories) its 64-bit mix, -1 too.
+  assert v.lookup(np.array([7], dtype=object))[0] == v.lookup(np.array(["7"]))[0]
+  assert v.lookup(np.array([7, -1])).tolist() == (2 + mix64(np.array([7, -1])) % np.uint64(1000)).tolist()
 
 
 def test_ids_do_not_depend_on_the_process_hash_seed():

@@ -175,6 +175,16 @@ class StoredRows:
     return self.column("item_id")
 
   @property
+  def categorical(self) -> Dict[str, np.ndarray]:
+    every = self.column("categorical") if self.categorical_names else None
+    return {name: np.ascontiguousarray(every[:, k]) for k, name in enumerate(self.categorical_names)}
+
+  @property
+  def numeric(self) -> Dict[str, np.ndarray]:
+    every = self.column("numeric") if self.numeric_names else None
+    return {name: np.ascontiguousarray(every[:, k]) for k, name in enumerate(self.numeric_names)}
+
+  @property
   def history(self) -> np.ndarray:
     return np.zeros((self.num_rows, 0), np.int32)
 
