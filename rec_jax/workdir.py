@@ -28,7 +28,9 @@ LOCK_FILE = ".run.lock"                   # held by the process training in the 
 CHECKPOINTS_DIR = "checkpoints"           # orbax: latest/ and best/
 TENSORBOARD_DIR = "tensorboard"
 TEXT_CACHE_DIR = "text_cache"             # unless model.text.cache_dir points elsewhere
-PLACEMENT = "parallel."                   # config keys that place a run on devices; a resume may change them
+# Config keys that place a run (on devices) or pace its input, not what it computes; a resume may change them.
+PLACEMENT = ("parallel.", "data.prefetch")
+SHAPING = ("parallel.table_row_multiple",)   # under PLACEMENT's prefixes, but shapes the parameters
 EVAL_NEGATIVES_DIR = "eval_negatives"     # sampled-ranking candidates, <split>.npz
 # A sweep directory (launch/sweep.py): <variant>/seed_<n>/ workdirs, plus
 SWEEP_FILE = "sweep.json"                 # every run of the sweep
@@ -118,7 +120,7 @@ class RunFiles:
       if saved is not None:
         now = _flatten(resolved)
         diff = sorted(k for k in set(saved) | set(now) if saved.get(k, "<absent>") != now.get(k, "<absent>"))
-        moved = [k for k in diff if k.startswith(PLACEMENT)]
+        moved = [k for k in diff if k.startswith(PLACEMENT) and k not in SHAPING]
         if moved and len(moved) == len(diff):
           # Where the run is placed, not what it computes: a run resumes on another mesh (its checkpoint is
           # resharded); config.json keeps the values it started with.

@@ -63,8 +63,6 @@ def use_real_dataset(c: ml_collections.ConfigDict, name: str, *, options: dict, 
   # Prepare the data block by block into a row store on disk that batches are read from (data/streaming/), for
   # logs too large to hold in memory; tabular pointwise runs only (check_streaming names what it cannot do).
   c.data.streaming = False
-  # With streaming: how many MB of the row store's pages a process keeps mapped before handing them back.
-  c.data.store_resident_mb = 1024
   c.features.categorical = tuple(categorical)
   c.features.numeric = tuple(numeric)
   c.features.text = tuple(text)

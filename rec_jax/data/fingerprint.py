@@ -40,7 +40,7 @@ def split_digest(cols: Columns) -> dict:
   return {"rows": int(rows), "sha256": h.hexdigest()}
 
 
-def _file_digest(path: str) -> str:
+def file_digest(path: str) -> str:
   h = hashlib.sha256()
   with open(path, "rb") as f:
     for block in iter(lambda: f.read(1 << 20), b""):
@@ -51,7 +51,7 @@ def _file_digest(path: str) -> str:
 def write_fingerprint(workdir: str, splits: Dict[str, dict], processor_file: str) -> None:
   """Records `splits` (split_digest per split) and the digest of the saved processor `processor_file`."""
   path = os.path.join(workdir, DATA_FINGERPRINT_FILE)
-  record = {"splits": splits, "processor_sha256": _file_digest(processor_file)}
+  record = {"splits": splits, "processor_sha256": file_digest(processor_file)}
   with open(path + ".tmp", "w") as f:
     json.dump(record, f, indent=1, sort_keys=True)
   os.replace(path + ".tmp", path)
@@ -82,7 +82,7 @@ def check_fingerprint(workdir: str, splits: Dict[str, dict], data_source: str) -
     raise UserError(f"the data of the run in {workdir} changed since it started ({'; '.join(changed)}; data: "
                     f"{data_source}): resuming would transform it with the vocabularies and statistics fitted on the "
                     "old data. Restore the original data, or use a new --workdir")
-  if _file_digest(os.path.join(workdir, PROCESSOR_FILE)) != saved_processor:
+  if file_digest(os.path.join(workdir, PROCESSOR_FILE)) != saved_processor:
     raise UserError(f"{os.path.join(workdir, PROCESSOR_FILE)} was modified after the run fitted it; restore it, "
                     "or use a new --workdir")
   return True

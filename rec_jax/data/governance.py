@@ -58,7 +58,7 @@ def _is_missing(rule: FieldRule, values: np.ndarray) -> np.ndarray:
   return np.zeros(len(values), dtype=bool)
 
 
-def _is_invalid(rule: FieldRule, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+def is_invalid(rule: FieldRule, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
   bad = np.zeros(len(values), dtype=bool)
   if rule.pattern is not None:
     regex = re.compile(rule.pattern)
@@ -78,7 +78,7 @@ def fit_fills(schema: Schema, train: Columns) -> Dict[str, Dict[str, float]]:
     if rule.kind != "number":
       continue
     x = train[rule.name].astype(np.float64)
-    ok = np.isfinite(x) & ~_is_invalid(rule, x, ~np.isfinite(x))
+    ok = np.isfinite(x) & ~is_invalid(rule, x, ~np.isfinite(x))
     if not ok.any():
       # No valid training value (e.g. no training item has a price): impute 0, and say so in the report.
       stats[rule.name] = {"median": 0.0, "no_valid_train_value": True}
@@ -124,7 +124,7 @@ def clean(schema: Schema, columns: Columns, fills: Dict[str, Dict[str, float]]) 
       cols[rule.name], imputed[rule.name] = _clean_id_list(rule, v)
       continue
     missing = _is_missing(rule, v)
-    invalid = _is_invalid(rule, v, missing)
+    invalid = is_invalid(rule, v, missing)
     if rule.on_missing == "drop":
       drop(missing, f"missing:{rule.name}")
     else:

@@ -16,7 +16,7 @@ from typing import Dict
 import numpy as np
 
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
-from rec_jax.data.governance import Schema, _is_invalid
+from rec_jax.data.governance import Schema, is_invalid
 from rec_jax.data.streaming.value_counts import ValueCounts
 from rec_jax.data.vocab import HashedVocabulary, IntVocabulary, Vocabulary
 from rec_jax.errors import UserError
@@ -58,7 +58,7 @@ class StreamingFit:
   def add_raw(self, train: Columns) -> None:
     for rule in self.numbers:
       x = train[rule.name].astype(np.float64)
-      ok = np.isfinite(x) & ~_is_invalid(rule, x, ~np.isfinite(x))
+      ok = np.isfinite(x) & ~is_invalid(rule, x, ~np.isfinite(x))
       self.medians[rule.name].add(x[ok])
 
   def add_clean(self, train: Columns) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from rec_jax import distributed
 from rec_jax.batch import FeatureArrays
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
-from rec_jax.data.fingerprint import _file_digest, check_fingerprint, write_fingerprint
+from rec_jax.data.fingerprint import file_digest, check_fingerprint, write_fingerprint
 from rec_jax.data.governance import clean
 from rec_jax.data.prepare import PreparedData, _check_source_accounting
 from rec_jax.data.splits import SPLIT_NAMES, labels_in_stored_order
@@ -43,7 +43,7 @@ from rec_jax.data.streaming.row_store import RowWriter, StoredRows
 from rec_jax.data.streaming.stored_log import StoredLog
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
-from rec_jax.workdir import DATA_REPORT_FILE, PROCESSOR_FILE
+from rec_jax.workdir import DATA_REPORT_FILE, PLACEMENT, PROCESSOR_FILE
 
 STORE_DIR = "feature_store"
 MANIFEST = "manifest.json"
@@ -87,11 +87,12 @@ def _prepare(dataset, data_cfg, features: FeatureOptions, workdir: str, write_re
   log: StoredLog = dataset.stored(data_cfg)
   store = os.path.join(workdir, STORE_DIR)
   processor_path = os.path.join(workdir, PROCESSOR_FILE)
-  key = json.dumps([log.name, data_cfg.to_dict(), features.to_dict()], sort_keys=True, default=str)
+  data = {k: v for k, v in data_cfg.to_dict().items() if f"data.{k}" not in PLACEMENT}   # not what is prepared
+  key = json.dumps([log.name, data, features.to_dict()], sort_keys=True, default=str)
   source = data_cfg.get("path", "") or f"{data_cfg.name} in {data_cfg.data_dir}"
   manifest = _read_manifest(store)
   if (manifest is not None and manifest.get("key") == key and os.path.exists(processor_path)
-      and manifest.get("processor_sha256") == _file_digest(processor_path)):
+      and manifest.get("processor_sha256") == file_digest(processor_path)):
     check_fingerprint(workdir, manifest["digests"], source)
     processor, report = FeatureProcessor.load(processor_path, features), manifest["report"]
     logging.info("reading the prepared rows of %s", store)
@@ -106,8 +107,7 @@ def _prepare(dataset, data_cfg, features: FeatureOptions, workdir: str, write_re
   for split, r in report["splits"].items():
     logging.info("governance %s: read %d kept %d dropped %s imputed %s clipped %s", split, r["rows_read"],
                  r["rows_kept"], r["dropped"], r["imputed"], r["clipped"])
-  resident = int(data_cfg.get("store_resident_mb", 1024))
-  splits = {name: FeatureArrays(StoredRows(os.path.join(store, name), resident)) for name in SPLIT_NAMES}
+  splits = {name: FeatureArrays(StoredRows(os.path.join(store, name))) for name in SPLIT_NAMES}
   return PreparedData(splits, processor, report, catalogue=None, users=None)
 
 
@@ -249,7 +249,7 @@ def _write_store(log: StoredLog, data_cfg, features: FeatureOptions, workdir: st
     processor.save(processor_path + ".tmp")
     write_fingerprint(workdir, fingerprint, processor_path + ".tmp")
     os.replace(processor_path + ".tmp", processor_path)
-  manifest = {"key": key, "processor_sha256": _file_digest(processor_path), "digests": fingerprint,
+  manifest = {"key": key, "processor_sha256": file_digest(processor_path), "digests": fingerprint,
               "report": report, "rows": {name: w.rows for name, w in writers.items()}}
   with open(os.path.join(partial, MANIFEST), "w") as f:
     json.dump(manifest, f)

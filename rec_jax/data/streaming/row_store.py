@@ -1,10 +1,12 @@
 """A split's transformed rows on disk, one fixed-width record per row (`RowWriter` writes, `StoredRows` reads).
 
-Training draws rows in a random order, so the store is row-major: a batch of 4096 random rows touches about 4096
-pages of the file (one per row), where a file per column would touch one per row and column (40x more for
-Criteo). The records are read through a read-only memory map; the pages a process has touched are handed back to
-the kernel (madvise DONTNEED: they stay in the page cache, so reading them again costs no I/O) whenever they add up
-to `resident_mb`, so the process's resident memory stays bounded by that, not by the split's size.
+Training draws rows in a random order, so the store is row-major: a batch of 4096 random rows is 4096 reads of one
+record each, where a file per column would be one read per row and column (40x more for Criteo). Rows are read
+with positioned reads (`os.pread`, the file opened once, read-ahead off), not through a memory map: a map makes
+every page it has touched part of the process's resident memory, and Linux maps a whole page-cache folio (up to
+megabytes) around each faulting row, so a 6 GB store was resident after a few hundred batches. Read this way, the
+file lives in the kernel's page cache (shared, reclaimable, no I/O once cached) and the process holds only the
+batches it reads: its resident memory does not grow with the data.
 
 `StoredRows` stands where data/prepare.py puts a `batch.Rows` in memory: `take(index)` gives the `Rows` of those
 rows (what the batch pipeline gathers), and the evaluation's whole-split columns (`label`, `rank_group`,
@@ -15,8 +17,8 @@ catalogue keys (data/streaming/prepare.py refuses configs that need them).
 from __future__ import annotations
 
 import json
-import mmap
 import os
+import weakref
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -24,7 +26,6 @@ import numpy as np
 from rec_jax.batch import Rows
 from rec_jax.errors import UserError
 
-PAGE = mmap.PAGESIZE
 
 
 def record_dtype(categorical: Sequence[str], numeric: Sequence[str], oracle: bool) -> np.dtype:
@@ -78,9 +79,9 @@ class RowWriter:
 
 
 class StoredRows:
-  """The rows of a store written by `RowWriter`, read through a memory map (see the module docstring)."""
+  """The rows of a store written by `RowWriter`, read with positioned reads (see the module docstring)."""
 
-  def __init__(self, path: str, resident_mb: int = 1024):
+  def __init__(self, path: str):
     try:
       with open(path + ".json") as f:
         manifest = json.load(f)
@@ -94,38 +95,37 @@ class StoredRows:
       raise UserError(f"the row store {path} has {size} bytes, not the {self.num_rows} rows x {dtype.itemsize} bytes "
                       "of its manifest; delete its directory to prepare the data again")
     self.path, self.dtype, self.has_oracle = path, dtype, bool(manifest["oracle"])
-    self.resident_bytes = max(int(resident_mb), 1) << 20
-    self._touched = 0
-    self._map = np.memmap(path, dtype, mode="r", shape=(self.num_rows,)) if self.num_rows else np.zeros(0, dtype)
+    self._fd = os.open(path, os.O_RDONLY)
+    weakref.finalize(self, os.close, self._fd)
+    if hasattr(os, "posix_fadvise"):
+      os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_RANDOM)   # no read-ahead around a batch's rows
 
   def __len__(self) -> int:
     return self.num_rows
 
   # --- reading -------------------------------------------------------------------------------------------------
+  def _range(self, start: int, stop: int) -> np.ndarray:
+    size = self.dtype.itemsize
+    data = os.pread(self._fd, (stop - start) * size, start * size)
+    if len(data) != (stop - start) * size:
+      raise UserError(f"the row store {self.path} was cut short while in use: delete its directory to prepare the "
+                      "data again")
+    return np.frombuffer(data, self.dtype)
+
   def _records(self, index) -> np.ndarray:
     index = np.asarray(index)
     if index.dtype == bool:
       index = np.flatnonzero(index)
-    if len(index) and len(index) == int(index[-1]) - int(index[0]) + 1 and (np.diff(index) == 1).all():
-      out = np.array(self._map[int(index[0]):int(index[-1]) + 1])   # a range: one sequential read
-      touched = out.nbytes
-    else:
-      out = self._map[index]
-      touched = len(index) * PAGE
-    self._touch(touched)
-    return out
-
-  def _touch(self, nbytes: int) -> None:
-    self._touched += nbytes
-    if self._touched >= self.resident_bytes:
-      self.release()
-
-  def release(self) -> None:
-    """Hands the touched pages of the map back to the kernel (they stay in the page cache)."""
-    self._touched = 0
-    raw = getattr(self._map, "_mmap", None)
-    if raw is not None and hasattr(raw, "madvise"):
-      raw.madvise(mmap.MADV_DONTNEED)
+    if not len(index):
+      return np.zeros(0, self.dtype)
+    first, last = int(index.min()), int(index.max())
+    if last >= self.num_rows or first < 0:
+      raise IndexError(f"rows {first}..{last} of a store of {self.num_rows}")
+    if len(index) == last - first + 1 and (np.diff(index) == 1).all():
+      return self._range(first, last + 1)   # a range: one read
+    size, fd = self.dtype.itemsize, self._fd
+    data = b"".join([os.pread(fd, size, i * size) for i in index.tolist()])
+    return np.frombuffer(data, self.dtype)
 
   def take(self, index) -> Rows:
     records = self._records(index)
@@ -140,13 +140,12 @@ class StoredRows:
                 rank_group=np.ascontiguousarray(records["rank_group"]),
                 oracle=np.ascontiguousarray(records["oracle"]) if self.has_oracle else None)
 
-  def column(self, field: str, chunk: int = 1 << 20) -> np.ndarray:
-    """One field of every row, read a chunk of rows at a time (pages released as they add up)."""
+  def column(self, field: str, chunk: int = 1 << 18) -> np.ndarray:
+    """One field of every row, read a chunk of rows at a time."""
     out = np.empty((self.num_rows,) + self.dtype[field].shape, self.dtype[field].base)
     for start in range(0, self.num_rows, chunk):
-      part = np.array(self._map[start:start + chunk][field])
-      out[start:start + len(part)] = part
-      self._touch(min(chunk, self.num_rows - start) * self.dtype.itemsize)
+      stop = min(start + chunk, self.num_rows)
+      out[start:stop] = self._range(start, stop)[field]
     return out
 
   # --- the whole-split columns of `Rows` the evaluation reads ----------------------------------------------------

@@ -33,7 +33,7 @@ def _config(path, tmp_path, streaming, **overrides):
   cfg.data.path, cfg.data.data_dir = path, str(tmp_path / "tfds")
   cfg.data.streaming = streaming
   cfg.features.min_count = 2
-  cfg.train.num_steps, cfg.eval.every_steps, cfg.checkpoint.every_steps = 30, 15, 15
+  cfg.train.num_steps, cfg.eval.every_steps, cfg.checkpoint.every_steps = 20, 10, 20
   for key, value in overrides.items():
     section, name = key.split(".")
     cfg[section][name] = value
@@ -116,3 +116,23 @@ def test_the_synthetic_shop_is_not_streamed():
   cfg.data.streaming = True
   with pytest.raises(UserError, match="made in memory"):
     preflight(cfg)
+
+
+def test_other_processes_read_what_process_zero_prepared(criteo_txt, tmp_path, monkeypatch):
+  from rec_jax import distributed  # pylint: disable=import-outside-toplevel
+  cfg = _config(criteo_txt, tmp_path, True)
+  features = FeatureOptions.from_config(cfg.features, where="features")
+  dataset = DATASETS.get("criteo").DATASET
+  prepared, empty = str(tmp_path / "prepared"), str(tmp_path / "empty")
+  for workdir in (prepared, empty):
+    os.makedirs(workdir)
+  first = prepare_data(dataset, cfg.data, features, prepared, required_splits=("train",))
+  monkeypatch.setattr(distributed, "is_primary", lambda: False)
+  report = os.path.join(prepared, "data_report.json")
+  os.remove(report)
+  other = prepare_data(dataset, cfg.data, features, prepared, required_splits=("train",))
+  assert not os.path.exists(report)   # process 0 alone writes the workdir's files
+  assert other.splits["test"].rows.take([0, 7]).numeric["I3"].tolist() == \
+      first.splits["test"].rows.take([0, 7]).numeric["I3"].tolist()
+  with pytest.raises(UserError, match="process 0 did not prepare it"):
+    prepare_data(dataset, cfg.data, features, empty, required_splits=("train",))

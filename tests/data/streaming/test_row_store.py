@@ -37,7 +37,7 @@ def test_written_rows_read_back(tmp_path, oracle):
     writer.append(part)
   assert not os.path.exists(path)   # complete only once closed
   assert writer.close()["rows"] == 358
-  expected, stored = _concat(parts), StoredRows(path, resident_mb=1)
+  expected, stored = _concat(parts), StoredRows(path)
   assert len(stored) == 358 and stored.text_indices() == {} and stored.user_key is None
   for index in (np.array([357, 0, 5, 5, 200]), np.arange(10, 300), np.arange(358) % 3 == 0):
     got, want = stored.take(index), expected.take(index)
@@ -54,22 +54,18 @@ def test_written_rows_read_back(tmp_path, oracle):
   assert (stored.oracle is None) == (not oracle)
 
 
-def test_touched_pages_are_released_at_the_budget(tmp_path, monkeypatch):
+def test_rows_outside_the_store_and_a_store_cut_short_while_in_use(tmp_path):
   path = str(tmp_path / "train")
   writer = RowWriter(path, CATEGORICAL, NUMERIC, False)
-  writer.append(_rows(5000, 0, False))
+  writer.append(_rows(100, 0, False))
   writer.close()
-  stored = StoredRows(path, resident_mb=1)
-  released, real = [], stored.release
-
-  def release():
-    released.append(stored._touched)   # pylint: disable=protected-access
-    real()
-  monkeypatch.setattr(stored, "release", release)
-  for step in range(100):
-    stored.take(np.random.default_rng(step).integers(0, 5000, 64))
-  # 64 rows x 4096-byte pages per take: the 1 MB budget is reached every 4 takes.
-  assert len(released) == 25 and all(t >= 1 << 20 for t in released)
+  stored = StoredRows(path)
+  with pytest.raises(IndexError, match="rows 5..100 of a store of 100"):
+    stored.take([5, 100])
+  assert len(stored.take([])) == 0
+  os.truncate(path, 50 * stored.dtype.itemsize)
+  with pytest.raises(UserError, match="cut short"):
+    stored.take(np.arange(40, 60))
 
 
 def test_a_damaged_store_is_named(tmp_path):
