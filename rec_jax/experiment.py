@@ -18,7 +18,7 @@ import copy
 import dataclasses
 import os
 import typing
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import ml_collections
 from flax import nnx
@@ -32,6 +32,7 @@ from rec_jax.data.vocabulary_texts import vocabulary_texts
 from rec_jax.errors import UserError
 from rec_jax.models.crosses import CROSSES
 from rec_jax.models.history import HISTORY
+from rec_jax.models.id_embedding import padded_tables
 from rec_jax.models.options import Components, ModelInputs, ModelOptions
 from rec_jax.models.zoo import MODELS
 from rec_jax.optim import make_optimizer
@@ -127,9 +128,11 @@ def components(model_cfg, options: ModelOptions, features: FeatureOptions, vocab
 
 
 def build_model(model_cfg, features: FeatureOptions, vocab_sizes: Dict[str, int], *, label_offset: float = 0.0,
-                rngs: nnx.Rngs) -> nnx.Module:
+                rngs: nnx.Rngs, table_padding: Optional[Tuple[int, int]] = None) -> nnx.Module:
   """The model `model.name` (the `model` section `model_cfg`) over data with these features and vocabularies, in
-  evaluation mode (dropout off; the trainer takes the training view, train_step.py)."""
+  evaluation mode (dropout off; the trainer takes the training view, train_step.py). `table_padding`: (multiple,
+  min_rows) of the id tables' row padding (models/id_embedding.py's `padded_tables`; the `parallel` section's
+  `table_row_multiple` and `shard_min_rows`), None: none."""
   module = MODELS.get(model_cfg.name)
   options = ModelOptions.from_model_section(model_cfg)
   parts = components(model_cfg, options, features, vocab_sizes)
@@ -137,7 +140,8 @@ def build_model(model_cfg, features: FeatureOptions, vocab_sizes: Dict[str, int]
                        numeric=tuple(features.numeric), user_features=tuple(features.user_features),
                        item_features=tuple(features.item_features), has_query=bool(features.query),
                        label_offset=label_offset)
-  model = module.build(options, parts.own, inputs, parts, rngs=rngs)
+  with padded_tables(*(table_padding or (1, 0))):
+    model = module.build(options, parts.own, inputs, parts, rngs=rngs)
   model.eval()
   return model
 
@@ -220,7 +224,10 @@ def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_r
                       required_splits=("train", config.eval.split, config.eval.final_split), write_report=write_report)
   vocab_sizes = data.vocab_sizes()
   label_offset = data.processor.label_mean if task.centre_labels else 0.0
-  model = build_model(config.model, features, vocab_sizes, label_offset=label_offset, rngs=nnx.Rngs(config.seed))
+  parallel = config.parallel
+  padding = (parallel.get("table_row_multiple", 1), parallel.get("shard_min_rows", 0))
+  model = build_model(config.model, features, vocab_sizes, label_offset=label_offset, rngs=nnx.Rngs(config.seed),
+                      table_padding=padding)
   task.check_model(config.task, config.model.name, model)
   model_options = ModelOptions.from_model_section(config.model)
   caches = {}

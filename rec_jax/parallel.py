@@ -109,7 +109,8 @@ def sharded_tables(mesh: Mesh, tables: Dict[str, int], min_rows: int) -> Dict[st
   chosen = {name: rows for name, rows in tables.items() if rows >= min_rows and rows % m == 0}
   left = sorted(set(tables) - set(chosen))
   logging.info("row-sharded over %d model devices: %s; replicated: %s (fewer than parallel.shard_min_rows=%d rows, "
-               "or rows not a multiple of %d)", m, sorted(chosen) or "none", left or "none", min_rows, m)
+               "or rows not a multiple of %d: set parallel.table_row_multiple to a multiple of it)", m,
+               sorted(chosen) or "none", left or "none", min_rows, m)
   return chosen
 
 

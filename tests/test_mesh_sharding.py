@@ -13,15 +13,16 @@ from rec_jax.experiment import build_experiment
 from rec_jax.sparse_step import table_rows
 from tests.preemption import preempt_after
 
-# Every shop categorical hashed into 62 buckets: tables of 64 rows (2 reserved ids), a multiple of 1, 2 and 4.
-BUCKETS = 62
+# Every shop categorical hashed into 61 buckets: tables of 63 rows (2 reserved ids), padded to 64
+# (parallel.table_row_multiple=4), a multiple of 1, 2 and 4; so are the other tables.
+BUCKETS = 61
 
 
 def _config(smoke_config, num_devices: int, model_axis: int, sparse: str = ""):
   cfg = smoke_config
   cfg.model.use_text = False
   cfg.features.hash_buckets = {name: BUCKETS for name in cfg.features.categorical}
-  cfg.parallel.update(num_devices=num_devices, model_axis=model_axis, shard_min_rows=0)
+  cfg.parallel.update(num_devices=num_devices, model_axis=model_axis, shard_min_rows=0, table_row_multiple=4)
   cfg.train.update(num_steps=8, sparse_embeddings=sparse)
   cfg.eval.every_steps = cfg.checkpoint.every_steps = 4
   return cfg
@@ -51,9 +52,15 @@ def test_tables_are_split_by_rows_over_the_model_axis(smoke_config, tmp_path):
   mesh = parallel.make_mesh(4, 2)
   sharded = parallel.sharded_tables(mesh, rows, min_rows=0)
   hashed = {name for name in rows if name.startswith("fields/tables/")}
-  assert hashed and hashed <= set(sharded) and all(rows[n] == BUCKETS + 2 for n in hashed)
-  # Tables whose rows 2 does not divide stay replicated.
-  assert all(rows[n] % 2 == 0 for n in sharded) and set(rows) - set(sharded) == {n for n in rows if rows[n] % 2}
+  assert hashed and all(rows[n] == BUCKETS + 3 for n in hashed)   # 63 rows and one of padding
+  assert set(sharded) == set(rows) and all(n % 4 == 0 for n in rows.values())
+  # Without padding, tables whose rows 2 does not divide stay replicated.
+  plain = _config(smoke_config.copy_and_resolve_references(), 4, 2)
+  plain.parallel.table_row_multiple = 1
+  (tmp_path / "unpadded").mkdir()
+  unpadded = table_rows(build_experiment(plain, str(tmp_path / "unpadded")).model)
+  left = set(unpadded) - set(parallel.sharded_tables(mesh, unpadded, min_rows=0))
+  assert left == {n for n in unpadded if unpadded[n] % 2} and unpadded[sorted(hashed)[0]] == BUCKETS + 2
   params = nnx.split(run.model, nnx.Param, ...)[1]
   placed = parallel.place(params, parallel.state_shardings(mesh, params, sharded))
   for path, leaf in jax.tree_util.tree_flatten_with_path(placed)[0]:

@@ -113,6 +113,10 @@ def _parallel() -> ml_collections.ConfigDict:
   # sharded by rows over them, the data axis has the rest (rec_jax/parallel.py).
   c.model_axis = 1
   c.shard_min_rows = 100_000
+  # Id tables of at least shard_min_rows rows get zero rows appended up to a multiple of this, so any model axis
+  # dividing it splits them evenly (rec_jax/models/id_embedding.py: same results as unpadded). It shapes the
+  # parameters: unlike the other keys here, a resume cannot change it.
+  c.table_row_multiple = 8
   # Library of XLA:CPU's matrix products (rec_jax/xla_cpu.py): "default" (YNNPACK) or "eigen", ~15-20 % faster
   # for BERT-sized products (text cache building, fine-tuning MiniLM); results differ in the last digits.
   c.cpu_dots = "default"

@@ -15,6 +15,12 @@ duration of a trace by a context manager rather than stored on the module:
 - `compact_lookups(rows)`: a table's `embedding` holds only the rows `rows[table]` (sorted ids, padded with the
   table size) and an id is looked up at its position there, so the gradient is one row per touched id.
 A table read whole (`full_table()`, e.g. a full softmax over items) cannot be compact and says so.
+
+Row-sharded tables (rec_jax/parallel.py) split their rows evenly over the mesh's model axis, so a table built under
+`padded_tables(multiple, min_rows)` with at least `min_rows` rows gets zero rows appended up to a multiple of
+`multiple` (`parallel.table_row_multiple`). Its real rows are drawn exactly as unpadded (the same initial values),
+no id looks a padding row up, `full_table()` and `attend` leave them out, so a padded run computes what an unpadded
+one does on any mesh; the padding only makes the table divisible.
 """
 
 from __future__ import annotations
@@ -31,6 +37,20 @@ from rec_jax.errors import UserError
 
 # The lookup mode of the trace being built: None (plain), a _Recording or a _Compact.
 _MODE: contextvars.ContextVar = contextvars.ContextVar("id_embed_lookup_mode", default=None)
+# (multiple, min_rows) of the tables built now (`padded_tables`), or None.
+_PADDING: contextvars.ContextVar = contextvars.ContextVar("id_table_padding", default=None)
+
+
+@contextlib.contextmanager
+def padded_tables(multiple: int, min_rows: int) -> Iterator[None]:
+  """Within: IdEmbed tables of at least `min_rows` rows are padded to a multiple of `multiple` (module docstring)."""
+  if int(multiple) < 1:
+    raise UserError(f"parallel.table_row_multiple={multiple!r} must be an integer >= 1")
+  token = _PADDING.set((int(multiple), int(min_rows)))
+  try:
+    yield
+  finally:
+    _PADDING.reset(token)
 
 
 class _Recording:
@@ -72,9 +92,16 @@ class IdEmbed(nnx.Embed):
   """nnx.Embed (ids [batch, ...] -> [batch, ..., features]) that, in training, records the lookup's
   sum of squares / batch."""
 
-  def __init__(self, *args, **kwargs):
-    super().__init__(*args, **kwargs)
+  def __init__(self, num_embeddings: int, features: int, **kwargs):
+    super().__init__(num_embeddings, features, **kwargs)
     self.deterministic = True   # records nothing until model.train() (the train step's view)
+    self.real_rows = num_embeddings   # the ids' rows; more when padded
+    padding = _PADDING.get()
+    if padding is not None and num_embeddings >= padding[1] and num_embeddings % padding[0]:
+      table = self.embedding[...]
+      extra = padding[0] - num_embeddings % padding[0]
+      self.embedding = nnx.Param(jnp.concatenate([table, jnp.zeros((extra, features), table.dtype)]))
+      self.num_embeddings = num_embeddings + extra
 
   def __call__(self, inputs: jax.Array) -> jax.Array:
     mode = _MODE.get()
@@ -98,11 +125,13 @@ class IdEmbed(nnx.Embed):
       raise UserError("train.sparse_embeddings: this model reads a whole id table in training (e.g. a full softmax "
                       f"over its {self.num_embeddings} rows), so the table cannot be updated row by row; set "
                       "train.sparse_embeddings='' for it")
-    return self.embedding[...]
+    table = self.embedding[...]
+    return table if self.real_rows == self.num_embeddings else table[:self.real_rows]
 
   def attend(self, query: jax.Array, out_sharding=None) -> jax.Array:
-    self.full_table()   # (raises in a sparse step)
-    return super().attend(query, out_sharding=out_sharding)
+    """Scores of `query` against every real row (nnx.Embed.attend without the padding rows)."""
+    query, table = self.promote_dtype((query, self.full_table()), dtype=self.dtype)
+    return jnp.dot(query, table.T, out_sharding=out_sharding)
 
 
 def with_embedding_penalty(fn: Callable[..., Any]) -> Callable[..., Tuple[Any, jax.Array]]:

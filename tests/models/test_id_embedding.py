@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 
 from rec_jax import parallel
@@ -57,3 +58,24 @@ def test_train_step_adds_l2_on_the_rows_the_batch_uses():
     for row, count in counts.items():
       expected[row] = 0.1 * 0.5 * 2 * count / 4 * e0[row]
     np.testing.assert_allclose(diff, expected, rtol=1e-4, atol=1e-7)
+
+
+def test_padded_tables_compute_what_unpadded_ones_do():
+  from rec_jax.errors import UserError  # pylint: disable=import-outside-toplevel
+  from rec_jax.models.id_embedding import padded_tables  # pylint: disable=import-outside-toplevel
+  plain = IdEmbed(10, 3, rngs=nnx.Rngs(0))
+  with padded_tables(8, 10):
+    padded, small = IdEmbed(10, 3, rngs=nnx.Rngs(0)), IdEmbed(9, 3, rngs=nnx.Rngs(0))
+  assert padded.num_embeddings == 16 and padded.real_rows == 10 and padded.embedding[...].shape == (16, 3)
+  assert small.num_embeddings == 9   # fewer rows than min_rows: as it is
+  table = np.asarray(padded.embedding[...])
+  np.testing.assert_array_equal(table[:10], np.asarray(plain.embedding[...]))   # the same draw
+  assert not table[10:].any()
+  ids = jnp.array([[0, 9], [3, 3]])
+  np.testing.assert_array_equal(np.asarray(padded(ids)), np.asarray(plain(ids)))
+  np.testing.assert_array_equal(np.asarray(padded.full_table()), np.asarray(plain.full_table()))
+  query = jnp.ones((2, 3))
+  np.testing.assert_allclose(np.asarray(padded.attend(query)), np.asarray(plain.attend(query)), rtol=1e-6)
+  with pytest.raises(UserError, match="table_row_multiple=0"):
+    with padded_tables(0, 1):
+      pass
