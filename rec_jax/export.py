@@ -1,0 +1,39 @@
+"""Command line: `python -m rec_jax.export --workdir=RUN --out=DIR [--checkpoint=best|latest]`.
+
+Writes the run's export directory (rec_jax/serving/export_run.py): its scoring functions as jax.export programs with
+a symbolic batch dimension, their weights, the feature processor, the tokenizer, the item catalogue, the known users
+and the training data's reference distributions, with a manifest. `python -m rec_jax.serve --export=DIR` serves it.
+A bad input is one `error:` line, as in rec_jax.main.
+"""
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+from rec_jax.main import error_line
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m rec_jax.export", description=__doc__.split("\n\n")[1])
+  parser.add_argument("--workdir", required=True, help="a finished (or checkpointed) rec_jax run")
+  parser.add_argument("--out", required=True, help="the export directory to write")
+  parser.add_argument("--checkpoint", default="best", choices=("best", "latest"))
+  args = parser.parse_args(argv)
+  try:
+    from rec_jax.analysis.loaded_run import load_run  # Imports JAX; after parsing so --help stays fast.
+    from rec_jax.serving.export_run import describe, write_export
+    run = load_run(args.workdir, args.checkpoint)
+    manifest = write_export(run, args.out)
+  except Exception as e:  # noqa: BLE001  (a user error is one line; anything else keeps its traceback)
+    line = error_line(e)
+    if line is None or os.environ.get("RECJAX_TRACEBACK"):
+      raise
+    print(line, file=sys.stderr)
+    return 1
+  print(describe(manifest, args.out), flush=True)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

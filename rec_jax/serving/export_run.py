@@ -1,0 +1,292 @@
+"""Writes a trained run's export directory (`python -m rec_jax.export`): everything serving needs, and nothing that
+needs the training code or a config file to run.
+
+<out>/
+  manifest.json            format, run, checkpoint step, config digest, metrics, versions, signature, functions
+  config.json              the run's resolved config (a record; serving reads only the manifest)
+  feature_processor.json   the train-fitted vocabularies and statistics (rec_jax/data/features.py)
+  tokenizer/tokenizer.json the features' tokenizer (runs with texts or queries)
+  functions/<name>.jaxexport   jax.export programs: `score` (pointwise tasks), `query` and `candidate` (models with
+                           a user and an item tower), `text_form.<group>` (tokens -> the cached form of a frozen
+                           text encoder); weights/<set>.npz their weights (serving/functions.py)
+  items.npz                the catalogue: raw ids, each item's candidate-side inputs, train click counts
+  users.npz                known users: raw ids, their query-side inputs now (last row, history with its click),
+                           the items they interacted with (excluded from their recommendations)
+  reference.json           the training data's distributions per input and of the scores (rec_jax.monitor)
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+from typing import Dict
+
+import numpy as np
+from flax import nnx
+
+from rec_jax.analysis.loaded_run import LoadedRun
+from rec_jax.batch import PAD
+from rec_jax.data.item_sets import ItemSets
+from rec_jax.errors import UserError
+from rec_jax.experiment import model_text_input
+from rec_jax.models.options import ModelOptions
+from rec_jax.serving import reference
+from rec_jax.serving.layout import (FORMAT, FUNCTIONS_DIR, ITEMS_FILE, MANIFEST, REFERENCE_FILE, TOKENIZER_DIR,
+                                    USERS_FILE, WEIGHTS_DIR)
+from rec_jax.serving.functions import batch_dim, export_method, save_weights, write_function
+from rec_jax.serving.signature import Signature, TextForm, rows_inputs
+from rec_jax.text.bert import POOLINGS
+from rec_jax.text.modes import build_encoder
+from rec_jax.text.tokenizer import resolve_model_dir
+from rec_jax.workdir import CONFIG_FILE, PROCESSOR_FILE
+
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+def text_groups(run: LoadedRun) -> Dict[str, TextForm]:
+  """The text groups the model reads, each in the form its tower reads (text/inputs.py)."""
+  model = run.model
+  if not hasattr(model, "text_encoders"):
+    return {}
+  options = ModelOptions.from_model_section(run.config.model)
+  spec = model_text_input(options, run.processor.cfg, run.data.vocab_sizes())
+  if spec is None:
+    return {}
+  lengths = {"text": run.processor.cfg.text_max_length, "query": run.processor.cfg.query_max_length}
+  return {group: TextForm(spec.kind, lengths[group], spec.bert.hidden_size) for group in model.text_encoders()}
+
+
+def signature_of(run: LoadedRun) -> Signature:
+  cfg = run.processor.cfg
+  groups = text_groups(run)
+  return Signature(categorical=tuple(cfg.categorical), numeric=tuple(cfg.numeric),
+                   history_length=int(cfg.history_length), user_features=tuple(cfg.user_features),
+                   item_features=tuple(cfg.item_features), text=groups.get("text"), query=groups.get("query"))
+
+
+def _text_form_encoder(run: LoadedRun, group: str):
+  """The frozen encoder whose output is the group's cached form: the model's own, or the one rec_jax/text/cache.py
+  builds when the tower keeps none (a fully frozen encoder), from the run's seed."""
+  encoder = run.model.text_encoders()[group]
+  if encoder is None:
+    options = ModelOptions.from_model_section(run.config.model)
+    spec = model_text_input(options, run.processor.cfg, run.data.vocab_sizes())
+    encoder = build_encoder(options.text, spec.bert, nnx.Rngs(run.config.seed))
+  return encoder
+
+
+def _sha256(path: str) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+def _versions() -> Dict[str, str]:
+  import flax  # pylint: disable=import-outside-toplevel
+  import jax  # pylint: disable=import-outside-toplevel
+  import jaxlib  # pylint: disable=import-outside-toplevel
+  return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "flax": flax.__version__, "numpy": np.__version__,
+          "python": platform.python_version()}
+
+
+class _Writer:
+  def __init__(self, out: str):
+    self.out = out
+    self.functions: Dict[str, dict] = {}
+    self.weights: Dict[str, dict] = {}
+
+  def add(self, name: str, module, body, specs, weight_set: str) -> None:
+    exported, weights, dtypes = export_method(module, body, specs)
+    path = os.path.join(FUNCTIONS_DIR, f"{name}.jaxexport")
+    write_function(os.path.join(self.out, path), exported)
+    if weight_set not in self.weights:
+      file = os.path.join(WEIGHTS_DIR, f"{weight_set}.npz")
+      save_weights(os.path.join(self.out, file), weights)
+      self.weights[weight_set] = {"file": file, "dtypes": dtypes,
+                                  "parameters": int(sum(np.size(w) for w in weights))}
+    elif self.weights[weight_set]["dtypes"] != dtypes:
+      raise AssertionError(f"function {name} reads other weights than set {weight_set}")
+    self.functions[name] = {"file": path, "weights": weight_set, "inputs": sorted(specs)}
+
+
+def write_export(run: LoadedRun, out: str) -> dict:
+  """Exports `run` into `out` (an existing export there is replaced). Written into a directory beside it and
+  renamed when complete, so a failed export leaves nothing half-written. Returns the manifest."""
+  if run.catalogue is None:
+    raise UserError(f"{run.workdir} was prepared with data.streaming, which keeps no item catalogue; export "
+                    "needs one (train without data.streaming)")
+  out = os.path.abspath(out)
+  replace = os.path.exists(os.path.join(out, MANIFEST))
+  if os.path.exists(out) and not replace and (not os.path.isdir(out) or os.listdir(out)):
+    raise UserError(f"--out={out} exists and is not an export directory; pick a new or empty directory")
+  staging = f"{out}.partial-{os.getpid()}"
+  shutil.rmtree(staging, ignore_errors=True)
+  try:
+    manifest = _write(run, staging)
+    if os.path.exists(out):
+      shutil.rmtree(out)
+    os.replace(staging, out)
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return manifest
+
+
+def _write(run: LoadedRun, out: str) -> dict:
+  for sub in (FUNCTIONS_DIR, WEIGHTS_DIR):
+    os.makedirs(os.path.join(out, sub), exist_ok=True)
+  signature = signature_of(run)
+  writer = _Writer(out)
+  model = run.model
+  b = batch_dim()
+  task = run.task
+  if task.pointwise:
+    writer.add("score", model, lambda m, x: task.score(m, signature.to_batch(x)),
+               signature.specs("score", b), "model")
+  towers = hasattr(model, "query_vectors") and hasattr(model, "candidate_vectors")
+  if towers:
+    writer.add("query", model, lambda m, x: m.query_vectors(signature.to_batch(x)), signature.specs("query", b),
+               "model")
+    writer.add("candidate", model, lambda m, x: m.candidate_vectors(signature.to_batch(x)),
+               signature.specs("candidate", b), "model")
+  pooling = ModelOptions.from_model_section(run.config.model).text.pooling
+  for group in ("text", "query"):
+    form = getattr(signature, group)
+    if form is None or form.kind == "tokens":
+      continue
+    tokens = TextForm("tokens", form.length, form.width)
+    specs = {f: spec for f, spec in Signature((), (), 0, (), (), text=tokens).specs("candidate", b).items()
+             if f.startswith("text.")}
+    writer.add(f"text_form.{group}", _text_form_encoder(run, group),
+               _text_form_body(form.kind, pooling, run), specs, f"text_encoder.{group}")
+
+  cfg = run.processor.cfg
+  shutil.copy(os.path.join(run.workdir, PROCESSOR_FILE), os.path.join(out, PROCESSOR_FILE))
+  shutil.copy(os.path.join(run.workdir, CONFIG_FILE), os.path.join(out, CONFIG_FILE))
+  if cfg.text or cfg.query:
+    os.makedirs(os.path.join(out, TOKENIZER_DIR), exist_ok=True)
+    shutil.copy(os.path.join(resolve_model_dir(cfg.tokenizer), "tokenizer.json"),
+                os.path.join(out, TOKENIZER_DIR, "tokenizer.json"))
+  _write_items(run, signature, os.path.join(out, ITEMS_FILE))
+  _write_users(run, signature, os.path.join(out, USERS_FILE))
+  reference.write(run, signature, os.path.join(out, REFERENCE_FILE))
+  manifest = {
+      "format": FORMAT,
+      "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "workdir": os.path.abspath(run.workdir),
+      "checkpoint": run.checkpoint,
+      "step": run.step,
+      "config_sha256": _sha256(os.path.join(run.workdir, CONFIG_FILE)),
+      "model_version": f"{_sha256(os.path.join(run.workdir, CONFIG_FILE))[:12]}-step{run.step}",
+      "task": run.config.task,
+      "model": run.config.model.name,
+      "pointwise": bool(task.pointwise),
+      "towers": towers,
+      "metrics": (run.results or {}).get("metrics"),
+      "versions": _versions(),
+      "signature": signature.to_json(),
+      "features": json.loads(json.dumps(cfg.to_dict())),
+      "functions": writer.functions,
+      "weights": writer.weights,
+  }
+  with open(os.path.join(out, MANIFEST), "w") as f:
+    json.dump(manifest, f, indent=1)
+  return manifest
+
+
+def _text_form_body(kind: str, pooling: str, run: LoadedRun):
+  options = ModelOptions.from_model_section(run.config.model)
+  spec = model_text_input(options, run.processor.cfg, run.data.vocab_sizes())
+  pool = POOLINGS.get(pooling)
+
+  def body(encoder, x):
+    ids, mask, types = x["text.ids"], x["text.mask"], x["text.types"]
+    if kind == "pooled":
+      return pool(encoder(ids, mask, types), mask).astype(np.float32)
+    hidden = encoder(ids, mask, types, num_layers=spec.cached_blocks).astype(np.float32)
+    return hidden * mask[..., None].astype(np.float32)
+
+  return body
+
+
+def _split_rows(run: LoadedRun):
+  """(split name, its FeatureArrays) in time order, the splits the run has."""
+  return [(name, run.data.splits[name]) for name in SPLIT_ORDER if name in run.data.splits]
+
+
+def _write_items(run: LoadedRun, signature: Signature, path: str) -> None:
+  catalogue = run.catalogue
+  inputs = rows_inputs(catalogue.rows, catalogue.texts, signature, "candidate")
+  if signature.text is not None and signature.text.kind == "hidden":
+    # [items, length, width] would not fit in memory at catalogue sizes: keep the tokens, serving computes the
+    # hidden form of the rows a request reads (text_form.text).
+    raise UserError("export of a text tower with cached hidden states (model.text.mode top_layers or lora with "
+                    "cache_prefix) is not supported yet: use model.text.mode=frozen or full")
+  train = run.data.splits["train"].rows
+  clicked = train.label > 0
+  popularity = np.bincount(train.item_key[clicked], minlength=len(catalogue)).astype(np.int64)
+  raw = catalogue.raw or {}
+  np.savez(path, ids=np.asarray(run.item_ids()).astype(str), popularity=popularity,
+           **{f"inputs/{k}": v for k, v in inputs.items()},
+           **{f"raw/{k}": np.asarray(v).astype(str) for k, v in raw.items()})
+
+
+def current_history(history: np.ndarray, item: np.ndarray, clicked: np.ndarray) -> np.ndarray:
+  """Each row's history as the next row would see it: its clicked item appended (the oldest dropped when full)."""
+  history = history.copy()
+  length = history.shape[1]
+  if not length:
+    return history
+  count = np.sum(history != PAD, axis=1)
+  for r in np.flatnonzero(clicked):
+    if count[r] < length:
+      history[r, count[r]] = item[r]
+    else:
+      history[r] = np.r_[history[r, 1:], item[r]]
+  return history
+
+
+def _write_users(run: LoadedRun, signature: Signature, path: str) -> None:
+  users = run.data.users
+  if users is None:
+    raise UserError(f"{run.workdir}'s data keeps no user keys; export needs them")
+  last = {}
+  pairs_user, pairs_item = [], []
+  for _, arrays in _split_rows(run):
+    rows = arrays.rows
+    for r, key in enumerate(rows.user_key):   # later splits overwrite earlier rows: the user's latest row
+      last[int(key)] = (arrays, r)
+    positive = rows.label > 0
+    pairs_user.append(rows.user_key[positive])
+    pairs_item.append(rows.item_key[positive])
+  known = np.zeros(len(users), bool)
+  known[list(last)] = True
+  fields = signature.fields("query")
+  inputs = {k: np.zeros((len(users),) + shape, dtype) for k, (shape, dtype) in fields.items()
+            if not k.startswith("query.")}
+  for arrays_id in {id(a) for a, _ in last.values()}:
+    keys = np.array([k for k, (a, _) in last.items() if id(a) == arrays_id])
+    arrays = last[int(keys[0])][0]
+    index = np.array([last[int(k)][1] for k in keys])
+    rows = arrays.rows.take(index)
+    part = rows_inputs(rows, arrays.texts, signature, "query")
+    if "history" in part:
+      part["history"] = current_history(part["history"], np.asarray(rows.item_id), np.asarray(rows.label) > 0)
+    for k in inputs:
+      inputs[k][keys] = part[k]
+  seen = ItemSets.from_pairs(np.concatenate(pairs_user), np.concatenate(pairs_item), len(users))
+  np.savez(path, ids=np.asarray(users).astype(str), known=known, seen_indptr=seen.indptr, seen_indices=seen.indices,
+           **{f"inputs/{k}": v for k, v in inputs.items()})
+
+
+def describe(manifest: dict, out: str) -> str:
+  """One line per function and the sizes, for the command's output."""
+  lines = [f"exported {manifest['task']} / {manifest['model']} (checkpoint {manifest['checkpoint']}, step "
+           f"{manifest['step']}) to {out}"]
+  for name, fn in manifest["functions"].items():
+    lines.append(f"  {name}: inputs {', '.join(fn['inputs'])}")
+  for name, w in manifest["weights"].items():
+    lines.append(f"  weights {name}: {w['parameters']:,} values")
+  return "\n".join(lines)
