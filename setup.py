@@ -29,7 +29,9 @@ setup(
         "matplotlib",     # rec_jax.analysis plots; the notebooks
         "flatbuffers",    # jax.export serialisation (rec_jax.export)
         "starlette",      # rec_jax.serve: the ASGI application
-        "uvicorn",        # rec_jax.serve: the ASGI server
+        "uvicorn",        # rec_jax.serve: the ASGI server,
+        "httptools",      # with its C HTTP parser (its pure-Python default, h11, cost ~1 ms per request)
+        "uvloop",         # and its C event loop
         "prometheus_client",  # rec_jax.serve: /metrics
     ],
     extras_require={

@@ -158,13 +158,15 @@ def _in_process(export: str, kind: str, bodies, extra_items):
   service = Service(Bundle(export))
   for body in extra_items:
     service.upsert_items(service.parse_items(body))
-  run = service.recommend if kind == "recommend" else service.score
-  parse = service.parse_recommend if kind == "recommend" else service.parse_score
+  if kind == "recommend":
+    run = lambda body: service.recommend([service.parse_recommend(body)])  # noqa: E731
+  else:
+    run = lambda body: service.score(service.parse_score(body))  # noqa: E731
   warm = len(bodies) // 10
   latencies = []
   for i, body in enumerate(bodies):
     start = time.perf_counter()
-    run([parse(body)])
+    run(body)
     if i >= warm:
       latencies.append(time.perf_counter() - start)
   latencies = np.asarray(latencies)

@@ -42,12 +42,15 @@ def _take(tree, index):
 class Texts:
   """One group's texts (rows of a table or of a batch's block), in one of three forms:
   tokens: `ids`, `mask`, `types` [n, length] int32; hidden: `hidden` [n, length, width] float32 (the output of the
-  encoder's frozen bottom blocks, zero at padding) with `mask`; pooled: `pooled` [n, width] float32."""
+  encoder's frozen bottom blocks, zero at padding) with `mask`; pooled: `pooled` [n, width] float32.
+  Or, in serving only, `vectors` [n, out_dim] float32: the text tower's own output, computed once per item
+  (rec_jax/serving/), which a tower returns as it is."""
   ids: Optional[Array] = None
   mask: Optional[Array] = None
   types: Optional[Array] = None
   hidden: Optional[Array] = None
   pooled: Optional[Array] = None
+  vectors: Optional[Array] = None
 
   def take(self, index) -> "Texts":
     return _take(self, index)

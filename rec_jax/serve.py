@@ -56,7 +56,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       raise
     print(line, file=sys.stderr)
     return 1
+  import gc  # pylint: disable=import-outside-toplevel
   import uvicorn  # pylint: disable=import-outside-toplevel
+  # The loaded export (arrays, vocabularies: millions of objects) moves to the permanent generation, so the
+  # collector's full passes during serving do not walk it again and again (latency spikes).
+  gc.freeze()
   print(f"serving {args.export} on http://{args.host}:{args.port}", flush=True)
   uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
   return 0

@@ -17,7 +17,7 @@ from rec_jax.data.item_sets import ItemSets
 from rec_jax.errors import UnknownNameError, UserError
 from rec_jax.serving.layout import FORMAT, ITEMS_FILE, MANIFEST, REFERENCE_FILE, TOKENIZER_DIR, USERS_FILE
 from rec_jax.serving.functions import Function, load_weights
-from rec_jax.serving.signature import Signature
+from rec_jax.serving.signature import Signature, rows_inputs
 from rec_jax.text.tokenizer import WordPieceTokenizer
 from rec_jax.workdir import PROCESSOR_FILE
 
@@ -66,8 +66,8 @@ class Bundle:
       if weight_set not in self._weights:
         w = self.manifest["weights"][weight_set]
         self._weights[weight_set] = load_weights(os.path.join(self.directory, w["file"]), w["dtypes"])
-      self._functions[name] = Function(name, os.path.join(self.directory, spec["file"]), self._weights[weight_set],
-                                       spec["inputs"])
+      self._functions[name] = Function.read(name, os.path.join(self.directory, spec["file"]),
+                                            self._weights[weight_set], spec["inputs"])
     return self._functions[name]
 
   @functools.cached_property
@@ -99,8 +99,15 @@ class Bundle:
     with open(os.path.join(self.directory, REFERENCE_FILE)) as f:
       return json.load(f)
 
+  def rows_inputs(self, rows, texts, side: str = "score", names=None) -> Dict[str, np.ndarray]:
+    """serving/signature.py's `rows_inputs` with this export's text tower (tests; the catalogue at export)."""
+    fn = self.function("text_vectors") if self.has("text_vectors") else None
+    return rows_inputs(rows, texts, self.signature, side, fn, names)
+
+  @functools.cached_property
+  def _user_rows(self) -> Dict[str, int]:
+    return {str(u): r for r, u in enumerate(self.users["ids"])}
+
   def user_index(self, raw_id: str) -> Optional[int]:
     """The row of a known user in users.npz, or None."""
-    ids = self.users["ids"]
-    at = int(np.searchsorted(ids, str(raw_id)))
-    return at if at < len(ids) and ids[at] == str(raw_id) else None
+    return self._user_rows.get(str(raw_id))

@@ -25,11 +25,13 @@ import platform
 import shutil
 from typing import Dict
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from rec_jax.analysis.loaded_run import LoadedRun
-from rec_jax.batch import PAD
+from rec_jax.batch import PAD, Texts
 from rec_jax.data.item_sets import ItemSets
 from rec_jax.errors import UserError
 from rec_jax.experiment import model_text_input
@@ -37,7 +39,7 @@ from rec_jax.models.options import ModelOptions
 from rec_jax.serving import reference
 from rec_jax.serving.layout import (FORMAT, FUNCTIONS_DIR, ITEMS_FILE, MANIFEST, REFERENCE_FILE, TOKENIZER_DIR,
                                     USERS_FILE, WEIGHTS_DIR)
-from rec_jax.serving.functions import batch_dim, export_method, save_weights, write_function
+from rec_jax.serving.functions import Function, batch_dim, export_method, save_weights, write_function
 from rec_jax.serving.signature import Signature, TextForm, rows_inputs
 from rec_jax.text.bert import POOLINGS
 from rec_jax.text.modes import build_encoder
@@ -61,11 +63,16 @@ def text_groups(run: LoadedRun) -> Dict[str, TextForm]:
 
 
 def signature_of(run: LoadedRun) -> Signature:
+  """The item text enters the exported functions as the text tower's vectors (kind `vectors`, computed once per
+  item by `text_vectors` from the form the tower reads); the search query in the form its tower reads."""
   cfg = run.processor.cfg
   groups = text_groups(run)
+  item_text = groups.get("text")
+  text = TextForm("vectors", item_text.length, int(run.model.text.out_dim)) if item_text is not None else None
   return Signature(categorical=tuple(cfg.categorical), numeric=tuple(cfg.numeric),
                    history_length=int(cfg.history_length), user_features=tuple(cfg.user_features),
-                   item_features=tuple(cfg.item_features), text=groups.get("text"), query=groups.get("query"))
+                   item_features=tuple(cfg.item_features), text=text, query=groups.get("query"),
+                   item_text=item_text)
 
 
 def _text_form_encoder(run: LoadedRun, group: str):
@@ -98,7 +105,8 @@ class _Writer:
     self.functions: Dict[str, dict] = {}
     self.weights: Dict[str, dict] = {}
 
-  def add(self, name: str, module, body, specs, weight_set: str) -> None:
+  def add(self, name: str, module, body, specs, weight_set: str) -> Function:
+    """Exports `body(module, inputs)` as function `name`; returns it, ready to call."""
     exported, weights, dtypes = export_method(module, body, specs)
     path = os.path.join(FUNCTIONS_DIR, f"{name}.jaxexport")
     write_function(os.path.join(self.out, path), exported)
@@ -110,6 +118,7 @@ class _Writer:
     elif self.weights[weight_set]["dtypes"] != dtypes:
       raise AssertionError(f"function {name} reads other weights than set {weight_set}")
     self.functions[name] = {"file": path, "weights": weight_set, "inputs": sorted(specs)}
+    return Function(name, exported, [jnp.asarray(w) for w in weights], sorted(specs))
 
 
 def write_export(run: LoadedRun, out: str) -> dict:
@@ -151,16 +160,17 @@ def _write(run: LoadedRun, out: str) -> dict:
                "model")
     writer.add("candidate", model, lambda m, x: m.candidate_vectors(signature.to_batch(x)),
                signature.specs("candidate", b), "model")
+  text_vectors = None
+  if signature.text is not None:
+    item_text = signature.item_text
+    text_vectors = writer.add("text_vectors", model, lambda m, x: m.text.encode(
+        Texts(**{f: x[f"text.{f}"] for f in item_text.fields()})), _text_specs(item_text, b), "model")
   pooling = ModelOptions.from_model_section(run.config.model).text.pooling
-  for group in ("text", "query"):
-    form = getattr(signature, group)
+  for group, form in (("text", signature.item_text), ("query", signature.query)):
     if form is None or form.kind == "tokens":
       continue
-    tokens = TextForm("tokens", form.length, form.width)
-    specs = {f: spec for f, spec in Signature((), (), 0, (), (), text=tokens).specs("candidate", b).items()
-             if f.startswith("text.")}
-    writer.add(f"text_form.{group}", _text_form_encoder(run, group),
-               _text_form_body(form.kind, pooling, run), specs, f"text_encoder.{group}")
+    writer.add(f"text_form.{group}", _text_form_encoder(run, group), _text_form_body(form.kind, pooling, run),
+               _text_specs(TextForm("tokens", form.length, form.width), b), f"text_encoder.{group}")
 
   cfg = run.processor.cfg
   shutil.copy(os.path.join(run.workdir, PROCESSOR_FILE), os.path.join(out, PROCESSOR_FILE))
@@ -169,7 +179,7 @@ def _write(run: LoadedRun, out: str) -> dict:
     os.makedirs(os.path.join(out, TOKENIZER_DIR), exist_ok=True)
     shutil.copy(os.path.join(resolve_model_dir(cfg.tokenizer), "tokenizer.json"),
                 os.path.join(out, TOKENIZER_DIR, "tokenizer.json"))
-  _write_items(run, signature, os.path.join(out, ITEMS_FILE))
+  _write_items(run, signature, text_vectors, os.path.join(out, ITEMS_FILE))
   _write_users(run, signature, os.path.join(out, USERS_FILE))
   reference.write(run, signature, os.path.join(out, REFERENCE_FILE))
   manifest = {
@@ -216,14 +226,15 @@ def _split_rows(run: LoadedRun):
   return [(name, run.data.splits[name]) for name in SPLIT_ORDER if name in run.data.splits]
 
 
-def _write_items(run: LoadedRun, signature: Signature, path: str) -> None:
+def _text_specs(form: TextForm, b) -> Dict[str, jax.ShapeDtypeStruct]:
+  """Abstract `text.<field>` inputs of a text table in `form`."""
+  return {f"text.{f}": jax.ShapeDtypeStruct((b,) + shape, np.dtype(dtype)) for f, (shape, dtype) in form.fields().items()}
+
+
+def _write_items(run: LoadedRun, signature: Signature, text_vectors, path: str) -> None:
+  """Each catalogue item's candidate-side inputs, its text as the text tower's vectors."""
   catalogue = run.catalogue
-  inputs = rows_inputs(catalogue.rows, catalogue.texts, signature, "candidate")
-  if signature.text is not None and signature.text.kind == "hidden":
-    # [items, length, width] would not fit in memory at catalogue sizes: keep the tokens, serving computes the
-    # hidden form of the rows a request reads (text_form.text).
-    raise UserError("export of a text tower with cached hidden states (model.text.mode top_layers or lora with "
-                    "cache_prefix) is not supported yet: use model.text.mode=frozen or full")
+  inputs = rows_inputs(catalogue.rows, catalogue.texts, signature, "candidate", text_vectors)
   train = run.data.splits["train"].rows
   clicked = train.label > 0
   popularity = np.bincount(train.item_key[clicked], minlength=len(catalogue)).astype(np.int64)

@@ -76,21 +76,26 @@ def size_class(rows: int) -> int:
 
 
 class Function:
-  """An exported function read back: `fn(inputs)` -> its output for the rows of `inputs` (numpy in, numpy out)."""
+  """An exported function ready to call: `fn(inputs)` -> its output for the rows of `inputs` (numpy in and out)."""
 
-  def __init__(self, name: str, path: str, weights: List[jax.Array], input_names: List[str]):
+  def __init__(self, name: str, exported: jax.export.Exported, weights: List[jax.Array], input_names: List[str]):
+    self.name = name
+    self.exported = exported
+    self.weights = weights
+    self.input_names = sorted(input_names)
+    self._call = jax.jit(exported.call)
+
+  @classmethod
+  def read(cls, name: str, path: str, weights: List[jax.Array], input_names: List[str]) -> "Function":
     try:
       with open(path, "rb") as f:
-        self.exported = jax.export.deserialize(bytearray(f.read()))
+        exported = jax.export.deserialize(bytearray(f.read()))
     except OSError as e:
       raise UserError(f"cannot read exported function {name!r} from {path}: {e}") from None
     except Exception as e:  # noqa: BLE001  (a damaged file fails inside the flatbuffer reader)
       raise UserError(f"{path} does not hold an exported function ({type(e).__name__}: {e}); export the run "
                       "again") from None
-    self.name = name
-    self.weights = weights
-    self.input_names = sorted(input_names)
-    self._call = jax.jit(self.exported.call)
+    return cls(name, exported, weights, input_names)
 
   def __call__(self, inputs: Dict[str, np.ndarray]) -> np.ndarray:
     missing = sorted(set(self.input_names) - set(inputs))

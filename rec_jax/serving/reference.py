@@ -69,9 +69,10 @@ def write(run, signature, path: str) -> None:
   from rec_jax.analysis.scoring import predict  # pylint: disable=import-outside-toplevel
   from rec_jax.serving.signature import rows_inputs  # pylint: disable=import-outside-toplevel
   train = run.data.splits["train"]
-  inputs = rows_inputs(train.rows, train.texts, signature, "score")
+  monitored = monitored_inputs(signature)
+  inputs = rows_inputs(train.rows, train.texts, signature, "score", names=list(monitored))
   ref = {}
-  for name, kind in monitored_inputs(signature).items():
+  for name, kind in monitored.items():
     ref[name] = categorical_bins(inputs[name]) if kind == "categorical" else numeric_bins(inputs[name])
   split = run.config.eval.split
   scores = predict(run, run.split(split))

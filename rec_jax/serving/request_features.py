@@ -32,6 +32,8 @@ class RequestFeatures:
     """Vocabulary ids of raw values (OOV for unseen ones)."""
     vocabulary = self.processor.vocabs[vocab]
     if isinstance(vocabulary, IntVocabulary):
+      if all(type(v) is int for v in values):   # the usual case, at once; else each value is checked and named
+        return vocabulary.lookup(np.asarray(values, np.int64))
       ints = []
       for value, field in zip(values, where):
         if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):

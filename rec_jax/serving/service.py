@@ -28,7 +28,7 @@ from rec_jax.serving.request_features import RequestError, RequestFeatures
 
 MAX_K = 1000
 MAX_ROWS = 10000
-WARM_BATCH, WARM_EXCLUDE, WARM_ROWS = 64, 64, 1024
+WARM_BATCH, WARM_EXCLUDE, WARM_ROWS = 64, 1024, 1024
 
 
 @dataclasses.dataclass
@@ -47,8 +47,9 @@ def _object(value: Any, field: str) -> dict:
 
 
 def _user_request(body: dict, field: str, allowed: set) -> UserRequest:
-  unknown = sorted(set(body) - allowed)
+  unknown = body.keys() - allowed
   if unknown:
+    unknown = sorted(unknown)
     raise RequestError(f"{field}.{unknown[0]}", f"unknown field; valid: {', '.join(sorted(allowed))}")
   user = body.get("user")
   if user is not None and (isinstance(user, (dict, list, bool)) or not isinstance(user, (str, int))):
@@ -75,6 +76,9 @@ class Service:
     self.context_categorical = [n for n in sig.categorical if n not in side]
     self.context_numeric = [n for n in sig.numeric if n not in side]
     self.towers = bundle.has("query") and bundle.has("candidate")
+    # What a /score row must give: the context features `score` reads (a towers-only model reads none).
+    self.required_context = frozenset(self.context_categorical + self.context_numeric) if bundle.has("score") \
+        else frozenset()
     # Cold-start ranking: most clicked in training first (ties by catalogue order).
     self._warm()
 
@@ -83,11 +87,14 @@ class Service:
     users, exclusion lists of up to WARM_EXCLUDE items, `score` on up to WARM_ROWS rows."""
     if self.signature.query is not None:
       return   # search: the query text is a request's own; compiled on first use
+    # Exclusion lists are padded to powers of two: up to the most items a known user has (at most WARM_EXCLUDE).
+    most = int(np.diff(self.bundle.users["seen_indptr"]).max(initial=0))
+    widths = [w for w in (8, 16, 32, 64, 128, 256, 512, 1024) if w <= max(8, min(2 * most, WARM_EXCLUDE))]
     for rows in (8, 16, 32, WARM_BATCH):
       user = self.user_inputs([UserRequest("warmup")] * rows)
       if self.towers:
         vectors = self.bundle.function("query")(user)
-        for width in (8, 16, 32, WARM_EXCLUDE):
+        for width in widths:
           self.items.index.top_k(vectors, 10, [np.zeros(width, np.int32)] * rows)
     if self.bundle.has("score"):
       rows = 8
@@ -99,7 +106,20 @@ class Service:
 
   # --- users ---------------------------------------------------------------------------------------------------
   def user_inputs(self, requests: List[UserRequest]) -> Dict[str, np.ndarray]:
-    """The user-side inputs (`query` side, without the search query) of each request."""
+    """The user-side inputs (`query` side, without the search query) of each request; requests with the same user,
+    history and user features (the rows of one /score request, typically) are encoded once."""
+    keys = [(r.user,) if r.history is None and r.user_features is None else
+            (r.user, repr(r.history), repr(sorted((r.user_features or {}).items(), key=str))) for r in requests]
+    distinct: Dict[tuple, int] = {}
+    first = [distinct.setdefault(k, len(distinct)) for k in keys]
+    if len(distinct) == len(requests):
+      return self._user_inputs(requests)
+    unique = [None] * len(distinct)
+    for r, at in zip(requests, first):
+      unique[at] = unique[at] or r
+    return {k: v[first] for k, v in self._user_inputs(unique).items()}
+
+  def _user_inputs(self, requests: List[UserRequest]) -> Dict[str, np.ndarray]:
     sig, f = self.signature, self.features
     users = self.bundle.users
     fields = [k for k in sig.fields("query") if not k.startswith("query.")]
@@ -233,10 +253,10 @@ class Service:
         raise RequestError(f"{field}.item", "missing: every row needs an item id")
       item = self.items.row(row["item"], f"{field}.item")
       context = _object(row.get("context", {}), f"{field}.context")
-      for name in (self.context_categorical + self.context_numeric) if self.bundle.has("score") else ():
-        if name not in context:
-          raise RequestError(f"{field}.context.{name}", "missing: the model reads this context feature "
-                             f"(context: {', '.join(self.context_categorical + self.context_numeric)})")
+      if not context.keys() >= self.required_context:
+        name = next(n for n in self.context_categorical + self.context_numeric if n not in context)
+        raise RequestError(f"{field}.context.{name}", "missing: the model reads this context feature "
+                           f"(context: {', '.join(self.context_categorical + self.context_numeric)})")
       parsed.append({"user": req, "item": item, "context": context, "query": row.get("query"), "field": field})
     return parsed
 

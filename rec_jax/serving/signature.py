@@ -2,10 +2,13 @@
 and how it becomes the model's `Batch` (rec_jax/batch.py) inside the exported program.
 
 Names: `user_id`, `item_id` [b] int32 vocabulary ids; `history` [b, history_length] int32 item ids; `cat.<feature>`
-[b] int32 ids; `num.<feature>` [b] float32 standardised values; per text group (`text`, `query`) the form its tower
-reads (text/inputs.py): `text.ids`, `text.mask`, `text.types` [b, length] int32 (tokens), `text.pooled` [b, width]
-float32 (a frozen encoder's pooled vectors) or `text.hidden` [b, length, width] float32 + `text.mask` (the output of
-frozen bottom blocks). Every row has its own text (the text block's slot of row r is r).
+[b] int32 ids; `num.<feature>` [b] float32 standardised values; per text group (`text`, `query`) a text form
+(`TextForm`): the item text as `text.vectors` [b, out_dim], the text tower's output, which depends on the item
+alone and is computed once per item (`text_vectors`, from the form the tower reads, `Signature.item_text`); the
+search query in the form its tower reads (text/inputs.py): `query.ids`, `query.mask`, `query.types` [b, length]
+int32 (tokens), `query.pooled` [b, width] float32 (a frozen encoder's pooled vectors) or `query.hidden`
+[b, length, width] float32 + `query.mask` (the output of frozen bottom blocks). Every row has its own text (the text
+block's slot of row r is r).
 
 A side is what a function reads: `score` reads every input, `query` the user's (ids, history, user features, the
 search query), `candidate` the item's (id, item features, item text). Inputs a side does not carry are zeros in
@@ -29,7 +32,8 @@ SIDES = ("score", "query", "candidate")
 
 @dataclasses.dataclass(frozen=True)
 class TextForm:
-  """One text group's form: `kind` tokens | hidden | pooled, `length` tokens, `width` the encoder's hidden size."""
+  """One group's form: `kind` tokens | hidden | pooled | vectors, `length` tokens, `width` the encoder's hidden
+  size (vectors: the text tower's output size)."""
   kind: str
   length: int
   width: int
@@ -38,8 +42,8 @@ class TextForm:
     """{field: (shape after the batch dimension, dtype)}."""
     if self.kind == "tokens":
       return {f: ((self.length,), "int32") for f in ("ids", "mask", "types")}
-    if self.kind == "pooled":
-      return {"pooled": ((self.width,), "float32")}
+    if self.kind in ("pooled", "vectors"):
+      return {self.kind: ((self.width,), "float32")}
     return {"hidden": ((self.length, self.width), "float32"), "mask": ((self.length,), "int32")}
 
 
@@ -51,8 +55,9 @@ class Signature:
   history_length: int
   user_features: Tuple[str, ...]
   item_features: Tuple[str, ...]
-  text: Optional[TextForm] = None
+  text: Optional[TextForm] = None        # kind "vectors"
   query: Optional[TextForm] = None
+  item_text: Optional[TextForm] = None   # the item text's form the text tower reads (`text_vectors`' input)
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)
@@ -62,7 +67,7 @@ class Signature:
     d = dict(d)
     for key in ("categorical", "numeric", "user_features", "item_features"):
       d[key] = tuple(d[key])
-    for group in ("text", "query"):
+    for group in ("text", "query", "item_text"):
       d[group] = TextForm(**d[group]) if d.get(group) else None
     return cls(**d)
 
@@ -112,11 +117,14 @@ class Signature:
                  numeric={name: full[f"num.{name}"] for name in self.numeric}, **blocks)
 
 
-def rows_inputs(rows, texts, signature: Signature, side: str = "score") -> Dict[str, np.ndarray]:
-  """The inputs of one side for a split's `Rows` (rec_jax/batch.py) and its `TextTables`: what training-time code
-  feeds the model, in the exported functions' form (tests compare the two; the item index builds from it)."""
+def rows_inputs(rows, texts, signature: Signature, side: str = "score", text_vectors=None,
+                names=None) -> Dict[str, np.ndarray]:
+  """The inputs of one side for a split's `Rows` (rec_jax/batch.py) and its `TextTables` (in the form the model
+  reads): what training-time code feeds the model, in the exported functions' form (tests compare the two; the
+  export builds the catalogue from it). `text_vectors`: {`text.<field>`: the item text table} -> the text tower's
+  vectors (the export's `text_vectors` function), for `text.vectors`. `names`: only these inputs."""
   out = {}
-  for name in signature.fields(side):
+  for name in names if names is not None else signature.fields(side):
     group, _, field = name.partition(".")
     if name in ("user_id", "item_id", "history"):
       out[name] = np.asarray(getattr(rows, name))
@@ -124,6 +132,9 @@ def rows_inputs(rows, texts, signature: Signature, side: str = "score") -> Dict[
       out[name] = np.asarray(rows.categorical[field])
     elif group == "num":
       out[name] = np.asarray(rows.numeric[field])
+    elif name == "text.vectors":
+      table = {f"text.{f}": np.asarray(getattr(texts.text, f)) for f in signature.item_text.fields()}
+      out[name] = np.asarray(text_vectors(table))[rows.text_index]
     else:
       index = rows.text_index if group == "text" else rows.query_index
       out[name] = np.asarray(getattr(getattr(texts, group), field))[index]

@@ -36,7 +36,10 @@ class ItemTextTower(nnx.Module):
 
   def encode(self, texts: Texts) -> jax.Array:
     """The vectors [n, out_dim] of `texts` (a batch's block of item texts or queries, data/pipeline.py), read in
-    this tower's form: the cached output of its frozen blocks, or token ids."""
+    this tower's form: the cached output of its frozen blocks, or token ids (or this tower's own output, which
+    serving computes once per item)."""
+    if texts.vectors is not None:
+      return texts.vectors
     if self.start_layer:
       _check_form(texts.hidden, "hidden", f"the cached output of its {self.start_layer} frozen blocks")
       return self.from_hidden(texts.hidden, texts.mask, self.start_layer)
@@ -66,7 +69,10 @@ class CachedTextTower(nnx.Module):
     self.out_dim = out_dim
 
   def encode(self, texts: Texts) -> jax.Array:
-    """The vectors [n, out_dim] of `texts` given as cached pooled vectors (`Texts.pooled`)."""
+    """The vectors [n, out_dim] of `texts` given as cached pooled vectors (`Texts.pooled`), or as this tower's own
+    output (`Texts.vectors`, serving)."""
+    if texts.vectors is not None:
+      return texts.vectors
     _check_form(texts.pooled, "pooled", "the cached pooled vectors of its frozen encoder")
     return self(texts.pooled)
 

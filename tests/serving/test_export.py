@@ -18,7 +18,6 @@ from rec_jax.models.options import ModelOptions
 from rec_jax.serving.bundle import Bundle
 from rec_jax.serving.item_store import ItemStore
 from rec_jax.serving.request_features import RequestFeatures
-from rec_jax.serving.signature import rows_inputs
 from rec_jax.text.cache import cache_texts
 from rec_jax.text.inputs import text_input
 
@@ -29,32 +28,33 @@ def test_ctr_score_equals_the_in_process_model(ctr_export):
   workdir, out = ctr_export
   run, bundle = load_run(workdir), Bundle(out)
   test = run.split("test")
-  exported = bundle.function("score")(rows_inputs(test.rows, test.texts, bundle.signature, "score"))
+  exported = bundle.function("score")(bundle.rows_inputs(test.rows, test.texts, "score"))
   np.testing.assert_allclose(exported, predict(run, test), atol=1e-6, rtol=0)
   manifest = bundle.manifest
   assert manifest["task"] == "ctr" and manifest["step"] == run.step and manifest["checkpoint"] == "best"
   assert manifest["metrics"] == run.results["metrics"]
-  assert set(manifest["functions"]) == {"score"}   # the hybrid has no separate user and item towers
-  assert manifest["signature"]["text"]["kind"] == "tokens"
+  # The hybrid has no separate user and item towers; its text tower's vectors are computed once per item.
+  assert set(manifest["functions"]) == {"score", "text_vectors"}
+  assert manifest["signature"]["text"]["kind"] == "vectors"
+  assert manifest["signature"]["item_text"]["kind"] == "tokens"
   assert {"jax", "flax", "numpy"} <= set(manifest["versions"])
 
 
 def test_towers_and_the_text_encoder_equal_the_in_process_model(two_tower_export):
   workdir, out = two_tower_export
   run, bundle = load_run(workdir), Bundle(out)
-  assert set(bundle.manifest["functions"]) == {"query", "candidate", "text_form.text"}
-  assert bundle.signature.text.kind == "pooled"
+  assert set(bundle.manifest["functions"]) == {"query", "candidate", "text_vectors", "text_form.text"}
+  assert bundle.signature.item_text.kind == "pooled"
   test, catalogue = run.split("test"), run.catalogue
   size = run.config.eval.batch_size
-  query = bundle.function("query")(rows_inputs(test.rows, test.texts, bundle.signature, "query"))
+  query = bundle.function("query")(bundle.rows_inputs(test.rows, test.texts, "query"))
   np.testing.assert_allclose(query, predict_split(run.bound("query_vectors"), test, size), atol=1e-6, rtol=0)
-  candidate = bundle.function("candidate")(rows_inputs(catalogue.rows, catalogue.texts, bundle.signature,
-                                                       "candidate"))
+  candidate = bundle.function("candidate")(bundle.rows_inputs(catalogue.rows, catalogue.texts, "candidate"))
   np.testing.assert_allclose(candidate, predict_split(run.bound("candidate_vectors"), catalogue, size), atol=1e-6,
                              rtol=0)
   # Symbolic batch: any number of rows, padded to a size class and cut back.
   for rows in (1, 3, 17):
-    part = {k: v[:rows] for k, v in rows_inputs(test.rows, test.texts, bundle.signature, "query").items()}
+    part = {k: v[:rows] for k, v in bundle.rows_inputs(test.rows, test.texts, "query").items()}
     np.testing.assert_allclose(bundle.function("query")(part), query[:rows], atol=1e-6, rtol=0)
 
 
