@@ -166,11 +166,15 @@ def _write(run: LoadedRun, out: str) -> dict:
     text_vectors = writer.add("text_vectors", model, lambda m, x: m.text.encode(
         Texts(**{f: x[f"text.{f}"] for f in item_text.fields()})), _text_specs(item_text, b), "model")
   pooling = ModelOptions.from_model_section(run.config.model).text.pooling
+  encoders = model.text_encoders() if hasattr(model, "text_encoders") else {}
   for group, form in (("text", signature.item_text), ("query", signature.query)):
     if form is None or form.kind == "tokens":
       continue
+    # One encoder reading both groups (model.query.encoder=shared, or both fully frozen: built alike from the
+    # seed) keeps one set of weights.
+    owner = "text" if group == "query" and "text" in encoders and encoders["query"] is encoders["text"] else group
     writer.add(f"text_form.{group}", _text_form_encoder(run, group), _text_form_body(form.kind, pooling, run),
-               _text_specs(TextForm("tokens", form.length, form.width), b), f"text_encoder.{group}")
+               _text_specs(TextForm("tokens", form.length, form.width), b), f"text_encoder.{owner}")
 
   cfg = run.processor.cfg
   shutil.copy(os.path.join(run.workdir, PROCESSOR_FILE), os.path.join(out, PROCESSOR_FILE))

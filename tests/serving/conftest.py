@@ -39,3 +39,25 @@ def two_tower_export(two_tower_run, tmp_path_factory):
   out = str(tmp_path_factory.mktemp("two_tower_export") / "export")
   write_export(load_run(two_tower_run), out)
   return two_tower_run, out
+
+
+@pytest.fixture(scope="session")
+def hidden_text_export(tfds_dir, tmp_path_factory):
+  """The `:smoke` hybrid with a 2-block text encoder whose bottom block is frozen and cached (model.text.mode
+  top_layers): the text tower reads hidden states, which the export computes from tokens (`text_form.text`)."""
+  from rec_jax import train
+  from rec_jax.analysis.loaded_run import load_run
+  from rec_jax.config.loader import load_config
+  from rec_jax.serving.export_run import write_export
+  cfg = load_config(os.path.join(CONFIGS, "synthetic.py") + ":smoke")
+  cfg.data.data_dir = tfds_dir
+  cfg.model.text.mode = "top_layers"
+  cfg.model.text.trainable_layers = 1
+  cfg.model.text.bert.num_layers = 2
+  cfg.train.num_steps = 20
+  cfg.eval.every_steps = 20
+  workdir = str(tmp_path_factory.mktemp("hidden_text_run"))
+  train.train_and_evaluate(cfg, workdir)
+  out = str(tmp_path_factory.mktemp("hidden_text_export") / "export")
+  write_export(load_run(workdir), out)
+  return workdir, out

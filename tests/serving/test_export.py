@@ -12,6 +12,7 @@ import pytest
 
 from rec_jax.analysis.loaded_run import load_run
 from rec_jax.analysis.scoring import predict
+from rec_jax.batch import FeatureArrays, Texts, TextTables
 from rec_jax.data.vocab import IntVocabulary
 from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.models.options import ModelOptions
@@ -118,3 +119,27 @@ def test_export_command_and_its_errors(ctr_export, tmp_path):
   assert export.main(["--workdir", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
   with pytest.raises(FileNotFoundError, match="not a rec_jax export"):
     Bundle(str(taken))
+
+
+def test_a_text_tower_over_cached_hidden_states(hidden_text_export):
+  """Frozen bottom blocks (cached hidden states in training): the export runs them from tokens for new texts;
+  scores equal the in-process model's, and a new item's text vector equals the training-time cache + tower's."""
+  workdir, out = hidden_text_export
+  run, bundle = load_run(workdir), Bundle(out)
+  assert bundle.signature.item_text.kind == "hidden"
+  assert set(bundle.manifest["functions"]) == {"score", "text_vectors", "text_form.text"}
+  test = run.split("test")
+  np.testing.assert_allclose(bundle.function("score")(bundle.rows_inputs(test.rows, test.texts, "score")),
+                             predict(run, test), atol=1e-6, rtol=0)
+  item = {"item": "new", "title": "a brand new kettle", "description": "boils water fast",
+          "category": str(run.catalogue.raw["category"][0]), "brand": "nobody", "price": 10.0}
+  served = ItemStore(bundle, RequestFeatures(bundle.processor)).encode([item], ["item"])["text.vectors"][0]
+  cfg = run.processor.cfg
+  ids, mask, types = run.processor.tokenizer.encode_pairs([item["title"]], [item["description"]],
+                                                           cfg.text_max_length)
+  table = FeatureArrays(rows=None, texts=TextTables(text=Texts(ids=ids, mask=mask, types=types)))
+  options = ModelOptions.from_model_section(run.config.model)
+  spec = text_input(options.text, cfg.tokenizer, cfg.text_max_length, run.data.vocab_sizes()["text"])
+  cached, _ = cache_texts(spec, options.text, workdir, {"new": table}, run.model.text_encoders(), run.config.seed)
+  reference = np.asarray(run.model.text.encode(cached["new"].texts.text))[0]
+  np.testing.assert_allclose(served, reference, atol=1e-5, rtol=0)
