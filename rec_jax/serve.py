@@ -1,7 +1,9 @@
-"""Command line: `python -m rec_jax.serve --export=DIR [--host=127.0.0.1] [--port=8000] [--monitor_log=FILE]`.
+"""Command line: `python -m rec_jax.serve --export=DIR [--host=127.0.0.1] [--port=8000] [--monitor_log=FILE]
+[--items_journal=FILE]`.
 
 Serves an export of `python -m rec_jax.export` over HTTP (rec_jax/serving/http_app.py: /recommend, /score, /items,
-/healthz, /metrics) with uvicorn, one process. The functions are compiled before the port opens, so the first
+/healthz, /metrics) with uvicorn, one process. With --items_journal, items added or updated through /items are
+appended to that file and replayed when the server starts again. The functions are compiled before the port opens, so the first
 request is as fast as the others. With --monitor_log, every window of --window_rows scored rows (or
 --window_seconds) appends its input and score distributions to that file; `python -m rec_jax.monitor` compares them
 with the training data. A bad export is one `error:` line.
@@ -22,6 +24,8 @@ def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   parser.add_argument("--port", type=int, default=8000)
   parser.add_argument("--max_batch", type=int, default=64, help="requests run as one call, at most")
   parser.add_argument("--monitor_log", default="", help="append per-window input and score counts here")
+  parser.add_argument("--items_journal", default="",
+                      help="append every accepted /items change here and replay it at start (\"\": memory only)")
   parser.add_argument("--window_rows", type=int, default=10000)
   parser.add_argument("--window_seconds", type=float, default=60.0)
   parser.add_argument("--log_level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
@@ -43,7 +47,7 @@ def build(args: argparse.Namespace):
   monitor = None
   if args.monitor_log:
     monitor = WindowLog(bundle.reference, bundle.signature, args.monitor_log, args.window_rows, args.window_seconds)
-  return build_app(Service(bundle, monitor), args.max_batch)
+  return build_app(Service(bundle, monitor, args.items_journal), args.max_batch)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

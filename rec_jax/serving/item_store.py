@@ -10,17 +10,22 @@ vector. Nothing is retrained.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from rec_jax.errors import UserError
 from rec_jax.serving.item_index import ItemIndex
 from rec_jax.serving.request_features import RequestError, RequestFeatures
 
 
 class ItemStore:
-  def __init__(self, bundle, features: RequestFeatures):
+  def __init__(self, bundle, features: RequestFeatures, journal: str = ""):
+    """`journal`: a file of the items added or updated at serve time (one JSON line per accepted change), replayed
+    here, so they survive a restart; "" keeps them in memory only."""
     self.bundle, self.features = bundle, features
     sig = bundle.signature
     self.signature = sig
@@ -34,6 +39,25 @@ class ItemStore:
     self.index: Optional[ItemIndex] = None
     if bundle.has("candidate"):
       self.index = ItemIndex(bundle.function("candidate")(self.inputs))
+    self.journal = journal
+    if journal:
+      self._replay(journal)
+
+  def _replay(self, path: str) -> None:
+    if not os.path.exists(path):
+      return
+    with open(path) as f:
+      for number, line in enumerate(f, 1):
+        if not line.strip():
+          continue
+        try:
+          items = json.loads(line)["items"]
+          self.upsert(items, [f"{path}:{number}.items[{i}]" for i in range(len(items))], journal=False)
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+          raise UserError(f"{path} line {number} is not an item change ({type(e).__name__}: {e}); fix or remove "
+                          "the line") from None
+        except RequestError as e:
+          raise UserError(f"{path} line {number}: {e}") from None
 
   def __len__(self) -> int:
     return len(self.ids)
@@ -76,9 +100,10 @@ class ItemStore:
       out["text.vectors"] = self.bundle.function("text_vectors")(texts)
     return out
 
-  def upsert(self, items: List[Dict[str, Any]], where: List[str]) -> List[Dict[str, Any]]:
-    """Adds new items and replaces the features and text of known ones; returns per item its row and whether it
-    was new."""
+  def upsert(self, items: List[Dict[str, Any]], where: List[str], journal: bool = True) -> List[Dict[str, Any]]:
+    """Adds new items and replaces the features and text of known ones (all of them or, on a bad item, none);
+    returns per item its row and whether it was new. The change is appended to the journal before it is
+    applied."""
     if not items:
       return []
     seen = {}
@@ -92,6 +117,11 @@ class ItemStore:
       seen[str(item["item"])] = field
     inputs = self.encode(items, where)
     vectors = self.bundle.function("candidate")(inputs) if self.index is not None else None
+    if journal and self.journal:
+      with open(self.journal, "a") as f:
+        f.write(json.dumps({"items": items}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     with self.lock:
       rows, new = [], []
       for item in items:

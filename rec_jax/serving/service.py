@@ -64,11 +64,11 @@ def _user_request(body: dict, field: str, allowed: set) -> UserRequest:
 
 
 class Service:
-  def __init__(self, bundle: Bundle, monitor=None):
+  def __init__(self, bundle: Bundle, monitor=None, items_journal: str = ""):
     self.bundle = bundle
     self.signature = bundle.signature
     self.features = RequestFeatures(bundle.processor)
-    self.items = ItemStore(bundle, self.features)
+    self.items = ItemStore(bundle, self.features, items_journal)
     self.monitor = monitor
     sig = self.signature
     self.user_side = set(sig.fields("query"))
