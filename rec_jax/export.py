@@ -7,11 +7,10 @@ A bad input is one `error:` line, as in rec_jax.main.
 """
 
 import argparse
-import os
 import sys
 from typing import Optional, Sequence
 
-from rec_jax.main import error_line
+from rec_jax.main import call_reporting
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -20,17 +19,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument("--out", required=True, help="the export directory to write")
   parser.add_argument("--checkpoint", default="best", choices=("best", "latest"))
   args = parser.parse_args(argv)
-  try:
+  def export():
     from rec_jax.analysis.loaded_run import load_run  # Imports JAX; after parsing so --help stays fast.
-    from rec_jax.serving.export_run import describe, write_export
-    run = load_run(args.workdir, args.checkpoint)
-    manifest = write_export(run, args.out)
-  except Exception as e:  # noqa: BLE001  (a user error is one line; anything else keeps its traceback)
-    line = error_line(e)
-    if line is None or os.environ.get("RECJAX_TRACEBACK"):
-      raise
-    print(line, file=sys.stderr)
-    return 1
+    from rec_jax.serving.export_run import write_export
+    return write_export(load_run(args.workdir, args.checkpoint), args.out)
+
+  manifest, code = call_reporting(export)
+  if code:
+    return code
+  from rec_jax.serving.export_run import describe
   print(describe(manifest, args.out), flush=True)
   return 0
 

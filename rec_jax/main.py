@@ -16,7 +16,7 @@ JAX_PROCESS_ID set (or under SLURM's srun) and one shared --workdir; rec_jax/dis
 import logging as py_logging
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -24,6 +24,7 @@ from ml_collections import config_flags
 from rec_jax.config.loader import override_errors
 from rec_jax.errors import UserError, describe_os_error
 
+T = TypeVar("T")
 _CONFIG_HELP = "Experiment config file (configs/*.py[:preset])."
 _WORKDIR_HELP = "Directory for config.json, metrics, checkpoints and results."
 
@@ -55,6 +56,18 @@ def error_line(e: BaseException) -> Optional[str]:
   if isinstance(e, OSError):
     return f"error: {describe_os_error(e)}"
   return None
+
+
+def call_reporting(fn: Callable[[], T]) -> Tuple[Optional[T], int]:
+  """(fn(), 0); or (None, 1) after printing a user error's one `error:` line to stderr (the other commands:
+  rec_jax.export, rec_jax.serve); a bug raises, as does any error with RECJAX_TRACEBACK=1."""
+  try:
+    return fn(), 0
+  except (UserError, OSError) as e:
+    if os.environ.get("RECJAX_TRACEBACK"):
+      raise
+    print(error_line(e), file=sys.stderr)
+    return None, 1
 
 
 def run(config, workdir: str) -> None:

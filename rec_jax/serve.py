@@ -10,11 +10,10 @@ with the training data. A bad export is one `error:` line.
 """
 
 import argparse
-import os
 import sys
 from typing import Optional, Sequence
 
-from rec_jax.main import error_line
+from rec_jax.main import call_reporting
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -52,14 +51,9 @@ def build(args: argparse.Namespace):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = parse(argv)
-  try:
-    app = build(args)
-  except Exception as e:  # noqa: BLE001  (a user error is one line; anything else keeps its traceback)
-    line = error_line(e)
-    if line is None or os.environ.get("RECJAX_TRACEBACK"):
-      raise
-    print(line, file=sys.stderr)
-    return 1
+  app, code = call_reporting(lambda: build(args))
+  if code:
+    return code
   import gc  # pylint: disable=import-outside-toplevel
   import uvicorn  # pylint: disable=import-outside-toplevel
   # The loaded export (arrays, vocabularies: millions of objects) moves to the permanent generation, so the

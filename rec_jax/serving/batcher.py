@@ -52,9 +52,9 @@ class Batcher:
   def _run_batch(self, items: List[Any]) -> List[Tuple[bool, Any]]:
     try:
       return [(True, r) for r in self.run(items)]
-    except Exception:  # noqa: BLE001  (re-run alone: each request gets its own result or error)
+    except Exception as e:  # noqa: BLE001  (re-run alone: each request gets its own result or error)
       if len(items) == 1:
-        return [(False, self._error())]
+        return [(False, e)]
       out = []
       for item in items:
         try:
@@ -62,11 +62,6 @@ class Batcher:
         except Exception as e:  # noqa: BLE001
           out.append((False, e))
       return out
-
-  @staticmethod
-  def _error() -> BaseException:
-    import sys  # pylint: disable=import-outside-toplevel
-    return sys.exc_info()[1]
 
   async def close(self) -> None:
     if self._task is not None:
