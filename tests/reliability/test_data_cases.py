@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from rec_jax.data.datasets import load_dataset
+from rec_jax.data.features import FeatureOptions
 from rec_jax.errors import UserError
 from tests.reliability import data_files as F
 
@@ -53,6 +54,7 @@ class Case:
   split: Dict[str, object] = dataclasses.field(default_factory=dict)
   threshold: float = 0.0
   check: Optional[Callable] = None
+  label: str = "label"   # features.label: the column the run learns
 
 
 def err(pattern: str, kind: type = UserError) -> Tuple[type, str]:
@@ -104,6 +106,16 @@ DUP_100K = [tsv([R[0]])[0], tsv([R[3]])[0], tsv([R[0]])[0], "%d\t%d\t5\t%d" % (R
 def only_first_label_missing(raw):
   labels = np.concatenate([raw.splits[s]["label"] for s in raw.splits])
   assert (labels == -1).sum() == 1 and len(labels) == 11   # governance drops the -1 as invalid:label
+
+
+def rating_label_dropped_not_imputed(raw):
+  """When the rating is the label (task=rating), a row without one is dropped by governance, not given the train
+  median."""
+  from rec_jax.data.governance import clean, fit_fills
+  log = {k: np.concatenate([raw.splits[s][k] for s in raw.splits]) for k in raw.splits["train"]}
+  _, report = clean(raw.schema, log, fit_fills(raw.schema, raw.splits["train"]))
+  assert (report["rows_read"], report["rows_kept"], report["dropped"]) == (11, 10, {"missing:rating": 1}), report
+  assert "rating" not in report["imputed"], report
 
 
 def nan_price_for_item_1(raw):
@@ -173,6 +185,17 @@ ML100K = [
          then(ml100k(), lambda d: F.write(os.path.join(d, "u.user"), [f"{u},20,M,x,1000{u}" for u in F.USERS])),
          err(r"u\.user: none of its 4 lines could be read \(wrong column count: 4\).*Expected '\|'-separated "
              r"id\|age\|gender\|occupation\|zip; likely cause: a wrong delimiter")),
+    Case("ml100k-ages-out-of-range-or-not-integers", "movielens",
+         then(ml100k(extra=["5\t1\t3\t880000901", "6\t1\t3\t880000902", "7\t1\t3\t880000903"]),
+              lambda d: F.write(os.path.join(d, "u.user"), [f"{u}|{20 + u}|M|x|1000{u}" for u in F.USERS]
+                                + ["5|-3|M|x|10005", "6|999|M|x|10006", "7|1_0|M|x|10007"])),
+         files={"users": (7, 4, {"age out of range": 2, "non-numeric value": 1})},
+         splits={"full": (13, 10, {"unknown_user": 3})}),
+    Case("ml100k-genre-flag-not-0-or-1", "movielens",
+         then(ml100k(extra=["1\t6\t3\t880000901"]),
+              lambda d: F.write(os.path.join(d, "u.item"), [F.item_100k(i) for i in F.ITEMS]
+                                + [F.item_100k(6).replace("|0|", "|2|", 1)])),
+         files={"items": (6, 5, {"invalid genre flags": 1})}, splits={"full": (11, 10, {"unknown_item": 1})}),
     Case("ml100k-empty-item-file", "movielens", ml100k(items=()), err(r"u\.item is empty \(0 lines\)")),
     Case("ml100k-error-budget-at-the-limit", "movielens", ml100k(ratings=tsv(R[:9]) + ["x1\t2\t3\t880000001"]),
          budget=0.1, files={"ratings": (10, 9, {"non-numeric id": 1})}),
@@ -215,7 +238,7 @@ ML1M = [
          files={"ratings": (11, 11, {}), "items": (5, 5, {})}, splits={"full": (11, 10, {"unknown_item": 1})}),
     Case("ml1m-bad-age-group", "movielens",
          lambda d: F.ml1m(d, extra=["5::1::3::880000999"], user_lines=["5::F::19::4::12345"]),
-         files={"users": (5, 4, {"non-numeric value": 1})}, splits={"full": (11, 10, {"unknown_user": 1})}),
+         files={"users": (5, 4, {"invalid age group": 1})}, splits={"full": (11, 10, {"unknown_user": 1})}),
     Case("ml1m-negative-movie-id", "movielens", lambda d: F.ml1m(d, extra=["1::-2::3::880000999"]),
          files={"ratings": (11, 10, {"negative id": 1})}),
     Case("ml1m-duplicates-drop", "movielens", lambda d: F.ml1m(d, extra=["1::1::3::880000060"]),
@@ -409,6 +432,9 @@ RECBOLE = [
          files={"inter": (12, 10, {"time out of range": 2})}),
     Case("recbole-empty-rating-has-no-label", "recbole_atomic", recbole(extra=["u1\ti2\t\t900"]), threshold=3.0,
          files={"inter": (11, 11, {})}, splits={"full": (11, 11, {})}, check=only_first_label_missing),
+    Case("recbole-empty-rating-is-dropped-when-it-is-the-label", "recbole_atomic", recbole(extra=["u1\ti2\t\t900"]),
+         label="rating", files={"inter": (11, 11, {})}, splits={"full": (11, 11, {})},
+         check=rating_label_dropped_not_imputed),
     Case("recbole-nul-byte", "recbole_atomic", recbole(extra=[b"u1\ti\x002\t3\t5"]),
          files={"inter": (11, 10, {"NUL byte": 1})}),
     Case("recbole-exact-duplicate", "recbole_atomic", recbole(extra=[RECBOLE_LINES[0]]),
@@ -538,7 +564,8 @@ def test_bad_input(case, tmp_path, shared_data_dir):
     _nothing_stored(str(data_dir))
     return
   raw = load_dataset(_config(case.name, path, shared_data_dir, case.options, case.budget, case.split,
-                             case.threshold))
+                             case.threshold),
+                     FeatureOptions(label=case.label) if case.label != "label" else None)
   report = raw.source_report
   assert case.files or case.splits or case.notes, "a case must expect something"
   for f in report["files"].values():

@@ -18,6 +18,10 @@ A rating line is malformed (dropped and counted against data.max_bad_fraction) w
 an id that is not a non-negative integer within int64 ("non-numeric id", "negative id", "id out of range"), a
 timestamp that is not an integer ("non-numeric value") or beyond int64 ("time out of range"), or a rating outside
 the release's range and steps (1..5 whole stars; 0.5..5 in half stars for CSV releases; nan and inf included).
+A user or movie line is malformed (dropped; its id's ratings then count as unknown) when it has the wrong column
+count, a bad id, an age that is no integer ("non-numeric value"), an ml-100k age outside 1..120 ("age out of
+range"), an ml-1m age that is none of its groups ("invalid age group") or ml-100k genre flags other than 0/1
+("invalid genre flags").
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ URLS = {"100k": "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
         "1m": "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
         "csv": "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"}
 USER_COLUMNS = ("age", "gender", "occupation", "zip_prefix")
+MAX_AGE = 120   # an ml-100k age beyond it (or below 1) is a malformed user line, not an old (or newborn) user
 ITEM_COLUMNS = ("title", "year", "genres")
 _YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
 
@@ -158,6 +163,9 @@ def _table(path, report: FileReport, sep: str, expected: int, encoding: str, par
       continue
     try:
       values = parse_row(fields)
+    except BadValue as e:
+      report.bad(number, e.reason, e.detail)
+      continue
     except ValueError as e:
       report.bad(number, "non-numeric value", str(e))
       continue
@@ -170,20 +178,23 @@ def _table(path, report: FileReport, sep: str, expected: int, encoding: str, par
 
 
 def _user_100k(f):
-  return age_group(int(f[1])), f[2].strip(), f[3].strip(), f[4].strip()[:1]
+  age = int64(f[1], "age")
+  if not 1 <= age <= MAX_AGE:
+    raise BadValue("age out of range", f"age {f[1][:40]!r}: expected 1..{MAX_AGE} years")
+  return age_group(age), f[2].strip(), f[3].strip(), f[4].strip()[:1]
 
 
 def _item_100k(f):
   flags = f[5:]
   if any(x not in ("0", "1") for x in flags):
-    raise UserError(f"genre flags {flags!r} are not 0/1")
+    raise BadValue("invalid genre flags", f"genre flags {[x[:10] for x in flags]!r} are not 0/1")
   title, year = split_title(f[1])
   return title, year, "|".join(g for g, x in zip(GENRES_100K, flags) if x == "1")
 
 
 def _user_1m(f):
-  if int(f[2]) not in AGE_GROUPS:
-    raise UserError(f"age {f[2]!r} is not an ml-1m age group")
+  if int64(f[2], "age") not in AGE_GROUPS:
+    raise BadValue("invalid age group", f"age {f[2][:40]!r} is not an ml-1m age group {sorted(AGE_GROUPS)}")
   return f[2].strip(), f[1].strip(), f[3].strip(), f[4].strip()[:1]
 
 

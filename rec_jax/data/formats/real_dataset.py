@@ -25,6 +25,8 @@ of malformed lines per file), `implicit_threshold` (label = rating >= it; 0: eve
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import os
 import socket
@@ -153,8 +155,12 @@ def _predefined(stored: Dict[str, Columns], split_cfg):
   return {**log, "_split": label}, list(names.values())
 
 
-def _schema(columns: Dict[str, str], log: Columns) -> Schema:
+def _schema(columns: Dict[str, str], log: Columns, target: str = "label") -> Schema:
+  """The governance of the stored columns. `target` is the column the run learns (features.label): a row missing
+  it has nothing to learn from and is dropped (`missing:<column>`), where another number would get the train
+  median (a rating task must not learn a median it invented)."""
   rules = [governance_rule(name, kind) for name, kind in columns.items() if name in log and kind != "split"]
+  rules = [dataclasses.replace(r, on_missing="drop") if r.name == target else r for r in rules]
   rules.append(governance_rule("label", "label"))
   if not any(r.name == "history" for r in rules):
     rules.append(governance_rule("history", "id_list"))
@@ -207,12 +213,13 @@ class RealDataset:
     for name, cols in out.items():
       logging.info("%s %s: %d rows, %d users, %d items", fmt.name, name, len(cols["user_id"]),
                    len(np.unique(cols["user_id"])), len(np.unique(cols["item_id"])))
-    return RawDataset(out, _schema(columns, log), {**report, "used_splits": used})
+    target = features.label if features is not None else "label"
+    return RawDataset(out, _schema(columns, log, target), {**report, "used_splits": used})
 
-  def stored(self, data_cfg) -> StoredLog:
+  def stored(self, data_cfg, target: str = "label") -> StoredLog:
     """The dataset's stored log, built from its files if need be, for reading block by block
     (data/streaming/prepare.py): its `full` split (a format of predefined split files is refused), without
-    histories."""
+    histories. `target`: the run's label column (features.label), which governance drops rows without."""
     fmt = self.format
     options = dict(data_cfg.options)
     files = fmt.locate(_root(data_cfg, fmt), options)
@@ -224,7 +231,7 @@ class RealDataset:
     if "full" not in builder.info.splits:
       raise UserError(f"data.streaming reads one whole log, but the {fmt.name} data at {data_cfg.path!r} comes in "
                       f"predefined splits {sorted(builder.info.splits)}; set data.streaming=False")
-    rules = _schema(columns, {**columns, "label": None}).rules
+    rules = _schema(columns, {**columns, "label": None}, target).rules
     schema = Schema(rules=tuple(r for r in rules if r.name != "history"))
     return StoredLog(config.name, builder.as_data_source(split="full"), columns, schema,
                      int(report["splits"]["full"]["rows_kept"]), {**report, "used_splits": ["full"]},
