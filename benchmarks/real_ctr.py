@@ -53,7 +53,8 @@ from absl import flags
 from ml_collections import config_flags
 from sklearn.linear_model import LogisticRegression
 
-from rec_jax.config.loader import override_errors
+from rec_jax.config import dict_overrides
+from rec_jax.config.loader import read_command_line
 from rec_jax.data.datasets import DATASETS
 from rec_jax.data.features import FeatureOptions
 from rec_jax.data.prepare import prepare_data
@@ -96,13 +97,13 @@ def _args():
 def load_run_config(spec: str, overrides):
   """The ConfigDict rec_jax.main would run: `spec` parsed by ml_collections' config flag with the same
   `--config.key=value` overrides, after the same check of unknown keys."""
-  errors = override_errors([f"--config={spec}", *overrides])
+  errors, argv, dict_options = read_command_line(["real_ctr", f"--config={spec}", *overrides])
   if errors:
     sys.exit("error: " + "\nerror: ".join(errors))
-  argv = ["real_ctr", f"--config={spec}", *overrides]
   values = flags.FlagValues()
   config_flags.DEFINE_config_file("config", None, "experiment config", flag_values=values, sys_argv=argv)
   values(argv)
+  dict_overrides.apply(values.config, dict_options)
   return values.config
 
 

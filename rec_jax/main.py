@@ -21,10 +21,12 @@ from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from rec_jax.config.loader import override_errors
+from rec_jax.config import dict_overrides
+from rec_jax.config.loader import read_command_line
 from rec_jax.errors import UserError, describe_os_error
 
 T = TypeVar("T")
+_DICT_OVERRIDES: List[dict_overrides.DictOverride] = []   # (set when run as a program)
 _CONFIG_HELP = "Experiment config file (configs/*.py[:preset])."
 _WORKDIR_HELP = "Directory for config.json, metrics, checkpoints and results."
 
@@ -98,8 +100,7 @@ def run_reporting(config, workdir: str) -> Tuple[int, str]:
 def invoke(argv: Sequence[str]) -> Tuple[int, str]:
   """The command line `python -m rec_jax.main ARGV...` in this process (the tests' entry point): (exit code, its
   `error:` line or ''). Flags are parsed into fresh flag values, as absl parses the real command line."""
-  argv = ["rec_jax.main", *argv]
-  errors = override_errors(argv)
+  errors, argv, overrides = read_command_line(["rec_jax.main", *argv])
   if errors:
     return 1, "error: " + "\nerror: ".join(errors)
   values = flags.FlagValues()
@@ -110,6 +111,7 @@ def invoke(argv: Sequence[str]) -> Tuple[int, str]:
     return 1, f"error: {e}"
   if len(rest) > 1 or values.config is None or not values.workdir:
     return 1, "error: usage: --config=FILE[:preset] --workdir=DIR [--config.a.b=v ...]"
+  dict_overrides.apply(values.config, overrides)
   return run_reporting(values.config, values.workdir)
 
 
@@ -118,6 +120,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.get_absl_handler().addFilter(_QuietLibraries())
   _apply_cpu_affinity()
+  dict_overrides.apply(flags.FLAGS.config, _DICT_OVERRIDES)
   code, line = run_reporting(flags.FLAGS.config, flags.FLAGS.workdir)
   if code:
     sys.exit(line)
@@ -133,9 +136,9 @@ def _parse_flags(argv: List[str]) -> List[str]:
 
 if __name__ == "__main__":
   # Global flags only here: importing the module (tests, launch.sweep beside it) defines none.
-  define_flags()
+  _errors, _argv, _DICT_OVERRIDES = read_command_line(sys.argv)
+  if _errors:
+    sys.exit("error: " + "\nerror: ".join(_errors))
+  define_flags(argv=_argv)
   flags.mark_flags_as_required(["config", "workdir"])
-  errors = override_errors(sys.argv)
-  if errors:
-    sys.exit("error: " + "\nerror: ".join(errors))
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, argv=_argv, flags_parser=_parse_flags)

@@ -161,6 +161,34 @@ def _relation_problems(config) -> List[str]:
   return problems
 
 
+def _dict_problems(config) -> List[str]:
+  """The dict-valued options: {regex: factor} of train.lr_multipliers, {column: buckets} of features.hash_buckets."""
+  problems = []
+  multipliers = _get(config, "train.lr_multipliers")
+  if multipliers is not _MISSING:
+    for key, value in dict(multipliers).items():
+      try:
+        re.compile(key)
+      except re.error as e:
+        problems.append(f"train.lr_multipliers[{key!r}]: not a regular expression ({e})")
+      problem = number(0)(value)
+      if problem:
+        problems.append(f"train.lr_multipliers[{key!r}]={value!r} {problem}")
+  buckets = _get(config, "features.hash_buckets")
+  if buckets is not _MISSING:
+    encoded = {_get(config, "features.user_id"), _get(config, "features.item_id"),
+               *(_get(config, "features.categorical") or ())}
+    for column, n in dict(buckets).items():
+      problem = integer(0)(n)
+      if problem:
+        problems.append(f"features.hash_buckets[{column!r}]={n!r} {problem} (0: a fitted vocabulary)")
+      if column not in encoded:
+        problems.append(f"features.hash_buckets[{column!r}]: {column!r} is not a column the features encode by "
+                        f"vocabulary (features.categorical, user_id, item_id: "
+                        f"{', '.join(sorted(c for c in encoded if isinstance(c, str)))})")
+  return problems
+
+
 def best_metric_problem(metric: str, produced: Callable[[str], bool], task: str) -> Optional[str]:
   """What is wrong with `checkpoint.best_metric` for a task whose evaluation produces the names `produced`
   accepts, or None."""
@@ -172,7 +200,7 @@ def best_metric_problem(metric: str, produced: Callable[[str], bool], task: str)
 
 def check_config(config) -> None:
   """Raises UserError listing every out-of-range value and impossible combination of `config`."""
-  problems = _range_problems(config) + _relation_problems(config)
+  problems = _range_problems(config) + _relation_problems(config) + _dict_problems(config)
   task = _get(config, "task")
   metric = _get(config, "checkpoint.best_metric")
   if not problems and isinstance(task, str) and isinstance(metric, str) and metric:

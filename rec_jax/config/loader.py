@@ -1,13 +1,16 @@
 """The config loader: a config file (`configs/x.py[:presets]`) executed into its ConfigDict, and the check of
-`--config.a.b=v` overrides against it before absl parses them, so a typo is one clear line naming close keys."""
+`--config.a.b=v` overrides against it before absl parses them, so a typo is one clear line naming close keys; the
+overrides of dict-valued options (dict_overrides.py) are taken out for absl and applied after it."""
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
+from rec_jax.config import dict_overrides
+from rec_jax.config.dict_overrides import DictOverride
 from rec_jax.errors import UserError
 
 
@@ -65,15 +68,23 @@ def unknown_overrides(cfg, argv: List[str]) -> List[str]:
   return messages
 
 
-def override_errors(argv: List[str]) -> List[str]:
-  """What is wrong with a command line's config: a missing or failing config file, or unknown override keys."""
+def read_command_line(argv: List[str]) -> Tuple[List[str], List[str], List[DictOverride]]:
+  """(what is wrong with a command line's config: a missing or failing config file, unknown override keys, bad
+  dict-option overrides; the command line for absl, without the dict-option overrides; those overrides, for
+  `dict_overrides.apply` on the parsed config)."""
   spec = config_file_flag(argv)
   if spec is None:
-    return []
+    return [], list(argv), []
   try:
     cfg = load_config(spec)
   except FileNotFoundError as e:
-    return [str(e.args[0])]
+    return [str(e.args[0])], list(argv), []
   except ValueError as e:
-    return [f"{spec}: {e}"]
-  return unknown_overrides(cfg, argv)
+    return [f"{spec}: {e}"], list(argv), []
+  rest, overrides, errors = dict_overrides.split(cfg, argv)
+  return unknown_overrides(cfg, rest) + errors, rest, overrides
+
+
+def override_errors(argv: List[str]) -> List[str]:
+  """What is wrong with a command line's config (`read_command_line`'s first part)."""
+  return read_command_line(argv)[0]

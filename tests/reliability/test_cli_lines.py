@@ -28,7 +28,9 @@ def _error_lines(stderr: str):
      "error: flag --config.train.num_steps=ten: invalid literal for int() with base 10: 'ten'"),
     (["--config.model.cross=fmm"], "error: unknown feature cross 'fmm'; did you mean 'fm', 'deepfm', 'xdeepfm'? "
      "Valid: autoint, dcn, dcnv2, deepfm, dnn, finalmlp, fm, lr, xdeepfm"),
-], ids=["range", "flag-type", "registry-name"])
+    # A dict-valued option's entry (a regex key: absl's own parsing of it was a SyntaxError traceback).
+    (["--config.train.lr_multipliers.^text/=-1"], "error: train.lr_multipliers['^text/']=-1.0 must be >= 0"),
+], ids=["range", "flag-type", "registry-name", "dict-entry"])
 def test_a_user_error_is_one_line_and_exit_code_1(args, expected, tmp_path):
   r = _run("--config=configs/synthetic.py:smoke", f"--workdir={tmp_path / 'run'}", *args)
   assert r.returncode == 1

@@ -82,6 +82,18 @@ NAMES_AND_TYPES = [
     ("model.cross_options.low_rnak=8", "unknown config key 'model.cross_options.low_rnak': did you mean "
      "model.cross_options.low_rank"),
     ("task=retrieval", "task='retrieval' needs a model with"),
+    # Dict-valued options (rec_jax/config/dict_overrides.py): a whole dict, or one entry by its key.
+    ("train.lr_multipliers=[1]", "--config.train.lr_multipliers=[1]: train.lr_multipliers is a dict; give it as "
+     "JSON"),
+    ("train.lr_multipliers.^text/=fast", "--config.train.lr_multipliers.^text/=fast: expected a number, as the "
+     "entry it replaces (0.5)"),
+    ("train.lr_multipliers.(=1", "train.lr_multipliers['(']: not a regular expression (missing ), unterminated"),
+    ("train.lr_multipliers={\"^cf/\": -0.1}", "train.lr_multipliers['^cf/']=-0.1 must be >= 0"),
+    ("train.lr_multipliers.^cf/=nan", "train.lr_multipliers['^cf/']=nan must be finite"),
+    ("features.hash_buckets.nope=10", "features.hash_buckets['nope']: 'nope' is not a column the features encode"),
+    ("features.hash_buckets.brand=-1", "features.hash_buckets['brand']=-1 must be >= 0 (0: a fitted vocabulary)"),
+    ("features.hash_buckets.brand=many", "features.hash_buckets['brand']='many' must be an integer, not str"),
+    ("data.options.variant=1m", "unknown config key 'data.options.variant'"),   # the synthetic shop has none
 ]
 
 
