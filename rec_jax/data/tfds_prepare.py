@@ -95,6 +95,25 @@ def tf_free_spill() -> None:
   shuffle.tf = _LocalTf
 
 
+def no_gcs_metadata_tempdirs() -> None:
+  """A TFDS builder made before its dataset exists looks for the dataset's metadata on GCS, first making an empty
+  temporary directory that it never removes (one per build left in /tmp: hundreds after a test run), even when GCS
+  access is off, as TFDS has it by default. With GCS off the lookup is skipped (it would find nothing)."""
+  from tensorflow_datasets.core import dataset_info  # pylint: disable=import-outside-toplevel
+  from tensorflow_datasets.core.utils import gcs_utils  # pylint: disable=import-outside-toplevel
+  original = dataset_info.DatasetInfo.initialize_from_bucket
+  if getattr(original, "rec_jax_patched", False):
+    return
+
+  def initialize_from_bucket(self):
+    if getattr(gcs_utils, "_is_gcs_disabled", False):
+      return None
+    return original(self)
+
+  initialize_from_bucket.rec_jax_patched = True
+  dataset_info.DatasetInfo.initialize_from_bucket = initialize_from_bucket
+
+
 def prepare_once(builder_cls, config, data_dir: str, **builder_kwargs):
   """The builder of `config` in `data_dir`, its dataset generated if missing. Runs of a parallel sweep may all ask
   for the same dataset at once: one generates it, the others wait for it and then open it (a builder made before
@@ -102,6 +121,7 @@ def prepare_once(builder_cls, config, data_dir: str, **builder_kwargs):
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel  (slow; only when used)
   quiet_tfds()
   tf_free_spill()
+  no_gcs_metadata_tempdirs()
   data_dir = os.path.expanduser(data_dir)
   os.makedirs(data_dir, exist_ok=True)
   with open(os.path.join(data_dir, f".{config.name}.lock"), "a+") as lock:
