@@ -222,6 +222,7 @@ def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_r
   task.check(config.task, features)
   data = prepare_data(DATASETS.get(config.data.name).DATASET, config.data, features, workdir,
                       required_splits=("train", config.eval.split, config.eval.final_split), write_report=write_report)
+  task.check_labels(config.task, features.label, data.splits["train"])
   vocab_sizes = data.vocab_sizes()
   label_offset = data.processor.label_mean if task.centre_labels else 0.0
   parallel = config.parallel

@@ -56,7 +56,8 @@ def _check_source_accounting(source: dict, report: dict) -> None:
 
 
 def check_feature_columns(features: FeatureOptions, columns) -> None:
-  """Every column the `features` section names is a column of the data (a typo is named, with the columns)."""
+  """Every column the `features` section names is a column of the data (a typo is named, with the columns); given
+  the columns' values, the label and the numeric features must be numbers."""
   named = {"user_id": [features.user_id], "item_id": [features.item_id], "label": [features.label],
            "history": [features.history], "categorical": features.categorical, "numeric": features.numeric,
            "text": features.text, "query": [features.query], "rank_group": [features.rank_group],
@@ -65,6 +66,14 @@ def check_feature_columns(features: FeatureOptions, columns) -> None:
              if name and name not in columns]
   if missing:
     raise UserError(f"{', '.join(missing)}: not a column of the data; its columns: {', '.join(sorted(columns))}")
+  if not hasattr(columns, "items"):
+    return
+  numbers = sorted(c for c, v in columns.items() if np.asarray(v).dtype.kind in "biuf")
+  not_numbers = [f"features.{key}={name!r}" for key in ("label", "numeric") for name in named[key]
+                 if name and np.asarray(columns[name]).dtype.kind not in "biuf"]
+  if not_numbers:
+    raise UserError(f"{', '.join(not_numbers)}: not a number column (the label and features.numeric must be "
+                    f"numbers); the data's number columns: {', '.join(numbers) or 'none'}")
 
 
 def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, required_splits: Sequence[str],

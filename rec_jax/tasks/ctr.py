@@ -27,4 +27,4 @@ METRICS = MetricSpec(table=("auc", "auc/cold", "logloss", "ndcg@10", "oracle_auc
                      summary=("auc", "oracle_auc", "auc/warm", "auc/cold", "logloss", "ndcg@10", "ndcg@10/cold"),
                      best="auc", lower=frozenset({"logloss"}))
 
-TASK = Task(loss=bce_loss, evaluation=CTR, metrics=METRICS, score=click_probability)
+TASK = Task(loss=bce_loss, evaluation=CTR, metrics=METRICS, score=click_probability, binary_labels=True)

@@ -15,4 +15,5 @@ from rec_jax.tasks.task import Task
 METRICS = dataclasses.replace(ctr.METRICS, table=("auc", "auc/cold", "logloss", "ndcg@10", "oracle_ndcg@10"),
                               summary=ctr.METRICS.summary + ("oracle_ndcg@10",))
 
-TASK = Task(loss=ctr.bce_loss, evaluation=CTR, metrics=METRICS, score=ctr.click_probability, requires=("query",))
+TASK = Task(loss=ctr.bce_loss, evaluation=CTR, metrics=METRICS, score=ctr.click_probability, requires=("query",),
+            binary_labels=True)

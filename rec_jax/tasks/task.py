@@ -7,6 +7,7 @@ import re
 from typing import Any, Callable, FrozenSet, Optional, Sequence, Tuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from rec_jax.batch import Batch, FeatureArrays
 from rec_jax.data.pipeline import WHOLE, BatchShare, train_batch
@@ -81,6 +82,7 @@ class Task:
   model_methods: Tuple[str, ...] = ()
   centre_labels: bool = False
   train_rows: Callable[..., Any] = all_rows
+  binary_labels: bool = False   # the loss needs a 0/1 label (a click), not a rating or a price
 
   @property
   def pointwise(self) -> bool:
@@ -92,6 +94,20 @@ class Task:
     if missing:
       raise UserError(f"task={name!r} needs " + ", ".join(f"features.{k}" for k in missing)
                       + " (the column holding it)")
+
+  def check_labels(self, name: str, column: str, train) -> None:
+    """After the data is read, before training: a task of 0/1 labels refuses a label column with other values in
+    the train split (`train`: its FeatureArrays; a streamed split, whose format gives 0/1 clicks, is not read)."""
+    rows = getattr(train, "rows", None)
+    if not self.binary_labels or rows is None:
+      return
+    labels = np.asarray(rows.label)
+    other = np.unique(labels[(labels != 0) & (labels != 1)])
+    if other.size:
+      shown = ", ".join(f"{v:g}" for v in other[:5]) + (", ..." if other.size > 5 else "")
+      raise UserError(f"task={name!r} learns a 0/1 label, but features.label={column!r} has other values in the "
+                      f"train split ({shown}); data.implicit_threshold turns ratings into 0/1 labels, or "
+                      "task=rating learns the values")
 
   def check_model(self, name: str, model_name: str, model) -> None:
     missing = [m for m in self.model_methods if not callable(getattr(model, m, None))]

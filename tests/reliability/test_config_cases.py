@@ -162,3 +162,20 @@ def test_feature_columns_the_data_lacks(smoke_config, tmp_path):
   assert code == 1 and line.startswith("error: features.query='nope': not a column of the data; its columns: "
                                        "age_bucket, brand, category"), line
   assert not os.path.exists(workdir / "checkpoints" / "latest" / "20")
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("features.numeric=('price','brand')", "features.numeric='brand': not a number column (the label and "
+     "features.numeric must be numbers); the data's number columns: "),
+    ("features.label=brand", "features.label='brand': not a number column"),
+    ("features.label=price", "task='ctr' learns a 0/1 label, but features.label='price' has other values in the "
+     "train split ("),
+], ids=["numeric-text-column", "text-label", "ctr-price-label"])
+def test_feature_columns_of_the_wrong_kind(override, expected, smoke_config, tmp_path):
+  """Found after the data is read, before any training: a text column as a number (it was a ValueError traceback
+  from numpy) and a label a click model cannot learn (it trained to NaN and blamed the learning rate)."""
+  workdir = tmp_path / "run"
+  code, line = invoke([SMOKE, f"--workdir={workdir}", f"--config.data.data_dir={smoke_config.data.data_dir}",
+                       f"--config.{override}"])
+  assert code == 1 and line.startswith(f"error: {expected}") and "\n" not in line, line
+  assert not os.path.exists(workdir / "checkpoints" / "latest")
