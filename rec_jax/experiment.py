@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Tuple
 import ml_collections
 from flax import nnx
 
+from rec_jax import parallel
 from rec_jax.checkpoint import Checkpointer, initial_state
 from rec_jax.data.datasets import DATASETS
 from rec_jax.data.features import FeatureOptions
@@ -110,19 +111,22 @@ def components(model_cfg, options: ModelOptions, features: FeatureOptions, vocab
     cross_section = _section(model_cfg, "cross_options")
     CROSS_OPTIONS.options(options.cross, cross_section)   # A bad name or option fails before the model is built.
 
-    def cross(num_fields: int, dim: int, rngs: nnx.Rngs):
+    def make_cross(num_fields: int, dim: int, rngs: nnx.Rngs):
       return build_cross(options.cross, num_fields, dim, cross_section, rngs=rngs)
+    cross = make_cross
   if options.history != "none":
     history_section = _section(model_cfg, "history_options")
     history_class = history_encoder_class(options.history)
     HISTORY_OPTIONS.options(options.history, history_section)
 
-    def history(dim: int, rngs: nnx.Rngs):
+    def make_history(dim: int, rngs: nnx.Rngs):
       return build_history_encoder(options.history, dim, history_section, rngs=rngs,
                                    history_length=features.history_length)
+    history = make_history
   if options.use_text:
-    def text_tower(out_dim: int, rngs: nnx.Rngs):
+    def make_text_tower(out_dim: int, rngs: nnx.Rngs):
       return build_text_tower(options.text, model_text_input(options, features, vocab_sizes), out_dim, rngs=rngs)
+    text_tower = make_text_tower
   own = MODEL_OPTIONS.options(model_cfg.name, _section(model_cfg, "cf_options"))
   return Components(cross, history, history_class, text_tower, own)
 
@@ -207,6 +211,10 @@ def preflight(config: ml_collections.ConfigDict) -> None:
   components(config.model, options, features, {})
   check_sparse_options(config.train)
   check_streaming(config)
+  # The devices and the batches they split (train.py checks the batches again with the task's extra negatives).
+  mesh = parallel.make_mesh(config.parallel.num_devices, config.parallel.get("model_axis", 1))
+  for size in (config.train.batch_size, config.eval.batch_size):
+    parallel.check_batch_size(size, mesh)
   data_dir = os.path.expanduser(config.data.data_dir)
   if os.path.exists(data_dir) and not os.path.isdir(data_dir):
     raise UserError(f"data.data_dir={config.data.data_dir!r} is a file, not a directory")
@@ -225,8 +233,7 @@ def build_experiment(config: ml_collections.ConfigDict, workdir: str, *, write_r
   task.check_labels(config.task, features.label, data.splits["train"])
   vocab_sizes = data.vocab_sizes()
   label_offset = data.processor.label_mean if task.centre_labels else 0.0
-  parallel = config.parallel
-  padding = (parallel.get("table_row_multiple", 1), parallel.get("shard_min_rows", 0))
+  padding = (config.parallel.get("table_row_multiple", 1), config.parallel.get("shard_min_rows", 0))
   model = build_model(config.model, features, vocab_sizes, label_offset=label_offset, rngs=nnx.Rngs(config.seed),
                       table_padding=padding)
   task.check_model(config.task, config.model.name, model)

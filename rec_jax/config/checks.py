@@ -13,6 +13,7 @@ import math
 import re
 from typing import Callable, List, Optional
 
+from rec_jax.data.prefetch import MAX_PREFETCH
 from rec_jax.errors import UserError
 
 Rule = Callable[[object], Optional[str]]   # value -> what is wrong with it, or None
@@ -104,7 +105,7 @@ RULES = {
     "checkpoint.best_mode": choice("", "min", "max"),
     "data.max_bad_fraction": number(0, 1),
     "data.implicit_threshold": number(0),
-    "data.prefetch": NON_NEGATIVE,
+    "data.prefetch": integer(0, MAX_PREFETCH),
     "parallel.num_devices": integer(1, also=(-1,)),
     "parallel.model_axis": integer(1),
     "parallel.shard_min_rows": integer(0),

@@ -102,9 +102,20 @@ def train_batch(arrays: FeatureArrays, step: int, batch_size: int, seed: int, sh
   return gather(arrays, order[offset * batch_size:(offset + 1) * batch_size], np.ones(batch_size, np.float32), share)
 
 
-def eval_indices(num_rows: int, batch_size: int) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+def eval_batch_size(num_rows: int, batch_size: int, multiple: int = 1) -> int:
+  """The evaluation batch of a split: `batch_size` (eval.batch_size), or, for a split smaller than that, its rows
+  rounded up to `multiple` (the devices a batch is split over) times a power of two: a split of 600 rows is not
+  padded to 4096 (nor to an eval.batch_size of 10^8, which filled the memory), and similar splits share a shape."""
+  if num_rows >= batch_size:
+    return batch_size
+  units = -(-max(num_rows, 1) // multiple)
+  return min(batch_size, multiple * (1 << (units - 1).bit_length()))
+
+
+def eval_indices(num_rows: int, batch_size: int, multiple: int = 1) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
   """(row index, weight) of each evaluation batch: every row once, in order; the last batch is padded with row 0
-  at weight 0."""
+  at weight 0. Batches are `eval_batch_size` rows."""
+  batch_size = eval_batch_size(num_rows, batch_size, multiple)
   for start in range(0, num_rows, batch_size):
     index = np.arange(start, min(start + batch_size, num_rows))
     real = len(index)
@@ -114,5 +125,5 @@ def eval_indices(num_rows: int, batch_size: int) -> Iterator[Tuple[np.ndarray, n
 
 def eval_batches(arrays: FeatureArrays, batch_size: int, share: BatchShare = WHOLE) -> Iterator[Batch]:
   """The batches of `eval_indices` (this process's `share` of each)."""
-  for index, weight in eval_indices(len(arrays), batch_size):
+  for index, weight in eval_indices(len(arrays), batch_size, share.count * share.devices):
     yield gather(arrays, index, weight, share)

@@ -29,7 +29,7 @@ from rec_jax.data.governance import govern
 from rec_jax.data.item_sets import ItemSets
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
-from rec_jax.workdir import DATA_REPORT_FILE, PROCESSOR_FILE
+from rec_jax.workdir import DATA_FINGERPRINT_FILE, DATA_REPORT_FILE, PROCESSOR_FILE
 
 
 @dataclasses.dataclass
@@ -114,10 +114,16 @@ def prepare_data(dataset, data_cfg, features: FeatureOptions, workdir: str, *, r
   else:
     processor = FeatureProcessor(features).fit(clean["train"])
     if writes:
-      # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
       processor.save(path + ".tmp")
-      write_fingerprint(workdir, digests, path + ".tmp")
-      os.replace(path + ".tmp", path)
+      if os.path.exists(os.path.join(workdir, DATA_FINGERPRINT_FILE)):
+        # A run that recorded its data lost its processor: fitted again, it must be fitted on that same data (the
+        # check also compares the new processor with the recorded one's digest).
+        os.replace(path + ".tmp", path)
+        check_fingerprint(workdir, digests, source)
+      else:
+        # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
+        write_fingerprint(workdir, digests, path + ".tmp")
+        os.replace(path + ".tmp", path)
   # Tokenising every split's texts is the slow part of preparing a large dataset.
   splits = {name: processor.transform(cols) for name, cols in bar(clean.items(), desc="features", unit="split")}
   order = ["train"] + sorted(set(clean) - {"train"})

@@ -236,7 +236,7 @@ def query_vectors(query_fn, rows: FeatureArrays, batch_size: int, share: BatchSh
   order = np.argsort(lengths, kind="stable")
   ordered, ordered_lengths = rows.select(order), lengths[order]
   out, width = [], rows.rows.history.shape[1]
-  for index, weight in eval_indices(len(ordered), batch_size):
+  for index, weight in eval_indices(len(ordered), batch_size, share.count * share.devices):
     longest = int(ordered_lengths[index].max(initial=0))
     cut = min(width, 1 << int(np.ceil(np.log2(max(longest, 1)))))
     batch = gather(ordered, index, weight, share)

@@ -14,7 +14,7 @@ from typing import Callable, Dict
 import numpy as np
 
 from rec_jax.batch import FeatureArrays, Rows
-from rec_jax.data.pipeline import WHOLE, BatchShare, eval_batches
+from rec_jax.data.pipeline import WHOLE, BatchShare, eval_batch_size, eval_batches
 from rec_jax.evaluation import metrics
 from rec_jax.progress import bar
 
@@ -30,6 +30,7 @@ def predict_split(predict_fn, arrays: FeatureArrays, batch_size: int, share: Bat
   batch (data/pipeline.py) -> the predictions of the whole batch (EvalContext.bind gathers them from every
   process). Padding rows, the tail of the last batch, are cut off."""
   out = []
+  batch_size = eval_batch_size(len(arrays), batch_size, share.count * share.devices)
   for batch in bar(eval_batches(arrays, batch_size, share), total=-(-len(arrays) // batch_size), desc="eval",
                    unit="batch"):
     pred = np.asarray(predict_fn(batch))

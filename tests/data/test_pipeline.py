@@ -1,7 +1,7 @@
 import numpy as np
 
 from rec_jax.batch import FeatureArrays, Texts, TextTables
-from rec_jax.data.pipeline import eval_batches, text_slot_count, train_batch
+from rec_jax.data.pipeline import eval_batch_size, eval_batches, eval_indices, text_slot_count, train_batch
 from tests.batches import make_rows
 
 
@@ -54,3 +54,20 @@ def test_queries_get_their_own_deduplicated_block_and_slots():
   assert len(batch.query.texts.ids) == text_slot_count(5, 20) and len(batch.text.texts.ids) == text_slot_count(3, 20)
   np.testing.assert_array_equal(batch.query.texts.ids[batch.query.slot, 0], 10 + batch.label.astype(int) % 5)
   np.testing.assert_array_equal(batch.text.texts.ids[batch.text.slot, 0], batch.label.astype(int) % 3)
+
+
+def test_an_evaluation_batch_is_no_larger_than_its_split_needs():
+  """A split smaller than eval.batch_size is not padded to it (an eval.batch_size of 10^8 filled 20 GB): its rows
+  rounded up to the devices times a power of two, so similar splits share one compiled shape."""
+  assert eval_batch_size(600, 4096) == 1024
+  assert eval_batch_size(590, 4096) == 1024
+  assert eval_batch_size(600, 10 ** 8) == 1024
+  assert eval_batch_size(600, 4096, multiple=4) == 4 * 256
+  assert eval_batch_size(601, 4096, multiple=6) == 6 * 128
+  assert eval_batch_size(5000, 4096) == 4096
+  assert eval_batch_size(3000, 2048 + 8) == 2056   # never above eval.batch_size
+  assert eval_batch_size(0, 4096) == 1
+  batches = list(eval_indices(600, 10 ** 8))
+  assert len(batches) == 1 and len(batches[0][0]) == 1024 and batches[0][1].sum() == 600
+  index = np.concatenate([i[w > 0] for i, w in eval_indices(10_000, 4096, multiple=4)])
+  assert (index == np.arange(10_000)).all()

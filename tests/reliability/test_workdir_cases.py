@@ -265,8 +265,11 @@ def rating_run(tmp_path_factory):
   return root
 
 
-@pytest.mark.parametrize("change", ["drop_a_line", "edit_a_rating", "touch_only"])
+@pytest.mark.parametrize("change", ["drop_a_line", "edit_a_rating", "touch_only", "drop_a_line_and_the_processor",
+                                    "the_processor_only"])
 def test_resume_on_changed_data(change, rating_run, tmp_path):
+  """Also when feature_processor.json is gone: it is fitted again, on the data the run recorded or not at all (it
+  was refitted on the changed data, and the fingerprint rewritten, in silence)."""
   data, workdir = tmp_path / "ml", tmp_path / "run"
   shutil.copytree(rating_run / "ml", data)
   shutil.copytree(rating_run / "run", workdir)
@@ -274,7 +277,9 @@ def test_resume_on_changed_data(change, rating_run, tmp_path):
   # The copy's data path differs from the run's: point its config at the copy, as the user's files would be.
   config = json.load(open(workdir / "config.json"))
   lines = (data / "ratings.csv").read_text().splitlines()
-  if change == "drop_a_line":
+  if change.endswith("processor"):
+    os.remove(workdir / "feature_processor.json")
+  if change.startswith("drop_a_line"):
     lines = lines[:-1]
   elif change == "edit_a_rating":
     fields = lines[5].split(",")
@@ -284,8 +289,12 @@ def test_resume_on_changed_data(change, rating_run, tmp_path):
   config["data"]["path"] = str(data)
   json.dump(config, open(workdir / "config.json", "w"))
   code, line = _rating_run(workdir, data, rating_run / "tfds")
-  if change == "touch_only":   # the same content: nothing changed, the run resumes
+  if change in ("touch_only", "the_processor_only"):   # the same content: nothing changed, the run resumes
     assert (code, line) == (0, "")
+    resumed, original = _results(workdir), _results(rating_run / "run")
+    for r in (resumed, original):   # (the copy reads the cache the run built, in its own workdir)
+      r.pop("text_cache", None)
+    assert resumed == original
     return
   assert code == 1 and line.startswith(f"error: the data of the run in {workdir} changed since it started (split "), line
   assert "resuming would transform it with the vocabularies and statistics fitted on the old data" in line

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 
 from rec_jax.data.raw import Columns, RawDataset
+from rec_jax.errors import UserError
 from rec_jax.data.synthetic_shop import builder, schema, world
 from rec_jax.data.tfds_prepare import decode_strings, prepare_once, read_row_groups
 
@@ -32,6 +33,9 @@ class SyntheticShop:
 
   def check(self, data_cfg) -> None:
     """The shop's spec is valid (checked before any work, rec_jax/experiment.py's preflight)."""
+    if "shop" not in data_cfg:
+      raise UserError("data.name='synthetic_shop' needs the data.shop section of its spec, which this config has "
+                      "not (configs/synthetic.py has it); a real dataset's config keeps its own data.name")
     world.ShopSpec(**dict(data_cfg.shop))
 
   def load(self, data_cfg, features=None) -> RawDataset:
