@@ -51,7 +51,10 @@ import dataclasses
 import json
 import logging
 import os
+import re
+import socket
 import sys
+import time
 from typing import Callable, Mapping, Optional, Tuple, TypeVar
 
 from rec_jax.errors import UserError
@@ -64,6 +67,11 @@ COLLECTIVES = "JAX_CPU_COLLECTIVES_IMPLEMENTATION"
 PREEMPTION = "JAX_ENABLE_PREEMPTION_SERVICE"
 # What JAX's SLURM detection (jax/_src/clusters/slurm_cluster.py) needs, all of them.
 SLURM = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID")
+# How long a process other than 0 waits for process 0's coordinator to accept connections (JAX's own default
+# initialization timeout); JAX itself would then abort the process with a C++ stack trace.
+COORDINATOR_WAIT_S = 300.0
+# Plain ASCII digits: int() also takes "1_0", "+1" and other scripts' digits, which no launcher writes.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +87,7 @@ class Launch:
 
 def _integer(env: Mapping[str, str], name: str, low: int) -> int:
   value = env[name].strip()
-  try:
-    number = int(value)
-  except ValueError:
-    number = None
+  number = int(value) if _DIGITS.fullmatch(value) else None
   if number is None or number < low:
     raise UserError(f"{name}={env[name]!r} is not an integer >= {low}")
   return number
@@ -90,14 +95,14 @@ def _integer(env: Mapping[str, str], name: str, low: int) -> int:
 
 def _address(value: str) -> str:
   host, _, port = value.strip().rpartition(":")
-  if not host or not port.isdigit() or not 0 < int(port) < 65536:
+  if not host or not _DIGITS.fullmatch(port) or not 0 < int(port) < 65536:
     raise UserError(f"{ADDRESS}={value!r} is not host:port (e.g. 10.0.0.1:12355, the address of process 0)")
   return value.strip()
 
 
 def _device_ids(value: str) -> Tuple[int, ...]:
   parts = [p.strip() for p in value.split(",")]
-  if not all(p.isdigit() for p in parts):
+  if not all(_DIGITS.fullmatch(p) for p in parts):
     raise UserError(f"{LOCAL_DEVICE_IDS}={value!r} is not a comma-separated list of device numbers (e.g. 0,1)")
   return tuple(int(p) for p in parts)
 
@@ -131,6 +136,37 @@ def launch_from_env(env: Mapping[str, str] = os.environ) -> Optional[Launch]:
   return None
 
 
+def _reach_coordinator(launch: Launch, wait_s: Optional[float] = None) -> None:
+  """Before JAX joins (which aborts the process with a C++ stack trace when it cannot): the coordinator's host
+  must resolve, and a process other than 0 waits (up to COORDINATOR_WAIT_S) for process 0 to accept connections
+  there; a UserError names the address otherwise."""
+  wait_s = COORDINATOR_WAIT_S if wait_s is None else wait_s
+  host, _, port = launch.coordinator_address.rpartition(":")
+  host = host.strip("[]")   # [::1]:1234
+  try:
+    socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+  except socket.gaierror as e:
+    raise UserError(f"{ADDRESS}={launch.coordinator_address!r}: the host {host!r} does not resolve ({e.strerror}); "
+                    "set it to the address of process 0's machine") from None
+  if launch.process_id == 0:
+    return   # process 0 starts the coordinator
+  deadline, logged = time.monotonic() + wait_s, time.monotonic()
+  while True:
+    try:
+      with socket.create_connection((host, int(port)), timeout=5):
+        return
+    except OSError as e:
+      now = time.monotonic()
+      if now >= deadline:
+        raise UserError(f"process {launch.process_id} of {launch.num_processes} could not reach the coordinator at "
+                        f"{ADDRESS}={launch.coordinator_address!r} within {wait_s:g} s ({e.strerror or e}): start "
+                        f"process 0 ({PROCESS_ID}=0) with the same {ADDRESS}, or fix the address") from None
+      if now - logged >= 30:
+        logging.info("waiting for process 0's coordinator at %s (%s)", launch.coordinator_address, e)
+        logged = now
+      time.sleep(min(1.0, max(deadline - now, 0.0)))
+
+
 def _jax():
   """jax, if this process imported it: until then no process group can exist (launch/ never imports it)."""
   return sys.modules.get("jax")
@@ -147,6 +183,8 @@ def initialize(env: Mapping[str, str] = os.environ) -> bool:
   from jax._src import xla_bridge  # pylint: disable=import-outside-toplevel
   if jax.distributed.is_initialized():
     return True
+  if launch.source == "env":
+    _reach_coordinator(launch)
   if xla_bridge.backends_are_initialized():
     raise UserError("a multi-process run must join its peers before JAX starts its backend: call "
                     "rec_jax.distributed.initialize() first (rec_jax.main does)")

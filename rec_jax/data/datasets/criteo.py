@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import string
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -59,6 +60,9 @@ LABELS = {"0": 0, "1": 1}
 # An integer field this long (19 characters: int64 has 19 digits) may be beyond int64, and is checked exactly.
 LONG_INTEGER = tsv_block.LONG_INTEGER
 MISSING_CATEGORY = -1
+# An integer field as the block parser (formats/tsv_block.py) reads it: an optional '-', then ASCII digits. int()
+# also takes "1_000", " 5", "+5" and other scripts' digits ("١٢"); such a field is malformed, not a number.
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 def check_options(options: dict) -> dict:
@@ -130,11 +134,15 @@ class _Block:
     fields = text.split(self.sep)
     if len(fields) != self.expected:
       return self._bad(number, "wrong column count", f"{len(fields)} columns, expected {self.expected}")
-    label = LABELS.get(fields[0].strip())
+    label = LABELS.get(fields[0])   # exactly "0" or "1", as the block parser reads it (no " 1")
     if label is None:
       return self._bad(number, "invalid label", f"{fields[0][:20]!r} is not 0 or 1")
     end = 1 + self.num_integer
     ints = fields[1:end]
+    for k, v in enumerate(ints, 1):
+      if v and not _INTEGER.fullmatch(v):
+        return self._bad(number, "non-numeric value", f"I{k}={v[:20]!r} is not an integer (an optional '-', then "
+                                                      "the digits 0-9)")
     try:
       values = tuple([float(int(v)) if v else math.nan for v in ints])
       if max(map(len, ints), default=0) >= LONG_INTEGER:   # may be beyond int64: checked exactly

@@ -520,12 +520,20 @@ def write(spec: CriteoSpec, path: str, block_rows: int = DEFAULT_BLOCK_ROWS, ora
   for name, value in (("block_rows", block_rows), ("workers", workers)):
     if not _is_int(value) or value < 1:
       raise UserError(f"{name}={value!r} must be an integer >= 1")
+  if not isinstance(path, (str, os.PathLike)) or not str(path):
+    raise UserError(f"out={path!r} must name the file to write (a directory gets train.txt)")
+  path = os.fspath(path)
   if os.path.isdir(path):
     path = os.path.join(path, "train.txt")
   for name, value in (("out", path), ("oracle", oracle_path)):
     folder = os.path.dirname(os.path.abspath(value)) if value else ""
     if value and not os.path.isdir(folder):
       raise UserError(f"{name}={value}: the directory {folder} does not exist")
+  if oracle_path and os.path.isdir(oracle_path):
+    raise UserError(f"oracle={oracle_path} is a directory; name the .npy file to write")
+  if oracle_path and os.path.realpath(oracle_path) == os.path.realpath(path):
+    # Both would be written through one file (the oracle is memory-mapped): a crash, not a file.
+    raise UserError(f"oracle={oracle_path} is the file out={path} too; give the oracle its own .npy file")
   start = time.perf_counter()
   world = _build_world(spec)
   distinct = _DistinctIds(spec.vocab_sizes)
@@ -565,6 +573,17 @@ def summary_line(summary: Dict[str, object]) -> str:
           f"{summary['rows_per_second']:,.0f} rows/s{oracle}")
 
 
+def _integer(text: str) -> int:
+  """An integer flag: an optional '-' and ASCII digits (int() also takes "1_000", "+5" and other scripts' digits)."""
+  t = text.strip()
+  if not t.lstrip("-").isascii() or not t.lstrip("-").isdigit() or t.count("-") > 1 or "-" in t[1:]:
+    raise ValueError(text)
+  return int(t)
+
+
+_integer.__name__ = "int"   # argparse's message: "invalid int value: '1_000'"
+
+
 class _Parser(argparse.ArgumentParser):
   """argparse with a bad argument as a UserError (one `error:` line, exit code 1) instead of usage and exit 2."""
 
@@ -575,17 +594,17 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> _Parser:
   p = _Parser(prog="python -m rec_jax.data.generators.criteo_like",
               description="Writes a Criteo Kaggle-format train.txt with a planted click model.")
-  p.add_argument("--rows", type=int, required=True, help="impressions (lines) to write")
+  p.add_argument("--rows", type=_integer, required=True, help="impressions (lines) to write")
   p.add_argument("--out", required=True, help="the file to write (a directory gets train.txt)")
-  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--seed", type=_integer, default=0)
   p.add_argument("--ctr", type=float, default=0.25, help="target click rate")
   p.add_argument("--zipf", type=float, default=1.1, help="power-law exponent of the ids")
-  p.add_argument("--total_vocab", type=int, default=0,
+  p.add_argument("--total_vocab", type=_integer, default=0,
                  help="scale the Kaggle vocabularies to this many ids in all (0: Kaggle's own, 33.8M)")
   p.add_argument("--vocab_sizes", default="", help="26 comma-separated vocabulary sizes (C1..C26)")
   p.add_argument("--oracle", default="", help="also write the planted click probabilities to this .npy")
-  p.add_argument("--block_rows", type=int, default=DEFAULT_BLOCK_ROWS, help="rows formatted and written at once")
-  p.add_argument("--workers", type=int, default=1, help="threads making chunks (the output is the same)")
+  p.add_argument("--block_rows", type=_integer, default=DEFAULT_BLOCK_ROWS, help="rows formatted and written at once")
+  p.add_argument("--workers", type=_integer, default=1, help="threads making chunks (the output is the same)")
   return p
 
 
@@ -594,7 +613,7 @@ def _vocab_from_args(args: argparse.Namespace) -> Tuple[int, ...]:
     raise UserError("give --vocab_sizes or --total_vocab, not both")
   if args.vocab_sizes:
     try:
-      return tuple(int(v) for v in args.vocab_sizes.split(","))
+      return tuple(_integer(v) for v in args.vocab_sizes.split(","))
     except ValueError:
       raise UserError(f"vocab_sizes={args.vocab_sizes!r} must be 26 comma-separated integers") from None
   return scaled_vocab(args.total_vocab) if args.total_vocab else KAGGLE_VOCAB

@@ -36,14 +36,15 @@ from rec_jax.batch import FeatureArrays
 from rec_jax.data.features import FeatureOptions, FeatureProcessor
 from rec_jax.data.fingerprint import file_digest, check_fingerprint, write_fingerprint
 from rec_jax.data.governance import clean
+from rec_jax.data.prefetch import check_prefetch
 from rec_jax.data.prepare import PreparedData, _check_source_accounting
 from rec_jax.data.splits import SPLIT_NAMES, labels_in_stored_order
 from rec_jax.data.streaming.fit import StreamingFit, placeholder_fills
-from rec_jax.data.streaming.row_store import RowWriter, StoredRows
+from rec_jax.data.streaming.row_store import RowWriter, StoredRows, store_problem
 from rec_jax.data.streaming.stored_log import StoredLog
 from rec_jax.errors import UserError
 from rec_jax.progress import bar
-from rec_jax.workdir import DATA_REPORT_FILE, PLACEMENT, PROCESSOR_FILE
+from rec_jax.workdir import DATA_FINGERPRINT_FILE, DATA_REPORT_FILE, PLACEMENT, PROCESSOR_FILE
 
 STORE_DIR = "feature_store"
 MANIFEST = "manifest.json"
@@ -69,6 +70,7 @@ def check_streaming(config) -> None:
       raise UserError(f"data.streaming prepares tabular rows only: features.{key}={value!r} needs the in-memory "
                       f"path (set features.{key} to {'0' if key == 'history_length' else repr(type(value)())} or "
                       "data.streaming=False)")
+  check_prefetch(data.get("prefetch", 0))   # before any work (data/prefetch.py checks it again for any run)
   if config.task not in STREAMING_TASKS:
     raise UserError(f"data.streaming serves pointwise tasks ({', '.join(STREAMING_TASKS)}); task={config.task!r} "
                     "ranks a catalogue: set data.streaming=False")
@@ -84,22 +86,34 @@ def prepare_streamed(dataset, data_cfg, features: FeatureOptions, workdir: str, 
 
 def _prepare(dataset, data_cfg, features: FeatureOptions, workdir: str, write_report: bool) -> PreparedData:
   writes = write_report and distributed.is_primary()
-  log: StoredLog = dataset.stored(data_cfg)
+  log: StoredLog = dataset.stored(data_cfg, features.label)
   store = os.path.join(workdir, STORE_DIR)
   processor_path = os.path.join(workdir, PROCESSOR_FILE)
   data = {k: v for k, v in data_cfg.to_dict().items() if f"data.{k}" not in PLACEMENT}   # not what is prepared
   key = json.dumps([log.name, data, features.to_dict()], sort_keys=True, default=str)
   source = data_cfg.get("path", "") or f"{data_cfg.name} in {data_cfg.data_dir}"
   manifest = _read_manifest(store)
-  if (manifest is not None and manifest.get("key") == key and os.path.exists(processor_path)
-      and manifest.get("processor_sha256") == file_digest(processor_path)):
-    check_fingerprint(workdir, manifest["digests"], source)
+  prepared = (manifest is not None and manifest.get("key") == key and os.path.exists(processor_path)
+              and manifest.get("processor_sha256") == file_digest(processor_path))
+  # A store cut short, bit-flipped or half deleted is never read: it is prepared again from the log (and the data
+  # checked against the run's fingerprint, as always).
+  damage = next(filter(None, (store_problem(os.path.join(store, n)) for n in SPLIT_NAMES)), None) if prepared \
+      else None
+  if prepared and damage is None:
+    if not check_fingerprint(workdir, manifest["digests"], source) and writes:
+      logging.warning("%s has no data fingerprint: recording the data of its prepared rows as the run's", workdir)
+      write_fingerprint(workdir, manifest["digests"], processor_path)
     processor, report = FeatureProcessor.load(processor_path, features), manifest["report"]
     logging.info("reading the prepared rows of %s", store)
+  elif damage is not None and not writes:
+    raise UserError(f"the prepared rows in {store} are damaged ({damage}); run the training command on {workdir} "
+                    "again: process 0 prepares them again")
   elif not writes:
     where = "process 0 did not prepare it" if write_report else "it holds no prepared data of this config"
     raise UserError(f"{store} cannot be read ({where}); run the training command on {workdir} first")
   else:
+    if damage is not None:
+      logging.warning("the prepared rows in %s are damaged: %s; preparing them again", store, damage)
     report, processor = _write_store(log, data_cfg, features, workdir, key, source)
   if writes:
     with open(os.path.join(workdir, DATA_REPORT_FILE), "w") as f:
@@ -117,6 +131,18 @@ def _read_manifest(store: str) -> Optional[dict]:
       return json.load(f)
   except (OSError, json.JSONDecodeError):
     return None
+
+
+def _remove(path: str) -> None:
+  """Removes a directory tree or a file at `path`, if any."""
+  if os.path.isdir(path) and not os.path.islink(path):
+    shutil.rmtree(path)
+  elif os.path.lexists(path):
+    os.remove(path)
+
+
+def _reasons(dropped: Dict[str, int]) -> str:
+  return ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items(), key=lambda x: -x[1]))
 
 
 def _select(cols: Columns, mask: np.ndarray) -> Columns:
@@ -195,21 +221,31 @@ def _write_store(log: StoredLog, data_cfg, features: FeatureOptions, workdir: st
   labels = labels_in_stored_order(log.rows, data_cfg.split)
   fitting, placeholders, in_order, at = StreamingFit(features, log.schema), placeholder_fills(log.schema), \
       _InTimeOrder(), 0
+  train_report = None   # governance's drops of the train rows (the placeholders change no drop)
   for block in _blocks(log, "fit on train"):
     n = len(block["label"])
     in_order(block)
     train = _select(block, labels[at:at + n] == 0)
     at += n
     fitting.add_raw(train)
-    fitting.add_clean(clean(log.schema, train, placeholders)[0])
+    cleaned, part = clean(log.schema, train, placeholders)
+    train_report = _add_report(train_report, part)
+    fitting.add_clean(cleaned)
   if at != log.rows:
     raise AssertionError(f"the stored log yielded {at} rows, its report says {log.rows}")
+  if not fitting.rows:
+    read = train_report["rows_read"] if train_report else 0
+    why = (f"all {read} of its rows were dropped by governance ({_reasons(train_report['dropped'])})" if read else
+           f"data.split puts none of the {log.rows} rows of {source} in it")
+    raise UserError(f"data.streaming: the train split is empty: {why}; fix the data or its options "
+                    "(data.options, data.split)")
   fills = fitting.fills()
   processor_path = os.path.join(workdir, PROCESSOR_FILE)
   existing = os.path.exists(processor_path)
   processor = FeatureProcessor.load(processor_path, features) if existing else fitting.processor()
   store, partial = os.path.join(workdir, STORE_DIR), os.path.join(workdir, STORE_DIR + ".partial")
-  shutil.rmtree(partial, ignore_errors=True)
+  for path in (partial, store):   # left by a killed preparation, or damaged (also a file in their place)
+    _remove(path)
   os.makedirs(partial)
   oracle = bool(features.oracle) and features.oracle in log.columns
   writers = {name: RowWriter(os.path.join(partial, name), features.categorical, features.numeric, oracle)
@@ -244,6 +280,11 @@ def _write_store(log: StoredLog, data_cfg, features: FeatureOptions, workdir: st
   if existing:
     if not check_fingerprint(workdir, fingerprint, source):
       write_fingerprint(workdir, fingerprint, processor_path)
+  elif os.path.exists(os.path.join(workdir, DATA_FINGERPRINT_FILE)):
+    # A run that recorded its data lost its processor: fitted again, it must be fitted on the same data.
+    processor.save(processor_path + ".tmp")
+    os.replace(processor_path + ".tmp", processor_path)
+    check_fingerprint(workdir, fingerprint, source)
   else:
     # The fingerprint is on disk before the processor: a workdir with a processor always has its fingerprint.
     processor.save(processor_path + ".tmp")
@@ -253,7 +294,6 @@ def _write_store(log: StoredLog, data_cfg, features: FeatureOptions, workdir: st
               "report": report, "rows": {name: w.rows for name, w in writers.items()}}
   with open(os.path.join(partial, MANIFEST), "w") as f:
     json.dump(manifest, f)
-  shutil.rmtree(store, ignore_errors=True)
   os.replace(partial, store)
   logging.info("prepared %s: %s rows", store, manifest["rows"])
   return report, processor

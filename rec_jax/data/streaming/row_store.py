@@ -16,6 +16,7 @@ catalogue keys (data/streaming/prepare.py refuses configs that need them).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import weakref
@@ -47,6 +48,7 @@ class RowWriter:
     self.path, self.categorical, self.numeric, self.oracle = path, list(categorical), list(numeric), oracle
     self.dtype = record_dtype(categorical, numeric, oracle)
     self.rows = 0
+    self._sha256 = hashlib.sha256()   # of the records, checked when a resumed run reads the store (`store_problem`)
     self._file = open(path + ".partial", "wb")
 
   def append(self, rows: Rows) -> None:
@@ -59,13 +61,15 @@ class RowWriter:
       records["numeric"] = np.stack([rows.numeric[name] for name in self.numeric], axis=1)
     if self.oracle:
       records["oracle"] = rows.oracle
-    self._file.write(records.tobytes())
+    data = records.tobytes()
+    self._file.write(data)
+    self._sha256.update(data)
     self.rows += len(rows)
 
   def close(self) -> dict:
     self._file.close()
     manifest = {"rows": self.rows, "categorical": self.categorical, "numeric": self.numeric, "oracle": self.oracle,
-                "record_bytes": self.dtype.itemsize}
+                "record_bytes": self.dtype.itemsize, "sha256": self._sha256.hexdigest()}
     with open(self.path + ".json.tmp", "w") as f:
       json.dump(manifest, f)
     os.replace(self.path + ".partial", self.path)
@@ -76,6 +80,31 @@ class RowWriter:
     self._file.close()
     if os.path.exists(self.path + ".partial"):
       os.remove(self.path + ".partial")
+
+
+def store_problem(path: str) -> Optional[str]:
+  """What is wrong with the store `path` written by `RowWriter` (its manifest unreadable, its size or its sha256
+  not its manifest's: a file cut short, bit-flipped or replaced), or None when it is intact. Reads the whole file."""
+  try:
+    with open(path + ".json") as f:
+      manifest = json.load(f)
+    dtype = record_dtype(manifest["categorical"], manifest["numeric"], manifest["oracle"])
+    rows, expected = int(manifest["rows"]), manifest["sha256"]
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    return f"its manifest {path}.json is missing or damaged ({e})"
+  try:
+    size = os.path.getsize(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+      for block in iter(lambda: f.read(1 << 22), b""):
+        h.update(block)
+  except OSError as e:
+    return f"{path} cannot be read ({e.strerror or e})"
+  if size != rows * dtype.itemsize:
+    return f"{path} has {size} bytes, not the {rows} rows x {dtype.itemsize} bytes of its manifest"
+  if h.hexdigest() != expected:
+    return f"{path} does not hold the bytes written (its sha256 differs from its manifest's)"
+  return None
 
 
 class StoredRows:
