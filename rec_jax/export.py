@@ -6,22 +6,25 @@ and the training data's reference distributions, with a manifest. `python -m rec
 A bad input is one `error:` line, as in rec_jax.main.
 """
 
-import argparse
 import sys
 from typing import Optional, Sequence
 
 from rec_jax.main import call_reporting
+from rec_jax.serving.cli import Parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  parser = argparse.ArgumentParser(prog="python -m rec_jax.export", description=__doc__.split("\n\n")[1])
+  parser = Parser(prog="python -m rec_jax.export", description=__doc__.split("\n\n")[1])
   parser.add_argument("--workdir", required=True, help="a finished (or checkpointed) rec_jax run")
   parser.add_argument("--out", required=True, help="the export directory to write")
   parser.add_argument("--checkpoint", default="best", choices=("best", "latest"))
   args = parser.parse_args(argv)
+
   def export():
-    from rec_jax.analysis.loaded_run import load_run  # Imports JAX; after parsing so --help stays fast.
-    from rec_jax.serving.export_run import write_export
+    # Imports JAX; after parsing so --help stays fast. The workdir and --out are checked before the run is loaded.
+    from rec_jax.analysis.loaded_run import load_run
+    from rec_jax.serving.export_run import check_paths, write_export
+    check_paths(args.workdir, args.out)
     return write_export(load_run(args.workdir, args.checkpoint), args.out)
 
   manifest, code = call_reporting(export)

@@ -6,18 +6,24 @@ Serves an export of `python -m rec_jax.export` over HTTP (rec_jax/serving/http_a
 appended to that file and replayed when the server starts again. The functions are compiled before the port opens, so the first
 request is as fast as the others. With --monitor_log, every window of --window_rows scored rows (or
 --window_seconds) appends its input and score distributions to that file; `python -m rec_jax.monitor` compares them
-with the training data. A bad export is one `error:` line.
+with the training data. A bad flag, a bad export, a port in use or a file it cannot write is one `error:` line and
+exit code 1, before the port opens.
 """
 
 import argparse
+import errno
+import os
+import socket
 import sys
 from typing import Optional, Sequence
 
+from rec_jax.errors import UserError, describe_os_error
 from rec_jax.main import call_reporting
+from rec_jax.serving.cli import Parser
 
 
 def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(prog="python -m rec_jax.serve", description=__doc__.split("\n\n")[1])
+  parser = Parser(prog="python -m rec_jax.serve", description=__doc__.split("\n\n")[1])
   parser.add_argument("--export", required=True, help="an export directory (python -m rec_jax.export)")
   parser.add_argument("--host", default="127.0.0.1")
   parser.add_argument("--port", type=int, default=8000)
@@ -31,9 +37,47 @@ def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
   args = parser.parse_args(argv)
   if not 0 <= args.port < 65536:
     parser.error(f"--port={args.port}: expected 0..65535")
-  if args.max_batch < 1 or args.window_rows < 1 or args.window_seconds <= 0:
-    parser.error("--max_batch, --window_rows and --window_seconds must be positive")
+  for name in ("max_batch", "window_rows", "window_seconds"):
+    value = getattr(args, name)
+    if not value > 0:   # NaN too
+      parser.error(f"--{name}={value}: must be a positive number")
+  if not args.export:
+    parser.error("--export is empty: give an export directory (python -m rec_jax.export)")
   return args
+
+
+def writable_file(path: str, flag: str) -> None:
+  """`path` can be appended to (it is created, with its directory, if missing): checked at start, so a file the
+  service cannot write fails the command rather than its first request."""
+  if os.path.isdir(path):
+    raise UserError(f"{flag}={path} is a directory; give a file")
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a"):
+      pass
+  except OSError as e:
+    raise UserError(f"{flag}={path} cannot be written ({describe_os_error(e)}); give a file you can write") from None
+
+
+def listen(host: str, port: int) -> socket.socket:
+  """The bound socket uvicorn serves on: a port in use or a host that does not resolve is one error line, before the
+  export is loaded."""
+  try:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+  except socket.gaierror as e:
+    raise UserError(f"--host={host} does not resolve ({e.strerror}); give an address of this machine, e.g. "
+                    "127.0.0.1 or 0.0.0.0") from None
+  sock = socket.socket(family, kind, proto)
+  sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  try:
+    sock.bind(address)
+  except OSError as e:
+    sock.close()
+    if e.errno == errno.EADDRINUSE:
+      raise UserError(f"--port={port}: {host}:{port} is already in use (another server?); stop it or pick another "
+                      "--port") from None
+    raise UserError(f"cannot listen on --host={host} --port={port} ({e.strerror})") from None
+  return sock
 
 
 def build(args: argparse.Namespace):
@@ -42,25 +86,35 @@ def build(args: argparse.Namespace):
   from rec_jax.serving.drift import WindowLog
   from rec_jax.serving.http_app import build_app
   from rec_jax.serving.service import Service
+  for path, flag in ((args.monitor_log, "--monitor_log"), (args.items_journal, "--items_journal")):
+    if path:
+      writable_file(path, flag)
   bundle = Bundle(args.export)
   monitor = None
   if args.monitor_log:
-    monitor = WindowLog(bundle.reference, bundle.signature, args.monitor_log, args.window_rows, args.window_seconds)
+    monitor = WindowLog(bundle.reference, bundle.signature, args.monitor_log, args.window_rows, args.window_seconds,
+                        model_version=bundle.version)
   return build_app(Service(bundle, monitor, args.items_journal), args.max_batch)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   args = parse(argv)
-  app, code = call_reporting(lambda: build(args))
+  sock, code = call_reporting(lambda: listen(args.host, args.port))
   if code:
     return code
-  import gc  # pylint: disable=import-outside-toplevel
-  import uvicorn  # pylint: disable=import-outside-toplevel
-  # The loaded export (arrays, vocabularies: millions of objects) moves to the permanent generation, so the
-  # collector's full passes during serving do not walk it again and again (latency spikes).
-  gc.freeze()
-  print(f"serving {args.export} on http://{args.host}:{args.port}", flush=True)
-  uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+  with sock:
+    app, code = call_reporting(lambda: build(args))
+    if code:
+      return code
+    import gc  # pylint: disable=import-outside-toplevel
+    import uvicorn  # pylint: disable=import-outside-toplevel
+    # The loaded export (arrays, vocabularies: millions of objects) moves to the permanent generation, so the
+    # collector's full passes during serving do not walk it again and again (latency spikes).
+    gc.freeze()
+    host, port = sock.getsockname()[:2]
+    print(f"serving {args.export} on http://{host}:{port}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=False))
+    server.run(sockets=[sock])
   return 0
 
 

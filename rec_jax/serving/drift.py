@@ -1,8 +1,10 @@
 """Input and score drift: what a service saw per window, against the training data (serving/reference.py).
 
 The service counts every scored row's inputs into the reference's bins (`WindowLog.record`) and appends one JSON
-line per window to its monitor log: the window's bounds, its request and row counts, the bin counts per input and
-of the `/score` scores. `compare` turns a window into a report: per input the population stability index
+line per window to its monitor log: the window's bounds, the served model's version, its request and row counts,
+the bin counts per input and of the `/score` scores. `read_log` reads a log back for one export: a line that is not
+a window of that export's model is an error naming the line, a last line cut short by a stopped service is skipped
+with a note. `compare` turns a window into a report: per input the population stability index
 PSI = sum_i (a_i - e_i) ln(a_i / e_i) over the bins (shares e in training, a in the window, both floored at 1e-4),
 the window's out-of-vocabulary rate against training's, and the scores' PSI and mean shift.
 Usual reading of PSI: < 0.1 stable, 0.1-0.2 a moderate shift (`warn`), >= 0.2 a significant shift (`ALARM`).
@@ -14,10 +16,11 @@ import json
 import os
 import threading
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from rec_jax.errors import UserError
 from rec_jax.serving.reference import bin_counts, monitored_inputs
 
 FLOOR = 1e-4
@@ -38,8 +41,8 @@ class WindowLog:
   seconds, whichever first, and is appended to `path` as one JSON line."""
 
   def __init__(self, reference: dict, signature, path: str, window_rows: int = 10000,
-               window_seconds: float = 60.0):
-    self.reference, self.path = reference, path
+               window_seconds: float = 60.0, model_version: str = ""):
+    self.reference, self.path, self.model_version = reference, path, model_version
     self.window_rows, self.window_seconds = window_rows, window_seconds
     self.inputs = {name: kind for name, kind in monitored_inputs(signature).items() if name in reference["inputs"]}
     self._lock = threading.Lock()
@@ -78,7 +81,8 @@ class WindowLog:
         self._flush_locked()
 
   def _flush_locked(self) -> None:
-    line = {"window": self.windows, "start": self.start, "end": time.time(), "requests": self.requests,
+    line = {"window": self.windows, **({"model_version": self.model_version} if self.model_version else {}),
+            "start": self.start, "end": time.time(), "requests": self.requests,
             "rows": self.rows, "inputs": {k: v.tolist() for k, v in self.counts.items() if v.sum()},
             "score": {"counts": self.score_counts.tolist(), "rows": self.scored, "sum": self.score_sum}}
     with open(self.path, "a") as f:
@@ -90,6 +94,55 @@ class WindowLog:
 def read_windows(path: str) -> List[dict]:
   with open(path) as f:
     return [json.loads(line) for line in f if line.strip()]
+
+
+def _window_problem(window, reference: dict, version: Optional[str]) -> Optional[str]:
+  """What makes `window` (a parsed log line) not a window of the export of `reference` and `version`, or None."""
+  if not isinstance(window, dict) or not {"window", "requests", "rows", "inputs", "score"} <= window.keys() \
+      or not isinstance(window["inputs"], dict) or not isinstance(window["score"], dict) \
+      or not {"counts", "rows", "sum"} <= window["score"].keys():
+    return "is not a monitor window"
+  if version and window.get("model_version", version) != version:
+    return (f"is a window of model {window['model_version']}, not of this export's {version} (the log of another "
+            "export's service)")
+  for name, counts in window["inputs"].items():
+    ref = reference["inputs"].get(name)
+    if ref is None:
+      return f"counts input {name}, which the export's reference.json has not (the log of another export's service)"
+    if not isinstance(counts, list) or len(counts) != len(ref["proportions"]):
+      return (f"counts input {name} in {len(counts) if isinstance(counts, list) else 'no'} bins, the export's "
+              f"reference.json in {len(ref['proportions'])} (the log of another export's service)")
+  counts = window["score"]["counts"]
+  if not isinstance(counts, list) or len(counts) != len(reference["score"]["proportions"]):
+    return "counts the scores in other bins than the export's reference.json (the log of another export's service)"
+  return None
+
+
+def read_log(path: str, reference: dict, version: Optional[str] = None) -> Tuple[List[dict], List[str]]:
+  """(the windows of the monitor log `path`, notes on what was skipped). Each line must be a window of the export
+  whose `reference` and model `version` are given, else a UserError names the line; a last line cut short (the
+  service stopped while appending it) is skipped with a note."""
+  with open(path, "rb") as f:
+    data = f.read()
+  lines = data.split(b"\n")
+  windows, notes = [], []
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    last = number == len(lines)   # no newline after it: possibly cut short
+    try:
+      window = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      if last:
+        notes.append(f"{path} line {number} is cut short (the service stopped while writing it); skipped")
+        continue
+      raise UserError(f"{path} line {number} is not a monitor window ({e}); is --log the file of a service's "
+                      "--monitor_log?") from None
+    problem = _window_problem(window, reference, version)
+    if problem:
+      raise UserError(f"{path} line {number} {problem}")
+    windows.append(window)
+  return windows, notes
 
 
 def merge(windows: List[dict]) -> dict:

@@ -2,7 +2,9 @@
 needs the training code or a config file to run.
 
 <out>/
-  manifest.json            format, run, checkpoint step, config digest, metrics, versions, signature, functions
+  manifest.json            format, run, checkpoint step, config digest, metrics, versions, signature, functions,
+                           every other file's size and sha256, and its own content's sha256 (serving/bundle.py
+                           checks them all when it opens the export)
   config.json              the run's resolved config (a record; serving reads only the manifest)
   feature_processor.json   the train-fitted vocabularies and statistics (rec_jax/data/features.py)
   tokenizer/tokenizer.json the features' tokenizer (runs with texts or queries)
@@ -18,7 +20,8 @@ needs the training code or a config file to run.
 from __future__ import annotations
 
 import datetime
-import hashlib
+import errno
+import fcntl
 import json
 import os
 import platform
@@ -32,11 +35,13 @@ from flax import nnx
 
 from rec_jax.analysis.loaded_run import LoadedRun
 from rec_jax.batch import PAD, Texts
+from rec_jax.data.fingerprint import file_digest
 from rec_jax.data.item_sets import ItemSets
-from rec_jax.errors import UserError
+from rec_jax.errors import UserError, describe_os_error
 from rec_jax.experiment import model_text_input
 from rec_jax.models.options import ModelOptions
 from rec_jax.serving import reference
+from rec_jax.serving.bundle import manifest_digest
 from rec_jax.serving.layout import (FORMAT, FUNCTIONS_DIR, ITEMS_FILE, MANIFEST, REFERENCE_FILE, TOKENIZER_DIR,
                                     USERS_FILE, WEIGHTS_DIR)
 from rec_jax.serving.functions import Function, batch_dim, export_method, save_weights, write_function
@@ -44,7 +49,7 @@ from rec_jax.serving.signature import Signature, TextForm, rows_inputs
 from rec_jax.text.bert import POOLINGS
 from rec_jax.text.modes import build_encoder
 from rec_jax.text.tokenizer import resolve_model_dir
-from rec_jax.workdir import CONFIG_FILE, PROCESSOR_FILE
+from rec_jax.workdir import CONFIG_FILE, LOCK_FILE, PROCESSOR_FILE
 
 SPLIT_ORDER = ("train", "validation", "test")
 
@@ -86,9 +91,77 @@ def _text_form_encoder(run: LoadedRun, group: str):
   return encoder
 
 
-def _sha256(path: str) -> str:
-  with open(path, "rb") as f:
-    return hashlib.sha256(f.read()).hexdigest()
+
+
+def file_digests(directory: str) -> Dict[str, dict]:
+  """{path relative to `directory`: {"bytes", "sha256"}} of every file under it (the manifest's `files`)."""
+  out = {}
+  for root, _, names in os.walk(directory):
+    for name in sorted(names):
+      path = os.path.join(root, name)
+      out[os.path.relpath(path, directory)] = {"bytes": os.path.getsize(path), "sha256": file_digest(path)}
+  return dict(sorted(out.items()))
+
+
+def _training_pid(workdir: str):
+  """The pid in the workdir's lock file if a process holds the lock (it is training there), else None."""
+  path = os.path.join(workdir, LOCK_FILE)
+  try:
+    f = open(path)   # read-only: an export may read a run it cannot write
+  except OSError:
+    return None
+  with f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+      if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+        raise
+      return f.read().strip() or "unknown"
+    fcntl.flock(f, fcntl.LOCK_UN)
+  return None
+
+
+def check_paths(workdir: str, out: str) -> None:
+  """The command's inputs, before the run is loaded: `workdir` a run's workdir that no process is training in, `out`
+  a directory that neither is nor lies inside the workdir (nor holds it)."""
+  if not workdir:
+    raise UserError("--workdir is empty: give the workdir of a trained run")
+  if not out:
+    raise UserError("--out is empty: give the export directory to write")
+  if not os.path.exists(workdir):
+    raise UserError(f"--workdir={workdir} does not exist: give the workdir of a trained run")
+  if not os.path.isdir(workdir):
+    raise UserError(f"--workdir={workdir} is a file, not a run's workdir")
+  config = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(config):
+    raise UserError(f"--workdir={workdir} is not a rec_jax workdir (it has no {CONFIG_FILE}): give the workdir of a "
+                    "trained run")
+  try:
+    with open(config) as f:
+      saved = json.load(f)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise UserError(f"{config} is not valid JSON ({e}): the workdir is damaged") from None
+  if not isinstance(saved, dict):
+    raise UserError(f"{config} holds no config object (a JSON {type(saved).__name__}): the workdir is damaged")
+  pid = _training_pid(workdir)
+  if pid is not None:
+    raise UserError(f"{workdir} is in use by a training process (pid {pid}); export when it has finished or been "
+                    "stopped")
+  run, target = os.path.realpath(workdir), os.path.realpath(out)
+  if target == run or target.startswith(run + os.sep):
+    raise UserError(f"--out={out} is inside the run's workdir {workdir}; export to a directory outside it")
+  if run.startswith(target + os.sep):
+    raise UserError(f"--out={out} holds the run's workdir {workdir}; export to a new directory outside it")
+  out = os.path.abspath(out)
+  if os.path.exists(out) and not os.path.exists(os.path.join(out, MANIFEST)) and \
+      (not os.path.isdir(out) or os.listdir(out)):
+    raise UserError(f"--out={out} exists and is not an export directory; pick a new or empty directory")
+  probe = f"{out}.partial-{os.getpid()}"   # where write_export stages the export: can it be written?
+  try:
+    os.makedirs(probe, exist_ok=True)
+    os.rmdir(probe)
+  except OSError as e:
+    raise UserError(f"cannot write --out={out}: {describe_os_error(e)}; pick a directory you can write") from None
 
 
 def _versions() -> Dict[str, str]:
@@ -133,6 +206,10 @@ def write_export(run: LoadedRun, out: str) -> dict:
     raise UserError(f"--out={out} exists and is not an export directory; pick a new or empty directory")
   staging = f"{out}.partial-{os.getpid()}"
   shutil.rmtree(staging, ignore_errors=True)
+  try:
+    os.makedirs(staging)
+  except OSError as e:
+    raise UserError(f"cannot write --out={out}: {describe_os_error(e)}; pick a directory you can write") from None
   try:
     manifest = _write(run, staging)
     if os.path.exists(out):
@@ -186,25 +263,29 @@ def _write(run: LoadedRun, out: str) -> dict:
   _write_items(run, signature, text_vectors, os.path.join(out, ITEMS_FILE))
   _write_users(run, signature, os.path.join(out, USERS_FILE))
   reference.write(run, signature, os.path.join(out, REFERENCE_FILE))
+  files = file_digests(out)
   manifest = {
       "format": FORMAT,
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "workdir": os.path.abspath(run.workdir),
       "checkpoint": run.checkpoint,
       "step": run.step,
-      "config_sha256": _sha256(os.path.join(run.workdir, CONFIG_FILE)),
-      "model_version": f"{_sha256(os.path.join(run.workdir, CONFIG_FILE))[:12]}-step{run.step}",
+      "config_sha256": file_digest(os.path.join(run.workdir, CONFIG_FILE)),
+      "model_version": f"{file_digest(os.path.join(run.workdir, CONFIG_FILE))[:12]}-step{run.step}",
       "task": run.config.task,
       "model": run.config.model.name,
       "pointwise": bool(task.pointwise),
       "towers": towers,
+      "finished": run.results is not None,
       "metrics": (run.results or {}).get("metrics"),
       "versions": _versions(),
       "signature": signature.to_json(),
       "features": json.loads(json.dumps(cfg.to_dict())),
       "functions": writer.functions,
       "weights": writer.weights,
+      "files": files,
   }
+  manifest["sha256"] = manifest_digest(manifest)
   with open(os.path.join(out, MANIFEST), "w") as f:
     json.dump(manifest, f, indent=1)
   return manifest
@@ -304,4 +385,8 @@ def describe(manifest: dict, out: str) -> str:
     lines.append(f"  {name}: inputs {', '.join(fn['inputs'])}")
   for name, w in manifest["weights"].items():
     lines.append(f"  weights {name}: {w['parameters']:,} values")
+  if not manifest.get("finished", True):
+    lines.append(f"note: {manifest['workdir']} has no results.json (the run has not finished, or it failed): this "
+                 f"is its {manifest['checkpoint']} checkpoint so far (step {manifest['step']}), and the manifest "
+                 "records no test metrics")
   return "\n".join(lines)

@@ -13,6 +13,7 @@ executable per size class instead of one per request size, and cuts the padding 
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Callable, Dict, List, Tuple
 
 import jax
@@ -61,7 +62,7 @@ def load_weights(path: str, dtypes: List[str]) -> List[jax.Array]:
   try:
     with np.load(path) as f:
       arrays = [f[f"w{i:05d}"] for i in range(len(dtypes))]
-  except (OSError, KeyError, ValueError) as e:
+  except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
     raise UserError(f"{path} is damaged or incomplete ({e}); export the run again") from None
   out = []
   for a, dtype in zip(arrays, dtypes):

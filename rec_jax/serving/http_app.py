@@ -14,8 +14,10 @@ Endpoints (JSON in and out):
 - GET /healthz -> {status, model_version, items}
 - GET /metrics -> Prometheus text: requests and errors per endpoint and status, latency histograms, batch sizes,
   cold-start fallbacks, items, model version.
-A bad request is a 4xx with {"error": "<field>: <what is wrong>", "field"}; a server-side failure a 500 with the
-error (and its stack in the server's log).
+A bad request is a 4xx with {"error": "<field>: <what is wrong>", "field"}: a body that is not JSON, too large
+(413), nested too deeply or holding a string that is not valid Unicode (an unpaired surrogate escape) is 400/413
+on field `body`; an unknown path 404 and a wrong method 405 on field `path`/`method`. A server-side failure is a
+500 with the error (and its stack in the server's log).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -74,6 +77,41 @@ def _error(status: int, message: str, field: str = "") -> JSONResponse:
   return JSONResponse({"error": message, **({"field": field} if field else {})}, status_code=status)
 
 
+async def read_payload(request: Request) -> Any:
+  """The request's JSON body; RequestError (field `body`) when it is too large, not JSON, nested too deeply for the
+  parser, or holds a string that is not valid Unicode (which no JSON answer could echo back)."""
+  chunks, size = [], 0
+  async for chunk in request.stream():
+    size += len(chunk)
+    if size > MAX_BODY:
+      raise RequestError("body", f"larger than {MAX_BODY} bytes", status=413)
+    chunks.append(chunk)
+  body = b"".join(chunks)
+  try:
+    payload = json.loads(body)
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise RequestError("body", f"not valid JSON ({e})", status=400) from None
+  except RecursionError:
+    raise RequestError("body", "nested too deeply", status=400) from None
+  if b"\\u" in body:   # \uD800-\uDFFF escapes decode to unpaired surrogates, which UTF-8 cannot encode
+    try:
+      json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+      raise RequestError("body", f"a string holds {e.object[e.start:e.end]!r}, an unpaired surrogate escape (not "
+                         "valid Unicode)", status=400) from None
+  return payload
+
+
+async def http_error(_: Request, e: HTTPException) -> Response:
+  """Starlette's own 404 and 405 as JSON naming what is wrong."""
+  if e.status_code == 405:
+    return _error(405, f"method: not allowed here ({e.detail}); /recommend, /score and /items take POST, /healthz "
+                  "and /metrics GET", "method")
+  if e.status_code == 404:
+    return _error(404, "path: no such endpoint; endpoints: /recommend, /score, /items, /healthz, /metrics", "path")
+  return _error(e.status_code, str(e.detail))
+
+
 def build_app(service: Service, max_batch: int = 64) -> Starlette:
   metrics = Metrics(service)
   executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
@@ -95,13 +133,7 @@ def build_app(service: Service, max_batch: int = 64) -> Starlette:
       start = time.perf_counter()
       status = 200
       try:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-          raise RequestError("body", f"larger than {MAX_BODY} bytes", status=413)
-        try:
-          payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-          raise RequestError("body", f"not valid JSON ({e})", status=400) from None
+        payload = await read_payload(request)
         result = await batchers[name].submit(parse(payload))
         response = JSONResponse(respond(result))
       except RequestError as e:
@@ -156,6 +188,6 @@ def build_app(service: Service, max_batch: int = 64) -> Starlette:
     yield
     await shutdown()
 
-  app = Starlette(routes=routes, lifespan=lifespan)
+  app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
   app.state.metrics = metrics
   return app

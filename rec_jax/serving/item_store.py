@@ -11,6 +11,7 @@ vector. Nothing is retrained.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from typing import Any, Dict, List, Optional
@@ -20,6 +21,8 @@ import numpy as np
 from rec_jax.errors import UserError
 from rec_jax.serving.item_index import ItemIndex
 from rec_jax.serving.request_features import RequestError, RequestFeatures
+
+log = logging.getLogger("rec_jax.serve")
 
 
 class ItemStore:
@@ -44,20 +47,38 @@ class ItemStore:
       self._replay(journal)
 
   def _replay(self, path: str) -> None:
+    """Applies the journal's changes in order. A last line without its newline is a change the server was
+    appending when it stopped (before applying or answering it): complete, it is applied and its newline added;
+    cut short, it is removed from the file with a warning."""
     if not os.path.exists(path):
       return
-    with open(path) as f:
-      for number, line in enumerate(f, 1):
-        if not line.strip():
-          continue
-        try:
-          items = json.loads(line)["items"]
-          self.upsert(items, [f"{path}:{number}.items[{i}]" for i in range(len(items))], journal=False)
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-          raise UserError(f"{path} line {number} is not an item change ({type(e).__name__}: {e}); fix or remove "
-                          "the line") from None
-        except RequestError as e:
-          raise UserError(f"{path} line {number}: {e}") from None
+    with open(path, "rb") as f:
+      data = f.read()
+    lines = data.split(b"\n")
+    if lines[-1].strip():
+      try:
+        json.loads(lines[-1])
+        with open(path, "ab") as f:
+          f.write(b"\n")
+      except ValueError:
+        log.warning("%s line %d is cut short (the server stopped while appending it; the change was never applied "
+                    "or answered): removing it", path, len(lines))
+        with open(path, "r+b") as f:
+          f.truncate(len(data) - len(lines[-1]))
+        lines = lines[:-1]
+    for number, line in enumerate(lines, 1):
+      if not line.strip():
+        continue
+      try:
+        items = json.loads(line)["items"]
+        if not isinstance(items, list):
+          raise TypeError(f"items is a {type(items).__name__}, not a list")
+        self.upsert(items, [f"{path}:{number}.items[{i}]" for i in range(len(items))], journal=False)
+      except (ValueError, KeyError, TypeError) as e:   # ValueError: not JSON, not UTF-8
+        if isinstance(e, RequestError):
+          raise UserError(f"{path} line {number}: {e}; fix or remove the line") from None
+        raise UserError(f"{path} line {number} is not an item change ({type(e).__name__}: {e}); fix or remove "
+                        "the line") from None
 
   def __len__(self) -> int:
     return len(self.ids)
@@ -110,8 +131,11 @@ class ItemStore:
     for item, field in zip(items, where):
       if not isinstance(item, dict):
         raise RequestError(field, "expected an object with the item's id and columns")
-      if "item" not in item or isinstance(item["item"], (dict, list)) or item["item"] is None:
+      if item.get("item") is None:
         raise RequestError(f"{field}.item", "missing: every item needs its id")
+      if isinstance(item["item"], bool) or not isinstance(item["item"], (str, int)) or item["item"] == "":
+        raise RequestError(f"{field}.item", f"expected a non-empty item id (a string or an integer), got "
+                           f"{item['item']!r}")
       if str(item["item"]) in seen:
         raise RequestError(f"{field}.item", f"item {item['item']!r} is listed twice (also {seen[str(item['item'])]})")
       seen[str(item["item"])] = field

@@ -44,7 +44,7 @@ class RequestFeatures:
           raise RequestError(field, f"expected an integer, got {value!r}") from None
       return vocabulary.lookup(np.asarray(ints, np.int64))
     for value, field in zip(values, where):
-      if value is None or isinstance(value, (dict, list)):
+      if value is None or isinstance(value, (dict, list)) or (isinstance(value, float) and not np.isfinite(value)):
         raise RequestError(field, f"expected a string or number, got {value!r}")
     return vocabulary.lookup(np.asarray([str(v) for v in values], dtype=object))
 
@@ -58,7 +58,12 @@ class RequestFeatures:
     mean, std = self.processor.numeric_stats[name]
     x = np.asarray(out, np.float64)
     x = np.log1p(np.maximum(x, 0)) if self.cfg.numeric_transform == "log1p" else x
-    return ((x - mean) / std).astype(np.float32)
+    out = ((x - mean) / std).astype(np.float32)
+    if not np.all(np.isfinite(out)):   # beyond float32 once standardised: the model would score inf or NaN
+      r = int(np.flatnonzero(~np.isfinite(out))[0])
+      raise RequestError(where[r], f"{values[r]!r} is out of the range the model reads (train mean {mean:.4g}, "
+                         f"std {std:.4g} after {self.cfg.numeric_transform or 'no'} transform)")
+    return out
 
   def history(self, histories: Sequence[Any], where: Sequence[str]) -> np.ndarray:
     """[rows, history_length] item ids, oldest first, PAD after the last (the latest `history_length` kept)."""

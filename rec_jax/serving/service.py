@@ -173,9 +173,35 @@ class Service:
     exclude = body.get("exclude", [])
     if not isinstance(exclude, list):
       raise RequestError("body.exclude", "expected a list of item ids")
-    context = _object(body.get("context", {}), "body.context")
+    for i, item in enumerate(exclude):
+      if isinstance(item, bool) or not isinstance(item, (str, int)):
+        raise RequestError(f"body.exclude[{i}]", f"expected an item id, got {item!r}")
+    context = self._context(body.get("context", {}), "body.context")
+    self._no_query(body, "body")
     return {"user": req, "k": k, "exclude_seen": exclude_seen, "exclude": exclude, "context": context,
             "query": body.get("query")}
+
+  def _context(self, value: Any, field: str) -> dict:
+    """The request's context features, each a context feature of the model with a readable value (None: unknown)."""
+    context = _object(value, field)
+    names = self.context_categorical + self.context_numeric
+    sig = self.signature
+    for name, v in context.items():
+      at = f"{field}.{name}"
+      if name not in names:
+        hint = " (a user feature: give it in user_features)" if name in sig.user_features else \
+            " (an item feature: each item's own is used)" if name in sig.item_features else ""
+        raise RequestError(at, f"not a context feature{hint}; context features: {', '.join(names) or 'none'}")
+      if v is not None:
+        if name in self.context_categorical:
+          self.features.ids(name, [v], [at])
+        else:
+          self.features.numeric(name, [v], [at])
+    return context
+
+  def _no_query(self, body: dict, field: str) -> None:
+    if body.get("query") is not None and self.signature.query is None:
+      raise RequestError(f"{field}.query", "this model reads no search query; leave it out")
 
   def recommend(self, parsed: List[dict]) -> List[dict]:
     users = [p["user"] for p in parsed]
@@ -252,7 +278,8 @@ class Service:
       if "item" not in row:
         raise RequestError(f"{field}.item", "missing: every row needs an item id")
       item = self.items.row(row["item"], f"{field}.item")
-      context = _object(row.get("context", {}), f"{field}.context")
+      context = self._context(row.get("context", {}), f"{field}.context")
+      self._no_query(row, field)
       if not context.keys() >= self.required_context:
         name = next(n for n in self.context_categorical + self.context_numeric if n not in context)
         raise RequestError(f"{field}.context.{name}", "missing: the model reads this context feature "

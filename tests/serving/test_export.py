@@ -14,6 +14,7 @@ from rec_jax.analysis.loaded_run import load_run
 from rec_jax.analysis.scoring import predict
 from rec_jax.batch import FeatureArrays, Texts, TextTables
 from rec_jax.data.vocab import IntVocabulary
+from rec_jax.errors import UserError
 from rec_jax.evaluation.pointwise import predict_split
 from rec_jax.models.options import ModelOptions
 from rec_jax.serving.bundle import Bundle
@@ -117,7 +118,7 @@ def test_export_command_and_its_errors(ctr_export, tmp_path):
   assert export.main(["--workdir", workdir, "--out", str(taken)]) == 1
   assert (taken / "notes.txt").read_text() == "mine"
   assert export.main(["--workdir", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
-  with pytest.raises(FileNotFoundError, match="not a rec_jax export"):
+  with pytest.raises(UserError, match="not a rec_jax export"):
     Bundle(str(taken))
 
 

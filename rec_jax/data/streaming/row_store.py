@@ -25,6 +25,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from rec_jax.batch import Rows
+from rec_jax.data.fingerprint import file_digest
 from rec_jax.errors import UserError
 
 
@@ -93,16 +94,12 @@ def store_problem(path: str) -> Optional[str]:
   except (OSError, ValueError, KeyError, TypeError) as e:
     return f"its manifest {path}.json is missing or damaged ({e})"
   try:
-    size = os.path.getsize(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-      for block in iter(lambda: f.read(1 << 22), b""):
-        h.update(block)
+    size, digest = os.path.getsize(path), file_digest(path)
   except OSError as e:
     return f"{path} cannot be read ({e.strerror or e})"
   if size != rows * dtype.itemsize:
     return f"{path} has {size} bytes, not the {rows} rows x {dtype.itemsize} bytes of its manifest"
-  if h.hexdigest() != expected:
+  if digest != expected:
     return f"{path} does not hold the bytes written (its sha256 differs from its manifest's)"
   return None
 
