@@ -189,7 +189,8 @@ class Checkpointer:
         damaged.append((step, str(e)))
         continue
       for bad, why in damaged:
-        logging.warning("%s; resuming from step %d instead%s", why, step, " and deleting it" if delete_damaged else "")
+        logging.warning("%s; %s step %d instead%s", why, "resuming from" if delete_damaged else "reading", step,
+                        " and deleting it" if delete_damaged else "")
         if delete_damaged:
           self.latest.delete(bad)
       return state

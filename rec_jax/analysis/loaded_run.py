@@ -101,8 +101,10 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   with open(path) as f:
     try:
       saved = json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
       raise UserError(f"{path} is not valid JSON ({e})") from None
+  if not isinstance(saved, dict):
+    raise UserError(f"{path} holds a JSON {type(saved).__name__}, not a config object: the workdir is damaged")
   # Options added to rec_jax since the run was made take their defaults, which are what the run used.
   return ml_collections.ConfigDict(with_defaults(saved))
 
@@ -121,6 +123,7 @@ def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
     if step is None:
       raise FileNotFoundError(f"{workdir} has no {checkpoint} checkpoint (checkpoints/{checkpoint} is empty)")
     state = ckpt.restore_best(state) if checkpoint == "best" else ckpt.restore_latest(state, delete_damaged=False)
+    step = int(state["step"])   # the step restored: an older one when the newest latest checkpoint is damaged
   finally:
     ckpt.close()
   check_frozen(state, frozen_sha)

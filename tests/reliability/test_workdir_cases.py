@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rec_jax import train
+from rec_jax.errors import UserError
 from rec_jax.main import invoke
 from rec_jax.workdir import RunFiles, WorkdirLock
 from tests.data.datasets import movielens_files
@@ -209,6 +210,29 @@ def test_damaged_latest_checkpoint_falls_back_to_the_intact_one(damage, trained_
   assert any("checkpoints/latest/40 " in r.getMessage() and "resuming from step 20" in r.getMessage()
              for r in caplog.records), [r.getMessage() for r in caplog.records]
   assert _results(workdir) == _results(trained_smoke_run)
+
+
+@pytest.mark.xdist_group("trained_smoke_run")
+def test_a_run_read_past_its_damaged_latest_checkpoint_names_the_step_it_read(trained_smoke_run, tmp_path, caplog):
+  """rec_jax.analysis (and so rec_jax.export) reading `latest`: the step is the one restored, not the damaged newer
+  one (the step-20 weights were labelled step 40)."""
+  from rec_jax import analysis
+  workdir = _copy_unfinished(trained_smoke_run, tmp_path)
+  _truncate(_largest_file(os.path.join(workdir, "checkpoints", "latest", "40")))
+  run = analysis.load_run(workdir, checkpoint="latest")
+  assert run.step == 20
+  assert any("checkpoints/latest/40 " in r.getMessage() and "reading step 20 instead" in r.getMessage()
+             for r in caplog.records), [r.getMessage() for r in caplog.records]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints", "latest"))) == ["20", "40"]   # nothing deleted
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"run"', "\xff\xfe"])
+def test_a_config_json_that_is_no_object_is_one_error(content, tmp_path):
+  from rec_jax.analysis.loaded_run import read_config
+  (tmp_path / "config.json").write_bytes(content.encode("latin-1"))
+  with pytest.raises(UserError, match=r"config\.json (holds a JSON (list|str), not a config object|is not valid "
+                                      r"JSON)"):
+    read_config(str(tmp_path))
 
 
 @pytest.mark.xdist_group("trained_smoke_run")
