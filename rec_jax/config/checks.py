@@ -104,6 +104,7 @@ RULES = {
     "checkpoint.keep_best": POSITIVE,
     "checkpoint.best_mode": choice("", "min", "max"),
     "data.max_bad_fraction": number(0, 1),
+    "data.data_dir": text,
     "data.implicit_threshold": number(0),
     "data.prefetch": integer(0, MAX_PREFETCH),
     "parallel.num_devices": integer(1, also=(-1,)),
@@ -199,15 +200,46 @@ def best_metric_problem(metric: str, produced: Callable[[str], bool], task: str)
           f"(metric names look like auc, logloss, ndcg@10, hit@10/cold; the K must be one of eval.ks or eval.ndcg_k)")
 
 
+def best_mode_problem(metric: str, mode, lower_is_better: bool) -> Optional[str]:
+  """A `checkpoint.best_mode` against the direction of the metric it picks by: the opposite one keeps the worst
+  checkpoint as the best."""
+  right = "min" if lower_is_better else "max"
+  if mode in ("", right) or mode is _MISSING:
+    return None
+  return (f"checkpoint.best_mode={mode!r} would keep the checkpoint of the {'highest' if mode == 'max' else 'lowest'} "
+          f"{metric}, the worst one ({metric} is better {'lower' if lower_is_better else 'higher'}); leave "
+          f"checkpoint.best_mode empty (the metric's own direction) or set it to {right!r}")
+
+
+def _duplicate_problems(config) -> List[str]:
+  """A column listed twice in a features list (it was embedded twice, as two fields)."""
+  problems = []
+  for key in ("features.categorical", "features.numeric", "features.text", "features.user_features",
+              "features.item_features", "eval.ks"):
+    values = _get(config, key)
+    if values is _MISSING or not isinstance(values, (tuple, list)):
+      continue
+    twice = sorted({v for v in values if list(values).count(v) > 1}, key=str)
+    if twice:
+      problems.append(f"{key}={tuple(values)!r} lists {', '.join(map(repr, twice))} more than once")
+  return problems
+
+
 def check_config(config) -> None:
   """Raises UserError listing every out-of-range value and impossible combination of `config`."""
-  problems = _range_problems(config) + _relation_problems(config) + _dict_problems(config)
+  problems = _range_problems(config) + _relation_problems(config) + _dict_problems(config) + \
+      _duplicate_problems(config)
   task = _get(config, "task")
   metric = _get(config, "checkpoint.best_metric")
-  if not problems and isinstance(task, str) and isinstance(metric, str) and metric:
+  if not problems and isinstance(task, str) and isinstance(metric, str):
     from rec_jax.tasks import TASKS   # pylint: disable=import-outside-toplevel  (the task registry imports JAX)
-    protocol = TASKS.get(task).TASK.evaluation
-    problem = best_metric_problem(metric, lambda m: protocol.produces(m, config.eval), task)
+    spec = TASKS.get(task).TASK
+    problem = best_metric_problem(metric, lambda m: spec.evaluation.produces(m, config.eval), task) if metric \
+        else None
+    if problem:
+      problems.append(problem)
+    problem = best_mode_problem(metric or spec.metrics.best, _get(config, "checkpoint.best_mode"),
+                                spec.metrics.lower_is_better(metric or spec.metrics.best))
     if problem:
       problems.append(problem)
   if problems:

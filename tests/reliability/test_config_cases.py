@@ -44,6 +44,13 @@ RANGE = [
     ("checkpoint.keep=0", "checkpoint.keep=0 must be >= 1"),
     ("checkpoint.keep_best=0", "checkpoint.keep_best=0 must be >= 1"),
     ("checkpoint.best_mode=maximum", "checkpoint.best_mode='maximum' must be one of '', 'min', 'max'"),
+    ("checkpoint.best_mode=min", "checkpoint.best_mode='min' would keep the checkpoint of the lowest auc, the worst "
+     "one (auc is better higher); leave checkpoint.best_mode empty (the metric's own direction) or set it to 'max'"),
+    ("data.data_dir=", "data.data_dir='' must be a non-empty string"),
+    ("features.categorical=('brand','brand')", "features.categorical=('brand', 'brand') lists 'brand' more than "
+     "once"),
+    ("features.numeric=('price','price')", "features.numeric=('price', 'price') lists 'price' more than once"),
+    ("eval.ks=(5,10,5)", "eval.ks=(5, 10, 5) lists 5 more than once"),
     ("parallel.num_devices=0", "parallel.num_devices=0 must be >= 1 (or -1)"),
     ("parallel.num_devices=-2", "parallel.num_devices=-2 must be >= 1 (or -1)"),
     ("seed=-1", "seed=-1 must be >= 0"),
@@ -111,6 +118,15 @@ def test_out_of_range_value(override, expected, tmp_path):
   workdir = tmp_path / "run"
   assert invoke([SMOKE, f"--workdir={workdir}", f"--config.{override}"]) == (1, f"error: {expected}")
   assert _untouched(workdir)
+
+
+def test_a_best_mode_against_the_metric_direction(tmp_path):
+  code, line = invoke([SMOKE, f"--workdir={tmp_path / 'run'}", "--config.checkpoint.best_metric=logloss",
+                       "--config.checkpoint.best_mode=max"])
+  assert (code, line) == (1, "error: checkpoint.best_mode='max' would keep the checkpoint of the highest logloss, the "
+                             "worst one (logloss is better lower); leave checkpoint.best_mode empty (the metric's own "
+                             "direction) or set it to 'min'")
+  assert _untouched(tmp_path / "run")
 
 
 @pytest.mark.parametrize("metric", METRICS)
