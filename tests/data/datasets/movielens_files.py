@@ -42,7 +42,8 @@ def write_100k(root, num_users=30, num_items=40, per_user=20, bad_lines=False, f
       f.write("4\t5\t2\tyesterday\n")        # non-numeric timestamp
   with open(os.path.join(root, "u.user"), "w") as f:
     for u in range(1, num_users + 1):
-      f.write(f"{u}|{15 + 2 * u}|{'MF'[u % 2]}|{OCCUPATIONS[u % 5]}|{u % 10}{u:04d}\n")
+      age = 15 + 2 * ((u - 1) % 52 + 1)   # 17..119: real ages (an ml-100k age beyond 120 is a malformed line)
+      f.write(f"{u}|{age}|{'MF'[u % 2]}|{OCCUPATIONS[u % 5]}|{u % 10}{u:04d}\n")
   with open(os.path.join(root, "u.item"), "wb") as f:
     for i in range(1, num_items + 1):
       flags = ["1" if (g == i % 19 or g == (3 * i) % 19) else "0" for g in range(19)]
