@@ -92,9 +92,11 @@ class Checkpointer:
   """Saves train state pytrees {params, opt_state, step}; resumes from the latest, evaluates from the best."""
 
   def __init__(self, workdir: str, every_steps: int, keep: int, keep_best: int, best_metric: str,
-               best_mode: str):
+               best_mode: str, read_only: bool = False):
+    """`read_only`: a reader of the run (rec_jax.analysis, rec_jax.export), which leaves the unfinished saves of a
+    killed (or still running) training process alone; the training process removes them when it resumes."""
     root = os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR)
-    if distributed.is_primary():
+    if distributed.is_primary() and not read_only:
       _remove_interrupted_saves(root)
     self.digests = os.path.join(root, "digests")
     os.makedirs(self.digests, exist_ok=True)

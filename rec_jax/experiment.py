@@ -186,9 +186,9 @@ class Experiment:
     metric = c.best_metric or self.task.metrics.best
     return metric, c.best_mode or ("min" if self.task.metrics.lower_is_better(metric) else "max")
 
-  def checkpointer(self) -> Checkpointer:
+  def checkpointer(self, read_only: bool = False) -> Checkpointer:
     c = self.config.checkpoint
-    return Checkpointer(self.workdir, c.every_steps, c.keep, c.keep_best, *self.best_metric())
+    return Checkpointer(self.workdir, c.every_steps, c.keep, c.keep_best, *self.best_metric(), read_only=read_only)
 
 
 def preflight(config: ml_collections.ConfigDict) -> None:

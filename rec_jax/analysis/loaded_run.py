@@ -117,7 +117,7 @@ def load_run(workdir: str, checkpoint: str = "best") -> LoadedRun:
   run = build_experiment(read_config(workdir), workdir, write_report=False)
   graphdef, params, frozen = nnx.split(run.model, nnx.Param, ...)
   _, state, frozen_sha = run.initial_state(params, frozen)
-  ckpt = run.checkpointer()
+  ckpt = run.checkpointer(read_only=True)
   try:
     step = ckpt.best_step() if checkpoint == "best" else ckpt.latest_step()
     if step is None:
