@@ -181,8 +181,10 @@ class Service:
     return {"user": req, "k": k, "exclude_seen": exclude_seen, "exclude": exclude, "context": context,
             "query": body.get("query")}
 
-  def _context(self, value: Any, field: str) -> dict:
-    """The request's context features, each a context feature of the model with a readable value (None: unknown)."""
+  def _context(self, value: Any, field: str, check_values: bool = True) -> dict:
+    """The request's context features, each a context feature of the model with a readable value (None: unknown).
+    `check_values=False`: the caller transforms the values, which checks them (a /score row: one vectorised
+    check per feature over the request's rows, not a lookup per row)."""
     context = _object(value, field)
     names = self.context_categorical + self.context_numeric
     sig = self.signature
@@ -192,7 +194,7 @@ class Service:
         hint = " (a user feature: give it in user_features)" if name in sig.user_features else \
             " (an item feature: each item's own is used)" if name in sig.item_features else ""
         raise RequestError(at, f"not a context feature{hint}; context features: {', '.join(names) or 'none'}")
-      if v is not None:
+      if v is not None and check_values:
         if name in self.context_categorical:
           self.features.ids(name, [v], [at])
         else:
@@ -278,7 +280,7 @@ class Service:
       if "item" not in row:
         raise RequestError(f"{field}.item", "missing: every row needs an item id")
       item = self.items.row(row["item"], f"{field}.item")
-      context = self._context(row.get("context", {}), f"{field}.context")
+      context = self._context(row.get("context", {}), f"{field}.context", check_values=False)
       self._no_query(row, field)
       if not context.keys() >= self.required_context:
         name = next(n for n in self.context_categorical + self.context_numeric if n not in context)
